@@ -1,0 +1,189 @@
+#include "buffer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <queue>
+#include <string>
+
+#include "error.h"
+
+namespace replaykit {
+
+namespace {
+constexpr uint64_t kMaxCapacity = uint64_t(1) << 40;
+
+std::string num(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+}  // namespace
+
+ReplayBuffer::ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<PrioritizedOptions> prioritized)
+    : storage_(std::move(storage)), writer_(storage_ ? storage_->capacity() : 1) {
+  if (!storage_) fail(ErrorKind::State, "a replay buffer needs a storage");
+  const uint64_t cap = storage_->capacity();
+  if (cap == 0 || cap > kMaxCapacity)
+    fail(ErrorKind::Range, "capacity must be an integer in [1, 2^40], got " + std::to_string(cap));
+  if (prioritized) {
+    if (!std::isfinite(prioritized->alpha) || prioritized->alpha < 0)
+      fail(ErrorKind::Range, "alpha must be a finite number >= 0, got " + num(prioritized->alpha));
+    per_ = std::make_unique<PrioritizedSampler>(cap, prioritized->alpha);
+    eviction_ = prioritized->eviction;
+  }
+}
+
+void ReplayBuffer::require_prioritized(const char* what) const {
+  if (!per_) fail(ErrorKind::State, std::string(what) + " needs a prioritized buffer");
+}
+
+void ReplayBuffer::check_priority(double p, uint64_t row) const {
+  if (!(std::isfinite(p) && p > 0))
+    fail(ErrorKind::Range,
+         "priority of row " + std::to_string(row) + " must be a finite number > 0, got " + num(p));
+}
+
+double ReplayBuffer::min_priority() const {
+  return per_ ? per_->min_priority() : std::numeric_limits<double>::infinity();
+}
+
+uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double* priorities) {
+  if (n == 0) fail(ErrorKind::Shape, "a push needs at least one row");
+  if (priorities) {
+    require_prioritized("an explicit priority");
+    for (uint64_t r = 0; r < n; ++r) check_priority(priorities[r], r);
+  }
+  const Schema& schema = storage_->schema();
+  const uint64_t cap = capacity();
+
+  if (eviction_ == Eviction::LowestPriority) {
+    // Each row evicts the lowest-priority item present when it arrives, exactly as a
+    // loop of single pushes would.
+    uint64_t slot = 0;
+    for (uint64_t r = 0; r < n; ++r) {
+      slot = writer_.full() ? per_->lowest_slot() : writer_.length();
+      for (size_t f = 0; f < schema.size(); ++f)
+        storage_->write(f, slot, static_cast<const uint8_t*>(columns[f]) + r * schema[f].row_bytes, 1);
+      writer_.record(slot);
+      per_->set_priority(slot, priorities ? priorities[r] : per_->max_priority());
+    }
+    return writer_.key(slot);
+  }
+
+  // FIFO: rows that a later row of the same batch would overwrite are not copied.
+  const uint64_t first_slot = writer_.advance(n);
+  const uint64_t skip = n > cap ? n - cap : 0;
+  const uint64_t kept = n - skip;
+  const uint64_t start = (first_slot + skip) % cap;
+  const uint64_t head = std::min(kept, cap - start);  // rows before the ring wraps
+  for (size_t f = 0; f < schema.size(); ++f) {
+    const uint8_t* src = static_cast<const uint8_t*>(columns[f]) + skip * schema[f].row_bytes;
+    storage_->write(f, start, src, head);
+    if (kept > head) storage_->write(f, 0, src + head * schema[f].row_bytes, kept - head);
+  }
+  if (per_) {
+    if (priorities) {
+      // Row by row, as a loop of pushes would: overwritten rows still raise the running maximum.
+      for (uint64_t r = 0; r < n; ++r) per_->set_priority((first_slot + r) % cap, priorities[r]);
+    } else {
+      const double p = per_->max_priority();
+      for (uint64_t r = 0; r < kept; ++r) per_->set_priority((start + r) % cap, p);
+    }
+  }
+  return writer_.key((start + kept - 1) % cap);
+}
+
+void ReplayBuffer::gather(const uint64_t* slots, uint64_t n, void* const* outs) const {
+  for (size_t f = 0; f < storage_->schema().size(); ++f) storage_->gather(f, slots, n, outs[f]);
+}
+
+void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, uint64_t* keys, float* weights,
+                          double beta) const {
+  const uint64_t len = length();
+  if (n == 0) fail(ErrorKind::Range, "batch size must be at least 1");
+  if (n > len)
+    fail(ErrorKind::Range,
+         "cannot sample " + std::to_string(n) + " items: only " + std::to_string(len) + " are stored");
+  if (weights && !(std::isfinite(beta) && beta >= 0)) fail(ErrorKind::Range, "beta must be a finite number >= 0");
+  scratch_.resize(n);
+  if (per_)
+    per_->sample(len, n, words, scratch_.data(), weights, beta);
+  else
+    uniform_.sample(len, n, words, scratch_.data());
+  for (uint64_t i = 0; i < n; ++i) keys[i] = writer_.key(scratch_[i]);
+  gather(scratch_.data(), n, outs);
+}
+
+template <typename T>
+uint64_t ReplayBuffer::update_priorities(const uint64_t* keys, uint64_t n, const T* deltas, double epsilon) {
+  require_prioritized("updatePriorities");
+  if (!(std::isfinite(epsilon) && epsilon > 0)) fail(ErrorKind::Range, "epsilon must be a finite number > 0");
+  uint64_t slot;
+  for (uint64_t i = 0; i < n; ++i) {
+    const double d = static_cast<double>(deltas[i]);
+    if (!std::isfinite(d))
+      fail(ErrorKind::Range, "tdErrors[" + std::to_string(i) + "] must be finite, got " + num(d));
+    if (writer_.resolve(keys[i], &slot) == KeyState::Unknown)
+      fail(ErrorKind::Range,
+           "indices[" + std::to_string(i) + "] = " + std::to_string(keys[i]) + " was never handed out");
+  }
+  uint64_t applied = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    if (writer_.resolve(keys[i], &slot) != KeyState::Live) continue;
+    per_->set_priority(slot, std::fabs(static_cast<double>(deltas[i])) + epsilon);
+    ++applied;
+  }
+  return applied;
+}
+
+template uint64_t ReplayBuffer::update_priorities<float>(const uint64_t*, uint64_t, const float*, double);
+template uint64_t ReplayBuffer::update_priorities<double>(const uint64_t*, uint64_t, const double*, double);
+
+void ReplayBuffer::top(uint64_t k, uint64_t* keys, double* priorities) const {
+  require_prioritized("top");
+  const uint64_t len = length();
+  if (k > len)
+    fail(ErrorKind::Range, "cannot take the top " + std::to_string(k) + " items: only " + std::to_string(len) +
+                               " are stored");
+  if (k == 0) return;
+  // Higher priority first; among equals, the lower slot first.
+  auto before = [this](uint64_t a, uint64_t b) {
+    const double pa = per_->priority(a), pb = per_->priority(b);
+    return pa > pb || (pa == pb && a < b);
+  };
+  std::priority_queue<uint64_t, std::vector<uint64_t>, decltype(before)> heap(before);  // worst on top
+  for (uint64_t s = 0; s < len; ++s) {
+    if (heap.size() < k) {
+      heap.push(s);
+    } else if (before(s, heap.top())) {
+      heap.pop();
+      heap.push(s);
+    }
+  }
+  for (uint64_t i = k; i-- > 0;) {
+    const uint64_t s = heap.top();
+    heap.pop();
+    keys[i] = writer_.key(s);
+    priorities[i] = per_->priority(s);
+  }
+}
+
+void ReplayBuffer::read(const uint64_t* keys, uint64_t n, void* const* outs) const {
+  scratch_.resize(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    const KeyState st = writer_.resolve(keys[i], &scratch_[i]);
+    if (st != KeyState::Live)
+      fail(ErrorKind::Range, "indices[" + std::to_string(i) + "] = " + std::to_string(keys[i]) +
+                                 (st == KeyState::Stale ? " names an item that has been overwritten"
+                                                        : " was never handed out"));
+  }
+  gather(scratch_.data(), n, outs);
+}
+
+void ReplayBuffer::clear() {
+  writer_.clear();
+  if (per_) per_->clear();
+}
+
+}  // namespace replaykit

@@ -1,0 +1,84 @@
+// replaykit core: a replay buffer composed of a storage, a writer and a sampler.
+//
+// Every method validates its whole input before it changes anything, so an
+// Error leaves the buffer exactly as it was.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "sampler.h"
+#include "storage.h"
+#include "writer.h"
+
+namespace replaykit {
+
+enum class Eviction { Fifo, LowestPriority };
+
+struct PrioritizedOptions {
+  double alpha = 0.6;
+  Eviction eviction = Eviction::Fifo;
+};
+
+class ReplayBuffer {
+ public:
+  // Throws Error(Range) for a capacity of 0 or above 2^40, or alpha < 0 / not finite.
+  ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<PrioritizedOptions> prioritized);
+
+  const Schema& schema() const { return storage_->schema(); }
+  uint64_t capacity() const { return writer_.capacity(); }
+  uint64_t length() const { return writer_.length(); }
+  bool prioritized() const { return per_ != nullptr; }
+  const Storage& storage() const { return *storage_; }
+
+  // Appends n rows. columns[f] holds n * elems(f) elements of field f, row-major.
+  // priorities: n priorities (finite, > 0) or nullptr for the running maximum
+  // (prioritized buffers only). Returns the key of the last row.
+  uint64_t push(const void* const* columns, uint64_t n, const double* priorities);
+
+  // Draws n items (1 <= n <= length) with replacement from 2n random words: writes
+  // their keys, each field's rows into outs[f], and (prioritized) the
+  // importance-sampling weights for exponent beta when weights is not null.
+  void sample(uint64_t n, const uint32_t* words, void* const* outs, uint64_t* keys, float* weights,
+              double beta) const;
+
+  // Sets p = |delta| + epsilon for each live key; stale keys are skipped. Throws
+  // Error(Range) for a key never handed out or a non-finite delta. Returns how many
+  // were applied. Later duplicates win.
+  template <typename T>
+  uint64_t update_priorities(const uint64_t* keys, uint64_t n, const T* deltas, double epsilon);
+
+  // The k items of highest priority, highest first (ties: lower slot first).
+  void top(uint64_t k, uint64_t* keys, double* priorities) const;
+
+  // Reads the items named by live keys. Throws Error(Range) for a stale or unknown key.
+  void read(const uint64_t* keys, uint64_t n, void* const* outs) const;
+
+  void clear();
+
+  // Prioritized only (0 / +inf / 1 otherwise).
+  double total_priority() const { return per_ ? per_->total() : 0.0; }
+  double min_priority() const;
+  double max_priority() const { return per_ ? per_->max_priority() : 1.0; }
+  double priority_of_slot(uint64_t slot) const { return per_ ? per_->priority(slot) : 1.0; }
+
+  const Writer& writer() const { return writer_; }
+
+ private:
+  void require_prioritized(const char* what) const;
+  void check_priority(double p, uint64_t row) const;
+  void gather(const uint64_t* slots, uint64_t n, void* const* outs) const;
+
+  std::unique_ptr<Storage> storage_;
+  Writer writer_;
+  std::unique_ptr<PrioritizedSampler> per_;
+  UniformSampler uniform_;
+  Eviction eviction_ = Eviction::Fifo;
+  mutable std::vector<uint64_t> scratch_;  // slots of the current batch
+};
+
+extern template uint64_t ReplayBuffer::update_priorities<float>(const uint64_t*, uint64_t, const float*, double);
+extern template uint64_t ReplayBuffer::update_priorities<double>(const uint64_t*, uint64_t, const double*, double);
+
+}  // namespace replaykit

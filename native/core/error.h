@@ -1,0 +1,24 @@
+// replaykit core: error kinds shared by the core and the binding.
+// The core has no Node headers; the binding maps each kind to a JS error class.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace replaykit {
+
+enum class ErrorKind { Shape, Dtype, Range, State, Archive };
+
+// Thrown for bad input or a call in the wrong state. Every function that throws
+// it does so before mutating anything, so a rejected call leaves the buffer as it was.
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  ErrorKind kind() const noexcept { return kind_; }
+
+ private:
+  ErrorKind kind_;
+};
+
+[[noreturn]] inline void fail(ErrorKind kind, const std::string& message) { throw Error(kind, message); }
+
+}  // namespace replaykit

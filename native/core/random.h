@@ -1,0 +1,22 @@
+// replaykit core: turning random words into draws.
+//
+// The generator itself lives in the TypeScript facade (pure-rand's xoroshiro128+,
+// whose state is readable and restorable); the core consumes its 32-bit words,
+// two per draw, with integer arithmetic only, so the same words give the same
+// draws on every platform.
+#pragma once
+#include <cstdint>
+
+namespace replaykit {
+
+inline uint64_t word64(const uint32_t* w) { return (uint64_t(w[0]) << 32) | w[1]; }
+
+// Uniform integer in [0, n) by Lemire's multiply-shift on 64 bits (bias below n / 2^64).
+inline uint64_t uniform_below(const uint32_t* w, uint64_t n) {
+  return static_cast<uint64_t>((static_cast<unsigned __int128>(word64(w)) * n) >> 64);
+}
+
+// Uniform double in [0, 1) with 53 random bits.
+inline double uniform01(const uint32_t* w) { return static_cast<double>(word64(w) >> 11) * 0x1.0p-53; }
+
+}  // namespace replaykit

@@ -1,0 +1,45 @@
+// replaykit core: samplers decide which stored slots a batch reads.
+// (TorchRL's RandomSampler and PrioritizedSampler play the same part.)
+#pragma once
+#include <cstdint>
+
+#include "sum_tree.h"
+
+namespace replaykit {
+
+// Every sampler draws `n` slots among the `length` stored ones (slots 0 .. length-1
+// are the occupied ones) from `2 * n` random words.
+class UniformSampler {
+ public:
+  void sample(uint64_t length, uint64_t n, const uint32_t* words, uint64_t* slots) const;
+};
+
+// Proportional prioritized replay (Schaul et al. 2016): P(i) = p_i^alpha / sum_k p_k^alpha,
+// drawn stratified (one draw in each of n equal segments of the total mass), with
+// importance-sampling weights w_i = (N P(i))^-beta / max_j w_j, the max taken over the
+// whole buffer through the min-tree; so w_i = (min_k p_k^alpha / p_i^alpha)^beta, in (0, 1].
+class PrioritizedSampler {
+ public:
+  PrioritizedSampler(uint64_t capacity, double alpha);
+  double alpha() const { return alpha_; }
+
+  // Sets slot's priority p (> 0, finite) and raises the running maximum.
+  void set_priority(uint64_t slot, double p);
+  void sample(uint64_t length, uint64_t n, const uint32_t* words, uint64_t* slots, float* weights,
+              double beta) const;
+  void clear();
+
+  double priority(uint64_t slot) const { return min_.get(slot); }  // p, not p^alpha
+  double total() const { return sum_.total(); }                      // sum of p^alpha
+  double min_priority() const { return min_.min(); }                 // +inf when empty
+  double max_priority() const { return max_priority_; }              // the largest p seen (1 at first)
+  uint64_t lowest_slot() const { return min_.argmin(); }
+
+ private:
+  double alpha_;
+  SumTree sum_;   // p^alpha
+  MinTree min_;   // p
+  double max_priority_ = 1.0;
+};
+
+}  // namespace replaykit

@@ -1,0 +1,200 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <map>
+
+#include "helpers.h"
+
+using namespace rk_test;
+
+namespace {
+PrioritizedOptions per(double alpha, Eviction e = Eviction::Fifo) {
+  PrioritizedOptions o;
+  o.alpha = alpha;
+  o.eviction = e;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("sample frequencies match P(i) = p^alpha / sum p^alpha (chi-square)") {
+  const uint64_t n_items = 8;
+  const double alpha = 0.7;
+  auto b = make_buffer(n_items, per(alpha));
+  Rows rows(0, n_items);
+  std::vector<double> p = {0.5, 1, 2, 4, 0.1, 3, 1.5, 8};
+  b->push(rows.cols, n_items, p.data());
+  double z = 0;
+  for (double x : p) z += std::pow(x, alpha);
+  CHECK(b->total_priority() == doctest::Approx(z).epsilon(1e-12));
+
+  std::vector<double> counts(n_items, 0);
+  const uint64_t batch = 8, rounds = 8000;
+  Batch out = sample_rounds(*b, batch, rounds, 1);
+  for (uint64_t i = 0; i < batch * rounds; ++i) {
+    CHECK(out.consistent(i));
+    counts[uint64_t(out.id[i])] += 1;
+  }
+  double chi2 = 0;
+  const double total = double(batch * rounds);
+  for (uint64_t i = 0; i < n_items; ++i) {
+    const double expected = total * std::pow(p[i], alpha) / z;
+    chi2 += (counts[i] - expected) * (counts[i] - expected) / expected;
+  }
+  CHECK(chi2 < 24.32);  // chi-square, 7 degrees of freedom, p = 0.001
+}
+
+TEST_CASE("importance-sampling weights follow the formula, normalised by the buffer's max weight") {
+  const double alpha = 0.6, beta = 0.4;
+  auto b = make_buffer(10, per(alpha));
+  Rows rows(0, 6);
+  std::vector<double> p = {0.3, 2, 5, 1, 0.7, 9};
+  b->push(rows.cols, 6, p.data());
+  Batch out = sample_rounds(*b, 6, 11, 9, beta);
+  double z = 0;
+  for (double x : p) z += std::pow(x, alpha);
+  double max_w = 0;
+  for (double x : p) max_w = std::max(max_w, std::pow(6 * std::pow(x, alpha) / z, -beta));
+  for (uint64_t i = 0; i < 66; ++i) {
+    const double pi = p[uint64_t(out.id[i])];
+    const double expected = std::pow(6 * std::pow(pi, alpha) / z, -beta) / max_w;
+    CHECK(out.weights[i] == doctest::Approx(expected).epsilon(1e-6));
+    CHECK(out.weights[i] <= 1.0f);
+    CHECK(out.weights[i] > 0.0f);
+  }
+}
+
+TEST_CASE("new items get the largest priority seen so far") {
+  auto b = make_buffer(10, per(1.0));
+  Rows a(0, 1);
+  b->push(a.cols, 1, nullptr);
+  CHECK(b->priority_of_slot(0) == 1.0);
+  double deltas[1] = {6.5};
+  uint64_t keys[1] = {0};
+  CHECK(b->update_priorities(keys, 1, deltas, 0.5) == 1);
+  CHECK(b->priority_of_slot(0) == 7.0);
+  CHECK(b->max_priority() == 7.0);
+  Rows c(1, 1);
+  b->push(c.cols, 1, nullptr);
+  CHECK(b->priority_of_slot(1) == 7.0);
+  CHECK(b->min_priority() == 7.0);
+  CHECK(b->total_priority() == 14.0);
+}
+
+TEST_CASE("updates for overwritten items are ignored; unknown keys and NaN throw and apply nothing") {
+  auto b = make_buffer(2, per(1.0));
+  Rows rows(0, 3);  // id 0 (key 0) is overwritten by id 2 (key 2)
+  b->push(rows.cols, 3, nullptr);
+  uint64_t keys[3] = {0, 1, 2};
+  float deltas[3] = {5, 6, 7};
+  CHECK(b->update_priorities(keys, 3, deltas, 1.0) == 2);
+  CHECK(b->priority_of_slot(0) == 8.0);  // id 2 got 7 + 1, not id 0's 5 + 1
+  CHECK(b->priority_of_slot(1) == 7.0);
+  const auto before = state_of(*b);
+  uint64_t bad_keys[2] = {1, 99};
+  float ok_deltas[2] = {1, 1};
+  CHECK_THROWS_AS(b->update_priorities(bad_keys, 2, ok_deltas, 1.0), Error);
+  uint64_t good_keys[2] = {1, 2};
+  float nan_deltas[2] = {1, NAN};
+  CHECK_THROWS_AS(b->update_priorities(good_keys, 2, nan_deltas, 1.0), Error);
+  double inf_deltas[2] = {1, INFINITY};
+  CHECK_THROWS_AS(b->update_priorities(good_keys, 2, inf_deltas, 1.0), Error);
+  CHECK(state_of(*b) == before);
+}
+
+TEST_CASE("explicit priorities must be finite and positive; a rejected batch stores nothing") {
+  auto b = make_buffer(4, per(0.5));
+  Rows rows(0, 3);
+  b->push(rows.cols, 1, nullptr);
+  const auto before = state_of(*b);
+  for (double bad : {-1.0, 0.0, double(NAN), double(INFINITY)}) {
+    std::vector<double> p = {1.0, bad, 2.0};
+    try {
+      b->push(rows.cols, 3, p.data());
+      FAIL("no throw");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::Range);
+    }
+    CHECK(state_of(*b) == before);
+  }
+}
+
+TEST_CASE("lowest-priority eviction replaces the item of smallest priority") {
+  auto b = make_buffer(3, per(0.6, Eviction::LowestPriority));
+  Rows rows(0, 3);
+  std::vector<double> p = {5, 1, 3};
+  b->push(rows.cols, 3, p.data());
+  Rows next(3, 1);
+  double p4 = 4;
+  b->push(next.cols, 1, &p4);  // evicts id 1 (priority 1)
+  std::vector<uint64_t> keys(3);
+  std::vector<double> pr(3);
+  b->top(3, keys.data(), pr.data());
+  CHECK(pr == std::vector<double>{5, 4, 3});
+  Batch out(3);
+  b->read(keys.data(), 3, out.outs);
+  CHECK(out.id == std::vector<double>{0, 3, 2});
+  // A batch evicts row by row, just as a loop of pushes does.
+  auto looped = make_buffer(3, per(0.6, Eviction::LowestPriority));
+  looped->push(rows.cols, 3, p.data());
+  looped->push(next.cols, 1, &p4);
+  Rows more(10, 4);
+  std::vector<double> pm = {0.5, 6, 2, 3.5};
+  b->push(more.cols, 4, pm.data());
+  for (uint64_t r = 0; r < 4; ++r) {
+    Rows one(10 + double(r), 1);
+    looped->push(one.cols, 1, &pm[r]);
+  }
+  CHECK(state_of(*b) == state_of(*looped));
+}
+
+TEST_CASE("top(k) gives the highest priorities, highest first, ties by slot") {
+  auto b = make_buffer(6, per(0.6));
+  Rows rows(0, 6);
+  std::vector<double> p = {2, 9, 2, 0.5, 9, 1};
+  b->push(rows.cols, 6, p.data());
+  std::vector<uint64_t> keys(4);
+  std::vector<double> pr(4);
+  b->top(4, keys.data(), pr.data());
+  CHECK(keys == std::vector<uint64_t>{1, 4, 0, 2});
+  CHECK(pr == std::vector<double>{9, 9, 2, 2});
+  CHECK_THROWS_AS(b->top(7, keys.data(), pr.data()), Error);
+}
+
+TEST_CASE("a batch push with priorities equals a loop of pushes under FIFO") {
+  auto batched = make_buffer(4, per(0.8)), looped = make_buffer(4, per(0.8));
+  Rows rows(0, 9);
+  std::vector<double> p = {1, 2, 3, 4, 50, 6, 7, 8, 9};  // 50 is overwritten but raises the max
+  batched->push(rows.cols, 9, p.data());
+  for (uint64_t r = 0; r < 9; ++r) {
+    Rows one(double(r), 1);
+    looped->push(one.cols, 1, &p[r]);
+  }
+  CHECK(state_of(*batched) == state_of(*looped));
+  CHECK(batched->max_priority() == 50);
+}
+
+TEST_CASE("clear resets priorities and the running maximum") {
+  auto b = make_buffer(4, per(0.6));
+  Rows rows(0, 2);
+  std::vector<double> p = {3, 7};
+  b->push(rows.cols, 2, p.data());
+  b->clear();
+  CHECK(b->length() == 0);
+  CHECK(b->total_priority() == 0);
+  CHECK(b->max_priority() == 1);
+  CHECK(std::isinf(b->min_priority()));
+}
+
+TEST_CASE("alpha 0 is uniform and all weights are 1") {
+  auto b = make_buffer(5, per(0.0));
+  Rows rows(0, 5);
+  std::vector<double> p = {1, 100, 0.01, 5, 3};
+  b->push(rows.cols, 5, p.data());
+  Batch out = sample_rounds(*b, 5, 20, 4, 1.0);
+  std::map<double, int> counts;
+  for (uint64_t i = 0; i < 100; ++i) {
+    counts[out.id[i]]++;
+    CHECK(out.weights[i] == 1.0f);
+  }
+  for (auto& kv : counts) CHECK(kv.second == 20);  // stratified: each batch of 5 takes each equal-mass item once
+}
