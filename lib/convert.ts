@@ -1,0 +1,80 @@
+/**
+ * Turning user values (numbers, booleans, bigints, plain arrays, typed arrays) into the
+ * typed arrays the core stores, with errors that say what was expected and what came.
+ * @module
+ * @internal
+ */
+import { AnyTypedArray, DTYPES, describe, typedArrayTag } from './dtypes';
+import { DtypeError, OutOfRangeError, ShapeError } from './errors';
+import type { ResolvedField } from './schema';
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** One element of field `f`, checked against the dtype's type and range. */
+export function element(f: ResolvedField, v: unknown, where: string): number | bigint {
+  const d = f.dtype;
+  if (d === 'int64') {
+    if (typeof v === 'bigint') {
+      if (v < INT64_MIN || v > INT64_MAX) throw new OutOfRangeError(`${where}: ${v} is outside int64`);
+      return v;
+    }
+    if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+    throw new OutOfRangeError(`${where}: expected a bigint or a safe integer for int64, got ${describe(v)}`);
+  }
+  if (d === 'bool') {
+    if (typeof v === 'boolean') return v ? 1 : 0;
+    if (v === 0 || v === 1) return v;
+    throw new OutOfRangeError(`${where}: expected a boolean (or 0/1) for bool, got ${describe(v)}`);
+  }
+  if (typeof v !== 'number') throw new DtypeError(`${where}: expected a number for ${d}, got ${describe(v)}`);
+  const info = DTYPES[d];
+  if (info.integer && !(Number.isInteger(v) && v >= info.min && v <= info.max))
+    throw new OutOfRangeError(`${where}: expected an integer in [${info.min}, ${info.max}] for ${d}, got ${describe(v)}`);
+  return v;
+}
+
+function isArrayLike(v: unknown): v is ArrayLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as ArrayLike<unknown>).length === 'number';
+}
+
+/**
+ * Field `f` of `rows` rows as a typed array of its dtype: a typed array of the right
+ * type is returned as is (no copy); a plain array is converted element by element.
+ * Throws DtypeError for a typed array of another type, ShapeError for a wrong length.
+ */
+export function column(f: ResolvedField, v: unknown, rows: number, where: string): AnyTypedArray {
+  const want = rows * f.elems;
+  const tag = typedArrayTag(v);
+  const info = DTYPES[f.dtype];
+  if (tag !== undefined) {
+    if (tag !== info.tag)
+      throw new DtypeError(`${where}: expected ${info.tag} for ${f.dtype}, got ${tag}`);
+    if ((v as AnyTypedArray).length !== want) throw new ShapeError(`${where}: expected length ${want} (${shapeText(f, rows)}), got ${(v as AnyTypedArray).length}`);
+    return v as AnyTypedArray;
+  }
+  if (!isArrayLike(v) || typeof v === 'string')
+    throw new DtypeError(`${where}: expected ${info.tag} or an array of ${want} values, got ${describe(v)}`);
+  if (v.length !== want) throw new ShapeError(`${where}: expected length ${want} (${shapeText(f, rows)}), got ${v.length}`);
+  const out = new info.ctor(want);
+  for (let i = 0; i < want; i++) (out as { [i: number]: number | bigint })[i] = element(f, v[i], `${where}[${i}]`);
+  return out;
+}
+
+/** Writes one row of field `f` (a scalar, a plain array or a typed array) into `dst`. */
+export function writeRow(f: ResolvedField, v: unknown, dst: AnyTypedArray, where: string): void {
+  if (f.elems === 1 && (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint')) {
+    (dst as { [i: number]: number | bigint })[0] = element(f, v, where);
+    return;
+  }
+  const tag = typedArrayTag(v);
+  if (tag !== undefined && tag === DTYPES[f.dtype].tag && (v as AnyTypedArray).length === f.elems) {
+    (dst as Float32Array).set(v as Float32Array);
+    return;
+  }
+  (dst as Float32Array).set(column(f, v, 1, where) as Float32Array);
+}
+
+function shapeText(f: ResolvedField, rows: number): string {
+  return f.shape.length === 0 ? `${rows} rows` : `${rows} rows of [${f.shape.join(', ')}]`;
+}

@@ -1,0 +1,37 @@
+/**
+ * replaykit: experience replay for reinforcement learning in Node.js, on a native C++ core.
+ *
+ * - {@link ReplayBuffer}: a FIFO ring of transitions, sampled uniformly.
+ * - {@link PrioritizedReplayBuffer}: proportional prioritized replay (Schaul et al. 2016).
+ *
+ * @packageDocumentation
+ */
+export { ReplayBuffer, ReplayBufferImpl } from './replay-buffer';
+export type { ReplayBufferConstructor, SampleOptions } from './replay-buffer';
+export { PrioritizedReplayBuffer, PrioritizedReplayBufferImpl } from './prioritized';
+export type {
+  Eviction,
+  PrioritizedBatch,
+  PrioritizedOptions,
+  PrioritizedPushBatchOptions,
+  PrioritizedPushOptions,
+  PrioritizedReplayBufferConstructor,
+  PrioritizedSampleOptions,
+  TopBatch,
+} from './prioritized';
+export { ArchiveError, DtypeError, OutOfRangeError, ReplayError, ShapeError, StateError } from './errors';
+export type { AnyTypedArray, Dtype, DtypeArrayMap } from './dtypes';
+export type {
+  Batch,
+  BufferOptions,
+  ColumnValue,
+  Columns,
+  CommonOptions,
+  FieldSpec,
+  FieldsOptions,
+  FieldsSpec,
+  FieldValue,
+  Transition,
+  TransitionFields,
+  TransitionOptions,
+} from './schema';

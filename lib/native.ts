@@ -1,0 +1,51 @@
+/**
+ * Loads the native addon (a prebuilt binary from `prebuilds/`, or a local build) and
+ * registers the error classes its errors become. Internal.
+ * @module
+ * @internal
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ArchiveError, DtypeError, OutOfRangeError, ShapeError, StateError } from './errors';
+import type { AnyTypedArray } from './dtypes';
+
+/** The native buffer's interface (native/binding/addon.cpp). */
+export interface NativeBuffer {
+  readonly length: number;
+  push(columns: AnyTypedArray[], n: number, priorities?: Float64Array): number;
+  sample(n: number, words: Uint32Array, outs: AnyTypedArray[], keys: Float64Array, weights: Float32Array | null, beta: number): void;
+  updatePriorities(keys: Float64Array, tdErrors: Float32Array | Float64Array, epsilon: number): number;
+  top(k: number, keys: Float64Array, priorities: Float64Array): void;
+  read(keys: Float64Array, outs: AnyTypedArray[]): void;
+  clear(): void;
+  close(): void;
+  stats(): { totalPriority: number; minPriority: number; maxPriority: number; bytes: number };
+}
+
+/** What the NativeBuffer constructor takes. */
+export interface NativeSpec {
+  capacity: number;
+  fields: { name: string; dtype: number; shape: readonly number[] }[];
+  prioritized: { alpha: number; eviction: number } | null;
+}
+
+interface Addon {
+  NativeBuffer: new (spec: NativeSpec) => NativeBuffer;
+  setErrorClasses(classes: Record<string, unknown>): void;
+}
+
+function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'binding.gyp')) || fs.existsSync(path.join(dir, 'prebuilds'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return path.join(__dirname, '..', '..');
+    dir = up;
+  }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const addon: Addon = require('node-gyp-build')(packageRoot());
+addon.setErrorClasses({ shape: ShapeError, dtype: DtypeError, range: OutOfRangeError, state: StateError, archive: ArchiveError });
+
+export const NativeBufferCtor = addon.NativeBuffer;

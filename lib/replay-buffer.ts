@@ -1,0 +1,313 @@
+/**
+ * The uniform replay buffer.
+ * @module
+ */
+import { randomInt } from 'node:crypto';
+import { AnyTypedArray, DTYPES, Dtype, describe, typedArrayTag } from './dtypes';
+import { DtypeError, OutOfRangeError, ShapeError, StateError } from './errors';
+import { column, writeRow } from './convert';
+import { NativeBuffer, NativeBufferCtor, NativeSpec } from './native';
+import { WordStream } from './random';
+import {
+  allocate,
+  Batch,
+  BufferOptions,
+  checkInteger,
+  Columns,
+  FieldsOptions,
+  FieldSpec,
+  FieldsSpec,
+  ResolvedField,
+  resolveFields,
+  Transition,
+  TransitionFields,
+  TransitionOptions,
+} from './schema';
+
+/** Options of {@link ReplayBuffer.sample}. */
+export interface SampleOptions<F extends FieldsSpec> {
+  /**
+   * Preallocated arrays to sample into (hot loops): any of the batch's arrays, each of
+   * exactly the length `sample` would allocate. Missing ones are allocated and set on
+   * this object, which is returned, so `b = rb.sample(n, { out: b })` allocates nothing
+   * after the first call.
+   */
+  out?: Partial<Batch<F>>;
+}
+
+/**
+ * A fixed-capacity FIFO ring of transitions with uniform sampling, on a native C++ core.
+ *
+ * Fields, dtypes and shapes come from the options (the standard transition fields
+ * from `obsShape`, or any explicit `fields`); sampled batches are typed accordingly.
+ * Every method validates its whole input first: an error leaves the buffer exactly as
+ * it was. Close it with `close()` (or `using`) to free its memory at once; garbage
+ * collection frees it otherwise.
+ *
+ * The design follows TorchRL's composition of a storage, a writer and a sampler.
+ */
+export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
+  /** How many transitions the buffer holds at most. */
+  readonly capacity: number;
+  /** The seed of the buffer's random generator (given, or drawn when omitted). */
+  readonly seed: number;
+  /** @internal */
+  protected readonly _native: NativeBuffer;
+  /** @internal */
+  protected readonly _fields: readonly ResolvedField[];
+  #closed = false;
+  readonly #rng: WordStream;
+  readonly #row: AnyTypedArray[];
+  readonly #outs: AnyTypedArray[];
+  readonly #names: ReadonlySet<string>;
+
+  /** @internal Use `new ReplayBuffer(options)`. */
+  constructor(options: BufferOptions, prioritized: NativeSpec['prioritized'] = null) {
+    this._fields = resolveFields(options);
+    this.capacity = checkInteger(options.capacity, 'capacity', 1, 2 ** 40);
+    this.seed = options.seed === undefined ? randomInt(2 ** 31) : checkInteger(options.seed, 'seed', Number.MIN_SAFE_INTEGER);
+    this.#rng = new WordStream(this.seed);
+    this._native = new NativeBufferCtor({
+      capacity: this.capacity,
+      fields: this._fields.map((f) => ({ name: f.name, dtype: DTYPES[f.dtype].code, shape: f.shape })),
+      prioritized,
+    });
+    this.#row = this._fields.map((f) => allocate(f, 1));
+    this.#outs = new Array<AnyTypedArray>(this._fields.length);
+    this.#names = new Set(this._fields.map((f) => f.name));
+  }
+
+  /** The number of transitions stored, from 0 to `capacity`. @throws {@link StateError} after `close()`. */
+  get length(): number {
+    this._assertOpen();
+    return this._native.length;
+  }
+
+  /** Whether `close()` has been called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The schema: each field's shape and dtype. */
+  get schema(): { readonly [K in keyof F]: FieldSpec<F[K]['dtype']> } {
+    const out: Record<string, FieldSpec> = {};
+    for (const f of this._fields) out[f.name] = { shape: f.shape, dtype: f.dtype };
+    return out as { [K in keyof F]: FieldSpec<F[K]['dtype']> };
+  }
+
+  /**
+   * Whether at least `batchSize` transitions are stored, so `sample(batchSize)` will not throw.
+   * @throws {@link StateError} after `close()`.
+   */
+  isReady(batchSize: number): boolean {
+    return this.length >= batchSize;
+  }
+
+  /**
+   * Appends one transition; when the buffer is full, it replaces the oldest.
+   *
+   * @param transition every field of the schema, no others: a scalar field as a number
+   *   (bool: boolean or 0/1; int64: bigint or safe integer), any field as a typed array of
+   *   its dtype or a plain array of its elements (row-major, length = product of its shape).
+   * @returns the new item's index (its key, as in a batch's `indices`).
+   * @throws {@link ShapeError} for a missing or unknown field or a wrong length;
+   *   {@link DtypeError} for a typed array of another dtype;
+   *   {@link OutOfRangeError} for an integer outside its dtype's range;
+   *   {@link StateError} after `close()`.
+   */
+  push(transition: Transition<F>): number {
+    this._stage(transition);
+    return this._native.push(this.#row, 1);
+  }
+
+  /**
+   * Appends `n` transitions given as columns, as a loop of `push` would (only the last
+   * `capacity` stay when `n > capacity`). Typed arrays of the field's dtype are read in
+   * place; plain arrays are converted.
+   *
+   * @param columns one array per field, each holding `n * elements` values, row-major:
+   *   e.g. `obs: Float32Array(n * 4)`, `action: Int32Array(n)`, `terminated: Uint8Array(n)`.
+   * @throws {@link ShapeError} for a missing or unknown field or columns of unequal row counts;
+   *   {@link DtypeError}, {@link OutOfRangeError}, {@link StateError} as for `push`.
+   *   A rejected batch stores none of its rows.
+   */
+  pushBatch(columns: Columns<F>): void {
+    const cols = this._columns(columns);
+    if (cols) this._native.push(cols.arrays, cols.rows);
+  }
+
+  /**
+   * Draws `batchSize` transitions uniformly at random, with replacement, from those stored.
+   *
+   * @returns a batch: each field as a fresh typed array of `batchSize * elements` values,
+   *   row-major (e.g. `obs: Float32Array(batchSize * obsDim)`, `terminated: Uint8Array(batchSize)`
+   *   of 0/1), and `indices: Float64Array(batchSize)`, the items' keys.
+   * @throws {@link OutOfRangeError} when `batchSize` is not a positive integer or exceeds `length`;
+   *   {@link ShapeError} / {@link DtypeError} for an `out` array of the wrong length or type;
+   *   {@link StateError} after `close()`.
+   */
+  sample(batchSize: number, options?: SampleOptions<F>): Batch<F> {
+    return this._draw(batchSize, options?.out, false, 0);
+  }
+
+  /** Removes every transition. Indices handed out before stay stale. @throws {@link StateError} after `close()`. */
+  clear(): void {
+    this._assertOpen();
+    this._native.clear();
+  }
+
+  /** Frees the buffer's memory now. Idempotent; any later call except `close` throws {@link StateError}. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this._native.close();
+  }
+
+  /** Same as `close()`, for `using rb = new ReplayBuffer(...)`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** The random generator's state (four 32-bit integers): with {@link setRngState}, resumes the exact sample sequence. */
+  getRngState(): number[] {
+    this._assertOpen();
+    return this.#rng.getState();
+  }
+
+  /** Restores a state from {@link getRngState}. @throws {@link ShapeError} for anything else. */
+  setRngState(state: readonly number[]): void {
+    this._assertOpen();
+    this.#rng.setState(state);
+  }
+
+  /** @internal */
+  protected _assertOpen(): void {
+    if (this.#closed) throw new StateError('the buffer is closed');
+  }
+
+  /** @internal Validates a transition and writes it into the one-row scratch columns. */
+  protected _stage(t: unknown): AnyTypedArray[] {
+    this._assertOpen();
+    if (typeof t !== 'object' || t === null) throw new ShapeError(`a transition must be an object of fields, got ${describe(t)}`);
+    const obj = t as Record<string, unknown>;
+    for (let i = 0; i < this._fields.length; i++) {
+      const f = this._fields[i];
+      const v = obj[f.name];
+      if (v === undefined) this._throwFieldMismatch(obj);
+      writeRow(f, v, this.#row[i], `field '${f.name}'`);
+    }
+    if (Object.keys(obj).length !== this._fields.length) this._throwFieldMismatch(obj);
+    return this.#row;
+  }
+
+  /** @internal Validates columns; returns the typed arrays in schema order and the row count (null for 0 rows). */
+  protected _columns(columns: unknown): { arrays: AnyTypedArray[]; rows: number } | null {
+    this._assertOpen();
+    if (typeof columns !== 'object' || columns === null) throw new ShapeError(`columns must be an object of arrays, got ${describe(columns)}`);
+    const obj = columns as Record<string, unknown>;
+    for (const f of this._fields) if (obj[f.name] === undefined) this._throwFieldMismatch(obj);
+    if (Object.keys(obj).length !== this._fields.length) this._throwFieldMismatch(obj);
+    const first = this._fields[0];
+    const firstLen = (obj[first.name] as ArrayLike<unknown>).length;
+    if (typeof firstLen !== 'number' || firstLen % first.elems !== 0)
+      throw new ShapeError(`field '${first.name}': length must be a multiple of ${first.elems}, got ${describe(obj[first.name])}`);
+    const rows = firstLen / first.elems;
+    const arrays = this._fields.map((f) => column(f, obj[f.name], rows, `field '${f.name}'`));
+    return rows === 0 ? null : { arrays, rows };
+  }
+
+  /** @internal Checks a batch size against what is stored. */
+  protected _checkBatchSize(batchSize: number): void {
+    checkInteger(batchSize, 'batchSize', 1);
+    const length = this._native.length;
+    if (batchSize > length)
+      throw new OutOfRangeError(`cannot sample ${batchSize} transitions: only ${length} are stored (isReady(${batchSize}) tells when enough are)`);
+  }
+
+  /** @internal Samples into `out` (or fresh arrays); weights only for prioritized buffers. */
+  protected _draw(batchSize: number, out: object | undefined, withWeights: boolean, beta: number): Batch<F> & { weights?: Float32Array } {
+    this._assertOpen();
+    this._checkBatchSize(batchSize);
+    const batch = this._prepare(batchSize, out);
+    const weights = withWeights ? outArray(batch, 'weights', 'float32', batchSize) as Float32Array : null;
+    this._native.sample(batchSize, this.#rng.next(2 * batchSize), this.#outs, batch.indices, weights, beta);
+    return batch;
+  }
+
+  /** @internal Reads the items named by `keys` into fresh arrays. */
+  protected _read(keys: Float64Array): Batch<F> {
+    const batch = this._prepare(keys.length, undefined);
+    batch.indices.set(keys);
+    this._native.read(keys, this.#outs);
+    return batch;
+  }
+
+  /** @internal The batch object with an array per field (given or fresh), listed in #outs. */
+  private _prepare(rows: number, out: object | undefined): Batch<F> {
+    if (out !== undefined && (typeof out !== 'object' || out === null)) throw new ShapeError(`out must be an object of typed arrays, got ${describe(out)}`);
+    const batch = (out ?? {}) as Record<string, AnyTypedArray>;
+    for (let i = 0; i < this._fields.length; i++) {
+      const f = this._fields[i];
+      this.#outs[i] = outArray(batch, f.name, f.dtype, rows * f.elems);
+    }
+    outArray(batch, 'indices', 'float64', rows);
+    return batch as unknown as Batch<F>;
+  }
+
+  private _throwFieldMismatch(obj: Record<string, unknown>): never {
+    const missing = this._fields.filter((f) => obj[f.name] === undefined).map((f) => f.name);
+    const unknown = Object.keys(obj).filter((k) => !this.#names.has(k));
+    const parts: string[] = [];
+    if (missing.length) parts.push(`missing field(s) ${missing.map((m) => `'${m}'`).join(', ')}`);
+    if (unknown.length) parts.push(`unknown field(s) ${unknown.map((m) => `'${m}'`).join(', ')}`);
+    throw new ShapeError(`${parts.join('; ')}; the schema's fields are ${this._fields.map((f) => `'${f.name}'`).join(', ')}`);
+  }
+}
+
+/** `batch[name]` if it is a typed array of `dtype` and `length`; a fresh one set on `batch` if absent. */
+function outArray(batch: Record<string, unknown>, name: string, dtype: Dtype, length: number): AnyTypedArray {
+  const a = batch[name];
+  if (a === undefined) {
+    const fresh = new DTYPES[dtype].ctor(length);
+    batch[name] = fresh;
+    return fresh;
+  }
+  const tag = typedArrayTag(a);
+  if (tag !== DTYPES[dtype].tag) throw new DtypeError(`out.${name}: expected ${DTYPES[dtype].tag}, got ${describe(a)}`);
+  if ((a as AnyTypedArray).length !== length) throw new ShapeError(`out.${name}: expected length ${length}, got ${(a as AnyTypedArray).length}`);
+  return a as AnyTypedArray;
+}
+
+/** The constructor of {@link ReplayBuffer}, typed so that batches follow the schema. */
+export interface ReplayBufferConstructor {
+  /**
+   * A buffer with an explicit schema: any fields, any of `float32`, `float64`, `int32`,
+   * `int64`, `uint8`, `bool`, any shape.
+   * @example
+   * ```ts
+   * const rb = new ReplayBuffer({ capacity: 50_000, seed: 7, fields: {
+   *   obs: { shape: [4, 84, 84], dtype: 'uint8' }, action: { shape: [], dtype: 'int32' } } });
+   * ```
+   * @throws {@link OutOfRangeError} for a capacity that is not an integer in [1, 2^40] or a bad seed;
+   *   {@link ShapeError} / {@link DtypeError} for a bad schema.
+   */
+  new <const F extends FieldsSpec>(options: FieldsOptions<F>): ReplayBuffer<F>;
+  /**
+   * A buffer of the standard transition fields: `obs`, `action`, `reward` (float32),
+   * `nextObs`, `terminated`, `truncated` (bool), plus any `extraFields`.
+   * @example
+   * ```ts
+   * const rb = new ReplayBuffer({ capacity: 100_000, obsShape: [4], actionDtype: 'int32', seed: 1 });
+   * ```
+   * @throws as the explicit-schema form.
+   */
+  new <O extends Dtype = 'float32', A extends Dtype = 'float32', const X extends FieldsSpec = {}>(
+    options: TransitionOptions<O, A, X>,
+  ): ReplayBuffer<TransitionFields<O, A, X>>;
+  readonly prototype: ReplayBuffer;
+}
+
+/** A uniform replay buffer over the fields `F`. See {@link ReplayBufferImpl} for its methods. */
+export type ReplayBuffer<F extends FieldsSpec = FieldsSpec> = ReplayBufferImpl<F>;
+/** The uniform replay buffer: a FIFO ring of transitions, sampled uniformly with replacement. */
+export const ReplayBuffer = ReplayBufferImpl as unknown as ReplayBufferConstructor;
