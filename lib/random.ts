@@ -4,23 +4,43 @@
  * 32-bit words (two per draw) with integer arithmetic, so draws are the same on every platform.
  * @module
  */
-import { xoroshiro128plus, xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
+import { xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
 import { ShapeError } from './errors';
 import { describe } from './dtypes';
 import { checkInteger } from './schema';
 
-type Generator = ReturnType<typeof xoroshiro128plus>;
+type Generator = ReturnType<typeof xoroshiro128plusFromState>;
+
+const MASK64 = (1n << 64n) - 1n;
+
+/**
+ * The 128-bit starting state for a seed, expanded by SplitMix64 as the xoroshiro
+ * authors recommend (Vigna, "Further scramblings of Marsaglia's xorshift generators"):
+ * the first words of a generator seeded directly with a small integer are far from random.
+ */
+export function seedState(seed: number): number[] {
+  let x = BigInt(seed) & MASK64;
+  const words: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    x = (x + 0x9e3779b97f4a7c15n) & MASK64;
+    let z = x;
+    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & MASK64;
+    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK64;
+    z ^= z >> 31n;
+    words.push(Number(z >> 32n) | 0, Number(z & 0xffffffffn) | 0);
+  }
+  return words; // never all zero: SplitMix64 is a bijection of distinct inputs
+}
 
 /** A seeded stream of 32-bit words. */
 export class WordStream {
   #rng: Generator;
   #words = new Uint32Array(0);
 
-  /** @param seed any safe integer; its bits above 32 are folded into the low 32. */
+  /** @param seed any safe integer (negative ones as their 64-bit two's complement). */
   constructor(seed: number) {
     checkInteger(seed, 'seed', Number.MIN_SAFE_INTEGER);
-    const high = Math.floor(seed / 2 ** 32);
-    this.#rng = xoroshiro128plus((seed ^ Math.imul(high, 0x9e3779b1)) | 0);
+    this.#rng = xoroshiro128plusFromState(seedState(seed));
   }
 
   /** The next `count` words, in a scratch array that the next call overwrites. */

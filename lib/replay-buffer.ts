@@ -97,10 +97,10 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
 
   /**
    * Whether at least `batchSize` transitions are stored, so `sample(batchSize)` will not throw.
-   * @throws {@link StateError} after `close()`.
+   * @throws {@link OutOfRangeError} when `batchSize` is not a non-negative integer; {@link StateError} after `close()`.
    */
   isReady(batchSize: number): boolean {
-    return this.length >= batchSize;
+    return this.length >= checkInteger(batchSize, 'batchSize', 0);
   }
 
   /**
