@@ -58,3 +58,8 @@ export function checkRow(b: { obs: Float32Array; action: Int32Array; reward: Flo
   expect(b.truncated[i]).toBe(t.truncated ? 1 : 0);
   return id;
 }
+
+/** The id of row i of a standard batch (its reward is id / 2). */
+export function idOf(b: { reward: Float32Array }, i: number): number {
+  return Math.round(b.reward[i] * 2);
+}
