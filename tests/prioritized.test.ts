@@ -211,6 +211,17 @@ describe('prioritized replay (Schaul et al. 2016, proportional)', () => {
     expect(run(5)[0].indices).not.toEqual(run(6)[0].indices);
   });
 
+  test('the first batch for a seed is pinned (bit-identical on every platform: integer draws, no libm pow)', () => {
+    const per = make(64, { seed: 2024, alpha: 0.6 });
+    per.pushBatch(columns(0, 50), { priorities: Array.from({ length: 50 }, (_, i) => 0.1 + ((i * 7) % 13)) });
+    const b = per.sample(8);
+    expect(Array.from(b.indices)).toEqual([1, 11, 16, 24, 29, 36, 44, 45]);
+    expect(Array.from(b.weights)).toEqual([
+      0.3594992458820343, 0.31632354855537415, 0.34830811619758606, 0.31632354855537415, 0.34830811619758606,
+      0.38920924067497253, 0.33871158957481384, 0.4386046230792999,
+    ]);
+  });
+
   test('an item of tiny priority among huge ones is (almost surely) never drawn, and an empty slot never is', () => {
     const per = make(1024, { alpha: 1, seed: 2 });
     per.pushBatch(columns(0, 1000), { priorities: Array.from({ length: 1000 }, (_, i) => (i === 500 ? 1e-9 : 1e6)) });

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "detmath.h"
 #include "random.h"
 
 namespace replaykit {
@@ -15,7 +16,7 @@ PrioritizedSampler::PrioritizedSampler(uint64_t capacity, double alpha)
     : alpha_(alpha), sum_(capacity), min_(capacity) {}
 
 void PrioritizedSampler::set_priority(uint64_t slot, double p) {
-  sum_.set(slot, std::pow(p, alpha_));
+  sum_.set(slot, det_pow(p, alpha_));
   min_.set(slot, p);
   if (p > max_priority_) max_priority_ = p;
 }
@@ -32,9 +33,9 @@ void PrioritizedSampler::sample(uint64_t length, uint64_t n, const uint32_t* wor
     slots[i] = sum_.find(mass);
   }
   if (weights) {
-    const double min_mass = std::pow(min_.min(), alpha_);
+    const double min_mass = det_pow(min_.min(), alpha_);
     for (uint64_t i = 0; i < n; ++i) {
-      const double w = std::pow(min_mass / sum_.get(slots[i]), beta);
+      const double w = det_pow(min_mass / sum_.get(slots[i]), beta);
       weights[i] = static_cast<float>(std::min(w, 1.0));
     }
   }
