@@ -19,6 +19,8 @@ export type {
   PrioritizedSampleOptions,
   TopBatch,
 } from './prioritized';
+export { EpochIterator } from './epochs';
+export type { EpochOptions } from './epochs';
 export { ArchiveError, DtypeError, OutOfRangeError, ReplayError, ShapeError, StateError } from './errors';
 export type { AnyTypedArray, Dtype, DtypeArrayMap } from './dtypes';
 export type {

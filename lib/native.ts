@@ -13,10 +13,14 @@ import type { AnyTypedArray } from './dtypes';
 export interface NativeBuffer {
   readonly length: number;
   push(columns: AnyTypedArray[], n: number, priorities?: Float64Array): number;
-  sample(n: number, words: Uint32Array, outs: AnyTypedArray[], keys: Float64Array, weights: Float32Array | null, beta: number): void;
+  sample(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], keys: Float64Array, weights: Float32Array | null, beta: number): void;
   updatePriorities(keys: Float64Array, tdErrors: Float32Array | Float64Array, epsilon: number): number;
   top(k: number, keys: Float64Array, priorities: Float64Array): void;
-  read(keys: Float64Array, outs: AnyTypedArray[]): void;
+  read(keys: Float64Array, outs: (AnyTypedArray | null)[]): void;
+  keysInOrder(out: Float64Array): void;
+  shuffle(values: Float64Array, words: Uint32Array): void;
+  readPositions(positions: Float64Array, outs: (AnyTypedArray | null)[], keys: Float64Array): void;
+  readLive(keys: Float64Array, start: number, want: number, outs: (AnyTypedArray | null)[], keysOut: Float64Array): [number, number];
   clear(): void;
   close(): void;
   stats(): { totalPriority: number; minPriority: number; maxPriority: number; bytes: number };

@@ -5,6 +5,7 @@
  */
 import { describe, Dtype, typedArrayTag } from './dtypes';
 import { DtypeError, OutOfRangeError, ShapeError } from './errors';
+import type { EpochIterator, EpochOptions } from './epochs';
 import { ReplayBufferImpl, SampleOptions } from './replay-buffer';
 import {
   Batch,
@@ -181,6 +182,37 @@ export class PrioritizedReplayBufferImpl<F extends FieldsSpec = FieldsSpec> exte
     const beta = options?.beta === undefined ? this.beta : checkNumber(options.beta, 'beta', 0);
     const batch = this._draw(batchSize, options?.out, true, beta) as PrioritizedBatch<F>;
     this.#frames++;
+    return batch;
+  }
+
+  /** As {@link ReplayBufferImpl.epochs}; priorities are ignored and every weight is 1. */
+  override epochs(options: EpochOptions & { epochs?: number }): EpochIterator<PrioritizedBatch<F>> {
+    return super.epochs(options) as EpochIterator<PrioritizedBatch<F>>;
+  }
+
+  /** As {@link ReplayBufferImpl.createEpochIterator}; priorities are ignored and every weight is 1. */
+  override createEpochIterator(options: EpochOptions & { nEpochs?: number }): EpochIterator<PrioritizedBatch<F>> {
+    return super.createEpochIterator(options) as EpochIterator<PrioritizedBatch<F>>;
+  }
+
+  /** As {@link ReplayBufferImpl.getNextBatch}: epoch batches have weights of 1; random ones are drawn by priority. */
+  override getNextBatch(): PrioritizedBatch<F> {
+    return super.getNextBatch() as PrioritizedBatch<F>;
+  }
+
+  /** As {@link ReplayBufferImpl.sampleByIndex}, with weights of 1; the `indices` work with `updatePriorities`. */
+  override sampleByIndex(indices: Float64Array | readonly number[]): PrioritizedBatch<F> {
+    return super.sampleByIndex(indices) as PrioritizedBatch<F>;
+  }
+
+  /** As {@link ReplayBufferImpl.sampleAll}, with weights of 1. */
+  override sampleAll(): PrioritizedBatch<F> {
+    return super.sampleAll() as PrioritizedBatch<F>;
+  }
+
+  /** @internal Batches read without sampling ignore priorities: weights of 1. */
+  protected override _decorate(batch: Batch<F>, rows: number): Batch<F> {
+    (batch as PrioritizedBatch<F>).weights = new Float32Array(rows).fill(1);
     return batch;
   }
 

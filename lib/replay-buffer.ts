@@ -6,6 +6,7 @@ import { randomInt } from 'node:crypto';
 import { AnyTypedArray, DTYPES, Dtype, describe, typedArrayTag } from './dtypes';
 import { DtypeError, OutOfRangeError, ShapeError, StateError } from './errors';
 import { column, writeRow } from './convert';
+import { EpochIterator, EpochOptions } from './epochs';
 import { NativeBuffer, NativeBufferCtor, NativeSpec } from './native';
 import { WordStream } from './random';
 import {
@@ -58,7 +59,9 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
   #closed = false;
   readonly #rng: WordStream;
   readonly #row: AnyTypedArray[];
-  readonly #outs: AnyTypedArray[];
+  readonly #outs: (AnyTypedArray | null)[];
+  #iterator: EpochIterator<Batch<F>> | null = null;
+  #randomBatchSize = 0; // getNextBatch samples at random when > 0 (getStepsAndIterator with nEpochs 0)
   readonly #names: ReadonlySet<string>;
 
   /** @internal Use `new ReplayBuffer(options)`. */
@@ -73,7 +76,7 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
       prioritized,
     });
     this.#row = this._fields.map((f) => allocate(f, 1));
-    this.#outs = new Array<AnyTypedArray>(this._fields.length);
+    this.#outs = new Array<AnyTypedArray | null>(this._fields.length).fill(null);
     this.#names = new Set(this._fields.map((f) => f.name));
   }
 
@@ -150,6 +153,121 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
     return this._draw(batchSize, options?.out, false, 0);
   }
 
+  /**
+   * Sweeps the buffer in epochs, sampling without replacement: within one epoch every
+   * stored item appears exactly once, in a fresh seeded permutation (or oldest first with
+   * `shuffle: false`); the last, smaller batch is kept unless `dropLast`.
+   *
+   * Pushing during an epoch is allowed: the epoch covers the items stored when it began;
+   * items pushed meanwhile join from the next epoch, and items overwritten meanwhile are
+   * skipped, so a row is never anything but the item it stands for.
+   *
+   * @example
+   * ```ts
+   * for (const batch of rb.epochs({ batchSize: 64, epochs: 5, shuffle: true, dropLast: false })) train(batch);
+   * ```
+   * @returns an iterator of batches shaped as `sample`'s (prioritized buffers: weights of 1).
+   * @throws {@link OutOfRangeError} for a batch size that is not a positive integer or a bad
+   *   epoch count; {@link StateError} after `close()`.
+   */
+  epochs(options: EpochOptions & { epochs?: number }): EpochIterator<Batch<F>> {
+    this._assertOpen();
+    return new EpochIterator<Batch<F>>(this, options, options?.epochs ?? 1);
+  }
+
+  /**
+   * Prepares the buffer's own epoch iterator, for {@link getNextBatch} (the ObjectRL and
+   * TorchRL style); also returns it, to iterate directly.
+   * @param options `batchSize`, `nEpochs` (default 1), and `shuffle` / `dropLast` as in {@link epochs}.
+   * @throws as {@link epochs}.
+   */
+  createEpochIterator(options: EpochOptions & { nEpochs?: number }): EpochIterator<Batch<F>> {
+    this.#iterator = this.epochs({ ...options, epochs: options?.nEpochs ?? 1 });
+    this.#randomBatchSize = 0;
+    return this.#iterator;
+  }
+
+  /**
+   * The next batch of the iterator made by {@link createEpochIterator} or
+   * {@link getStepsAndIterator}; after `getStepsAndIterator({ nEpochs: 0, ... })`, a random
+   * batch drawn as `sample(batchSize)` does.
+   * @throws {@link StateError} when no iterator was prepared or it is exhausted (the step count
+   *   from `getStepsAndIterator` says how many batches there are); {@link StateError} after `close()`.
+   */
+  getNextBatch(): Batch<F> {
+    this._assertOpen();
+    if (this.#randomBatchSize > 0) return this.sample(this.#randomBatchSize);
+    if (this.#iterator === null) throw new StateError('no epoch iterator: call createEpochIterator() or getStepsAndIterator() first');
+    const r = this.#iterator.next();
+    if (r.done) throw new StateError('the epoch iterator is exhausted: call createEpochIterator() or getStepsAndIterator() again');
+    return r.value;
+  }
+
+  /**
+   * How many full batches of `batchSize` one epoch gives now: floor(length / batchSize).
+   * (An epoch without `dropLast` yields one more, smaller batch when the division has a remainder.)
+   * @throws {@link OutOfRangeError} for a batch size that is not a positive integer.
+   */
+  calculateNumBatches(batchSize: number): number {
+    return Math.floor(this.length / checkInteger(batchSize, 'batchSize', 1));
+  }
+
+  /**
+   * Prepares {@link getNextBatch} and returns how many update steps to run (ObjectRL's
+   * `get_steps_and_iterator`). With `nEpochs > 0` it makes an epoch iterator and returns
+   * the number of batches it yields: nEpochs * ceil(length / batchSize), or
+   * nEpochs * floor(length / batchSize) with `dropLast` (as long as nothing is pushed meanwhile).
+   * With `nEpochs: 0` it makes no iterator: `getNextBatch()` samples at random, and it returns `maxIter`.
+   * @throws {@link OutOfRangeError} for a bad batch size, nEpochs or maxIter.
+   */
+  getStepsAndIterator(options: { nEpochs: number; maxIter: number; batchSize: number; shuffle?: boolean; dropLast?: boolean }): number {
+    this._assertOpen();
+    if (typeof options !== 'object' || options === null) throw new OutOfRangeError('getStepsAndIterator needs { nEpochs, maxIter, batchSize }');
+    const nEpochs = checkInteger(options.nEpochs, 'nEpochs', 0);
+    const batchSize = checkInteger(options.batchSize, 'batchSize', 1);
+    if (nEpochs === 0) {
+      const maxIter = checkInteger(options.maxIter, 'maxIter', 0);
+      this.#iterator = null;
+      this.#randomBatchSize = batchSize;
+      return maxIter;
+    }
+    const it = this.createEpochIterator({ ...options, nEpochs, batchSize });
+    const n = this._native.length;
+    return nEpochs * (it.dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize));
+  }
+
+  /**
+   * Reads the items at the given positions: 0 is the oldest stored item, `length - 1` the newest.
+   * @param indices positions, as a `Float64Array` or number[]; repeats allowed.
+   * @returns a batch shaped as `sample`'s, whose `indices` are the items' keys (usable with
+   *   `updatePriorities`); prioritized buffers add weights of 1.
+   * @throws {@link OutOfRangeError} for a position that is not an integer in [0, length);
+   *   {@link DtypeError} for another array type; {@link StateError} after `close()`.
+   */
+  sampleByIndex(indices: Float64Array | readonly number[]): Batch<F> {
+    return this._readPositions(indices, null);
+  }
+
+  /**
+   * As {@link sampleByIndex}, but only the named fields (and `indices`) come back.
+   * @throws as {@link sampleByIndex}; {@link ShapeError} for a field the schema does not have.
+   */
+  sampleByIndexFields<K extends keyof F & string>(indices: Float64Array | readonly number[], fields: readonly K[]): Pick<Batch<F>, K | 'indices'> {
+    if (!Array.isArray(fields)) throw new ShapeError(`fields must be an array of field names, got ${describe(fields)}`);
+    for (const name of fields)
+      if (!this.#names.has(name)) throw new ShapeError(`unknown field '${String(name)}'; the schema's fields are ${[...this.#names].map((n) => `'${n}'`).join(', ')}`);
+    return this._readPositions(indices, new Set<string>(fields));
+  }
+
+  /** Every stored item, oldest first: {@link sampleByIndex} of 0 .. length-1. @throws {@link StateError} after `close()`. */
+  sampleAll(): Batch<F> {
+    this._assertOpen();
+    const n = this._native.length;
+    const positions = new Float64Array(n);
+    for (let i = 0; i < n; i++) positions[i] = i;
+    return this._readPositions(positions, null);
+  }
+
   /** Removes every transition. Indices handed out before stay stale. @throws {@link StateError} after `close()`. */
   clear(): void {
     this._assertOpen();
@@ -178,6 +296,55 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
   setRngState(state: readonly number[]): void {
     this._assertOpen();
     this.#rng.setState(state);
+  }
+
+  /** @internal The keys of the stored items, oldest first or in a fresh permutation (for epochs). */
+  _epochKeys(shuffle: boolean): Float64Array {
+    this._assertOpen();
+    const keys = new Float64Array(this._native.length);
+    this._native.keysInOrder(keys);
+    if (shuffle && keys.length > 1) this._native.shuffle(keys, this.#rng.next(2 * (keys.length - 1)));
+    return keys;
+  }
+
+  /** @internal Up to `want` live items named from keys[start...], in exact-size fresh arrays. */
+  _readLive(keys: Float64Array, start: number, want: number): { batch: Batch<F> | null; consumed: number } {
+    this._assertOpen();
+    let batch = this._prepare(want, undefined, null);
+    const [consumed, got] = this._native.readLive(keys, start, want, this.#outs, batch.indices);
+    if (got === 0) return { batch: null, consumed };
+    if (got < want) {
+      const all = batch as unknown as Record<string, AnyTypedArray>;
+      const short: Record<string, AnyTypedArray> = {};
+      for (const f of this._fields) short[f.name] = all[f.name].slice(0, got * f.elems) as AnyTypedArray;
+      short.indices = batch.indices.slice(0, got);
+      batch = short as unknown as Batch<F>;
+    }
+    return { batch: this._decorate(batch, got), consumed };
+  }
+
+  /** @internal Adds what this kind of buffer's non-sampled batches carry (prioritized: weights of 1). */
+  protected _decorate(batch: Batch<F>, rows: number): Batch<F> {
+    void rows;
+    return batch;
+  }
+
+  /** @internal Reads positions into fresh arrays (only the fields in `only`, when given). */
+  private _readPositions<B>(indices: unknown, only: ReadonlySet<string> | null): B {
+    this._assertOpen();
+    const tag = typedArrayTag(indices);
+    let positions: Float64Array;
+    if (tag === 'Float64Array') positions = indices as Float64Array;
+    else if (Array.isArray(indices)) {
+      positions = new Float64Array(indices.length);
+      indices.forEach((p, i) => {
+        if (typeof p !== 'number') throw new OutOfRangeError(`indices[${i}]: expected a position (an integer), got ${describe(p)}`);
+        positions[i] = p;
+      });
+    } else throw new DtypeError(`indices: expected a Float64Array or number[] of positions, got ${describe(indices)}`);
+    const batch = this._prepare(positions.length, undefined, only);
+    this._native.readPositions(positions, this.#outs, batch.indices);
+    return (only ? batch : this._decorate(batch, positions.length)) as B;
   }
 
   /** @internal */
@@ -228,7 +395,7 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
   protected _draw(batchSize: number, out: object | undefined, withWeights: boolean, beta: number): Batch<F> & { weights?: Float32Array } {
     this._assertOpen();
     this._checkBatchSize(batchSize);
-    const batch = this._prepare(batchSize, out);
+    const batch = this._prepare(batchSize, out, null);
     const weights = withWeights ? outArray(batch, 'weights', 'float32', batchSize) as Float32Array : null;
     this._native.sample(batchSize, this.#rng.next(2 * batchSize), this.#outs, batch.indices, weights, beta);
     return batch;
@@ -236,19 +403,19 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
 
   /** @internal Reads the items named by `keys` into fresh arrays. */
   protected _read(keys: Float64Array): Batch<F> {
-    const batch = this._prepare(keys.length, undefined);
+    const batch = this._prepare(keys.length, undefined, null);
     batch.indices.set(keys);
     this._native.read(keys, this.#outs);
     return batch;
   }
 
-  /** @internal The batch object with an array per field (given or fresh), listed in #outs. */
-  private _prepare(rows: number, out: object | undefined): Batch<F> {
+  /** @internal The batch object with an array per field (given or fresh; only those in `only` when given), listed in #outs. */
+  private _prepare(rows: number, out: object | undefined, only: ReadonlySet<string> | null): Batch<F> {
     if (out !== undefined && (typeof out !== 'object' || out === null)) throw new ShapeError(`out must be an object of typed arrays, got ${describe(out)}`);
     const batch = (out ?? {}) as Record<string, AnyTypedArray>;
     for (let i = 0; i < this._fields.length; i++) {
       const f = this._fields[i];
-      this.#outs[i] = outArray(batch, f.name, f.dtype, rows * f.elems);
+      this.#outs[i] = only && !only.has(f.name) ? null : outArray(batch, f.name, f.dtype, rows * f.elems);
     }
     outArray(batch, 'indices', 'float64', rows);
     return batch as unknown as Batch<F>;

@@ -13,6 +13,7 @@
 
 #include "buffer.h"
 #include "error.h"
+#include "random.h"
 
 namespace {
 
@@ -110,18 +111,19 @@ double to_double(Napi::Env env, Napi::Value v, const char* what) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
-// Float64Array of item keys -> uint64 keys; a key that is not an integer in [0, 2^53] was never handed out.
-void to_keys(Napi::Env env, Napi::Value v, std::vector<uint64_t>* keys) {
+// Float64Array of item keys (or positions) -> uint64; a value that is not an integer in [0, 2^53]
+// was never handed out.
+void to_keys(Napi::Env env, Napi::Value v, std::vector<uint64_t>* keys, const char* what = "indices") {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-    throw_kind(env, ErrorKind::Dtype, "indices: expected Float64Array");
+    throw_kind(env, ErrorKind::Dtype, std::string(what) + ": expected Float64Array");
   Napi::Float64Array a = v.As<Napi::Float64Array>();
   const size_t n = a.ElementLength();
   keys->resize(n);
   for (size_t i = 0; i < n; ++i) {
     const double d = a[i];
     if (!(d >= 0 && d <= 9007199254740992.0 && std::floor(d) == d))
-      throw_kind(env, ErrorKind::Range, "indices[" + std::to_string(i) + "] = " + std::to_string(d) +
-                                            " is not an index this buffer handed out");
+      throw_kind(env, ErrorKind::Range, std::string(what) + "[" + std::to_string(i) + "] = " + std::to_string(d) +
+                                            " is not a non-negative integer");
     (*keys)[i] = static_cast<uint64_t>(d);
   }
 }
@@ -136,6 +138,10 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer> {
                            InstanceMethod<&NativeBuffer::UpdatePriorities>("updatePriorities"),
                            InstanceMethod<&NativeBuffer::Top>("top"),
                            InstanceMethod<&NativeBuffer::Read>("read"),
+                           InstanceMethod<&NativeBuffer::KeysInOrder>("keysInOrder"),
+                           InstanceMethod<&NativeBuffer::Shuffle>("shuffle"),
+                           InstanceMethod<&NativeBuffer::ReadPositions>("readPositions"),
+                           InstanceMethod<&NativeBuffer::ReadLive>("readLive"),
                            InstanceMethod<&NativeBuffer::Clear>("clear"),
                            InstanceMethod<&NativeBuffer::Close>("close"),
                            InstanceMethod<&NativeBuffer::Stats>("stats"),
@@ -205,8 +211,9 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer> {
     accounted_ = 0;
   }
 
-  // Validated pointers to one typed array per field, each of n rows.
-  std::vector<void*> columns(Napi::Env env, Napi::Value v, uint64_t n, const char* what) {
+  // Validated pointers to one typed array per field, each of n rows; with allow_null,
+  // a null entry skips its field (nullptr).
+  std::vector<void*> columns(Napi::Env env, Napi::Value v, uint64_t n, const char* what, bool allow_null = false) {
     const replaykit::Schema& schema = live(env).schema();
     if (!v.IsArray()) throw_kind(env, ErrorKind::Shape, std::string(what) + " must be an array of typed arrays");
     Napi::Array a = v.As<Napi::Array>();
@@ -215,8 +222,9 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer> {
     std::vector<void*> out(schema.size());
     for (size_t f = 0; f < schema.size(); ++f) {
       const replaykit::Field& fd = schema[f];
-      out[f] = typed_data(env, a.Get(static_cast<uint32_t>(f)), array_type_of(fd.dtype), n * fd.elems,
-                          "field '" + fd.name + "'");
+      Napi::Value col = a.Get(static_cast<uint32_t>(f));
+      if (allow_null && col.IsNull()) continue;
+      out[f] = typed_data(env, col, array_type_of(fd.dtype), n * fd.elems, "field '" + fd.name + "'");
     }
     return out;
   }
@@ -294,6 +302,66 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer> {
     std::vector<void*> outs = columns(env, info[1], keys_.size(), "out");
     guard(env, [&] { b.read(keys_.data(), keys_.size(), outs.data()); });
     return env.Undefined();
+  }
+
+  // keysInOrder(out: Float64Array(length)): the keys of the stored items, oldest first
+  Napi::Value KeysInOrder(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& b = live(env);
+    const uint64_t n = b.length();
+    auto* out = static_cast<double*>(typed_data(env, info[0], napi_float64_array, n, "keys"));
+    keys_.resize(n);
+    b.keys_in_order(keys_.data());
+    for (uint64_t i = 0; i < n; ++i) out[i] = static_cast<double>(keys_[i]);
+    return env.Undefined();
+  }
+
+  // shuffle(values: Float64Array(n), words: Uint32Array(2 * (n - 1))): Fisher-Yates in place
+  Napi::Value Shuffle(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    if (!info[0].IsTypedArray()) throw_kind(env, ErrorKind::Dtype, "values: expected Float64Array");
+    const size_t n = info[0].As<Napi::TypedArray>().ElementLength();
+    auto* values = static_cast<double*>(typed_data(env, info[0], napi_float64_array, n, "values"));
+    auto* words = static_cast<const uint32_t*>(
+        typed_data(env, info[1], napi_uint32_array, n > 1 ? 2 * (n - 1) : 0, "random words"));
+    replaykit::shuffle(values, n, words);
+    return env.Undefined();
+  }
+
+  // readPositions(positions: Float64Array(n), outs (null skips a field), keys: Float64Array(n))
+  Napi::Value ReadPositions(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& b = live(env);
+    to_keys(env, info[0], &keys_, "positions");
+    const uint64_t n = keys_.size();
+    std::vector<void*> outs = columns(env, info[1], n, "out", true);
+    auto* keys = static_cast<double*>(typed_data(env, info[2], napi_float64_array, n, "out.indices"));
+    std::vector<uint64_t> found(n);
+    guard(env, [&] { b.read_positions(keys_.data(), n, outs.data(), found.data()); });
+    for (uint64_t i = 0; i < n; ++i) keys[i] = static_cast<double>(found[i]);
+    return env.Undefined();
+  }
+
+  // readLive(keys: Float64Array, start, want, outs (null skips), keysOut: Float64Array(want)) -> [consumed, got]
+  Napi::Value ReadLive(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& b = live(env);
+    to_keys(env, info[0], &keys_);
+    const uint64_t start = to_count(env, info[1], "start");
+    const uint64_t want = to_count(env, info[2], "want");
+    if (start > keys_.size()) throw_kind(env, ErrorKind::Range, "start is past the end of the keys");
+    std::vector<void*> outs = columns(env, info[3], want, "out", true);
+    auto* keys_out = static_cast<double*>(typed_data(env, info[4], napi_float64_array, want, "out.indices"));
+    std::vector<uint64_t> found(want);
+    uint64_t got = 0;
+    const uint64_t consumed =
+        guard(env, [&] { return b.read_live(keys_.data() + start, keys_.size() - start, want, outs.data(), found.data(), &got); });
+    for (uint64_t i = 0; i < got; ++i) keys_out[i] = static_cast<double>(found[i]);
+    Napi::Array r = Napi::Array::New(env, 2);
+    r.Set(0u, Napi::Number::New(env, static_cast<double>(consumed)));
+    r.Set(1u, Napi::Number::New(env, static_cast<double>(got)));
+    return r;
   }
 
   Napi::Value Clear(const Napi::CallbackInfo& info) {

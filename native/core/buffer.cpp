@@ -21,7 +21,9 @@ std::string num(double v) {
 }  // namespace
 
 ReplayBuffer::ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<PrioritizedOptions> prioritized)
-    : storage_(std::move(storage)), writer_(storage_ ? storage_->capacity() : 1) {
+    : storage_(std::move(storage)),
+      writer_(storage_ ? storage_->capacity() : 1,
+              prioritized && prioritized->eviction == Eviction::LowestPriority) {
   if (!storage_) fail(ErrorKind::State, "a replay buffer needs a storage");
   const uint64_t cap = storage_->capacity();
   if (cap == 0 || cap > kMaxCapacity)
@@ -95,7 +97,8 @@ uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double
 }
 
 void ReplayBuffer::gather(const uint64_t* slots, uint64_t n, void* const* outs) const {
-  for (size_t f = 0; f < storage_->schema().size(); ++f) storage_->gather(f, slots, n, outs[f]);
+  for (size_t f = 0; f < storage_->schema().size(); ++f)
+    if (outs[f]) storage_->gather(f, slots, n, outs[f]);
 }
 
 void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, uint64_t* keys, float* weights,
@@ -179,6 +182,39 @@ void ReplayBuffer::read(const uint64_t* keys, uint64_t n, void* const* outs) con
                                                         : " was never handed out"));
   }
   gather(scratch_.data(), n, outs);
+}
+
+void ReplayBuffer::keys_in_order(uint64_t* keys) const {
+  writer_.slots_in_order(keys);
+  for (uint64_t p = 0; p < length(); ++p) keys[p] = writer_.key(keys[p]);
+}
+
+void ReplayBuffer::read_positions(const uint64_t* positions, uint64_t n, void* const* outs, uint64_t* keys) const {
+  const uint64_t len = length();
+  scratch_.resize(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    if (positions[i] >= len)
+      fail(ErrorKind::Range, "position " + std::to_string(positions[i]) + " is out of range: " + std::to_string(len) +
+                                 " items are stored (positions 0 to " + std::to_string(len) + " - 1)");
+    scratch_[i] = writer_.slot_at(positions[i]);
+  }
+  if (keys)
+    for (uint64_t i = 0; i < n; ++i) keys[i] = writer_.key(scratch_[i]);
+  gather(scratch_.data(), n, outs);
+}
+
+uint64_t ReplayBuffer::read_live(const uint64_t* keys, uint64_t n_keys, uint64_t want, void* const* outs,
+                                 uint64_t* keys_out, uint64_t* got) const {
+  scratch_.resize(want);
+  uint64_t consumed = 0, found = 0, slot;
+  for (; consumed < n_keys && found < want; ++consumed) {
+    if (writer_.resolve(keys[consumed], &slot) != KeyState::Live) continue;
+    keys_out[found] = keys[consumed];
+    scratch_[found++] = slot;
+  }
+  gather(scratch_.data(), found, outs);
+  *got = found;
+  return consumed;
 }
 
 void ReplayBuffer::clear() {

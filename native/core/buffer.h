@@ -53,7 +53,19 @@ class ReplayBuffer {
   void top(uint64_t k, uint64_t* keys, double* priorities) const;
 
   // Reads the items named by live keys. Throws Error(Range) for a stale or unknown key.
+  // In every read, an out that is null skips its field.
   void read(const uint64_t* keys, uint64_t n, void* const* outs) const;
+
+  // The keys of every stored item, oldest first: keys[p] names the item at position p.
+  void keys_in_order(uint64_t* keys) const;
+  // Reads the items at positions[0 .. n) (0 = the oldest stored item) and, when keys is
+  // not null, their keys. Throws Error(Range) for a position >= length.
+  void read_positions(const uint64_t* positions, uint64_t n, void* const* outs, uint64_t* keys) const;
+  // Reads up to `want` items named by keys[0 .. n_keys), skipping keys that are stale
+  // (their item was overwritten) or unknown; writes the keys read to keys_out and
+  // their count to *got. Returns how many of the keys it consumed.
+  uint64_t read_live(const uint64_t* keys, uint64_t n_keys, uint64_t want, void* const* outs, uint64_t* keys_out,
+                     uint64_t* got) const;
 
   void clear();
 

@@ -19,4 +19,15 @@ inline uint64_t uniform_below(const uint32_t* w, uint64_t n) {
 // Uniform double in [0, 1) with 53 random bits.
 inline double uniform01(const uint32_t* w) { return static_cast<double>(word64(w) >> 11) * 0x1.0p-53; }
 
+// Fisher-Yates shuffle of a[0 .. n) from 2 * (n - 1) words (none for n <= 1).
+template <typename T>
+void shuffle(T* a, uint64_t n, const uint32_t* words) {
+  for (uint64_t i = n; i-- > 1;) {
+    const uint64_t j = uniform_below(words + 2 * (n - 1 - i), i + 1);
+    T t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+  }
+}
+
 }  // namespace replaykit

@@ -1,5 +1,8 @@
 #include "writer.h"
 
+#include <algorithm>
+#include <numeric>
+
 namespace replaykit {
 
 uint64_t Writer::advance(uint64_t n) {
@@ -11,11 +14,20 @@ uint64_t Writer::advance(uint64_t n) {
   for (uint64_t r = 0; r < rest; ++r) ++writes_[(cursor_ + r) % capacity_];
   cursor_ = (cursor_ + rest) % capacity_;
   length_ = (n >= capacity_ - length_) ? capacity_ : length_ + n;
+  if (tracks_order()) {
+    for (uint64_t r = n > capacity_ ? n - capacity_ : 0; r < n; ++r) inserted_[(first + r) % capacity_] = inserted_count_ + r;
+    inserted_count_ += n;
+    order_.clear();
+  }
   return first;
 }
 
 void Writer::record(uint64_t slot) {
   ++writes_[slot];
+  if (tracks_order()) {
+    inserted_[slot] = inserted_count_++;
+    order_.clear();
+  }
   if (slot == length_ && length_ < capacity_) {
     ++length_;
     cursor_ = length_ % capacity_;
@@ -28,6 +40,31 @@ KeyState Writer::resolve(uint64_t key, uint64_t* slot) const {
   if (generation >= writes_[s]) return KeyState::Unknown;
   if (generation + 1 == writes_[s] && s < length_) return KeyState::Live;
   return KeyState::Stale;
+}
+
+const std::vector<uint64_t>& Writer::order() const {
+  if (order_.size() != length_) {
+    order_.resize(length_);
+    std::iota(order_.begin(), order_.end(), uint64_t(0));
+    std::sort(order_.begin(), order_.end(), [this](uint64_t a, uint64_t b) { return inserted_[a] < inserted_[b]; });
+  }
+  return order_;
+}
+
+uint64_t Writer::slot_at(uint64_t position) const {
+  if (tracks_order()) return order()[position];
+  const uint64_t oldest = full() ? cursor_ : 0;
+  return (oldest + position) % capacity_;
+}
+
+void Writer::slots_in_order(uint64_t* out) const {
+  if (tracks_order()) {
+    const auto& o = order();
+    std::copy(o.begin(), o.end(), out);
+    return;
+  }
+  const uint64_t oldest = full() ? cursor_ : 0;
+  for (uint64_t p = 0; p < length_; ++p) out[p] = (oldest + p) % capacity_;
 }
 
 }  // namespace replaykit

@@ -4,6 +4,10 @@
 // Slots 0 .. length-1 are always the occupied ones: a buffer fills slot by slot
 // and, once full, replaces in place, so occupancy never has holes.
 //
+// Positions order the stored items by age: 0 is the oldest, length-1 the newest.
+// Under FIFO they follow from the cursor; a writer that replaces out of order
+// (lowest-priority eviction) keeps an insertion number per slot instead.
+//
 // Item keys. A stored item is named by key = (writes to its slot - 1) * capacity + slot:
 // a later item in the same slot gets a larger key, so a key handed out for an item
 // that has since been overwritten is recognised as stale (Reverb names items by key
@@ -18,7 +22,9 @@ enum class KeyState { Live, Stale, Unknown };
 
 class Writer {
  public:
-  explicit Writer(uint64_t capacity) : capacity_(capacity), writes_(capacity, 0) {}
+  // track_order: keep insertion numbers, for writers that replace out of FIFO order.
+  explicit Writer(uint64_t capacity, bool track_order = false)
+      : capacity_(capacity), writes_(capacity, 0), inserted_(track_order ? capacity : 0, 0) {}
   uint64_t capacity() const { return capacity_; }
   uint64_t length() const { return length_; }
   uint64_t cursor() const { return cursor_; }  // the FIFO slot written next
@@ -28,17 +34,32 @@ class Writer {
   uint64_t advance(uint64_t n);
   // Records one write at `slot` (slot <= length; slot == length while filling).
   void record(uint64_t slot);
-  void clear() { length_ = 0; cursor_ = 0; }  // write counts persist, so old keys stay stale
+  void clear() {  // write counts persist, so old keys stay stale
+    length_ = 0;
+    cursor_ = 0;
+    order_.clear();
+  }
+
+  // The slot of the item at `position` (0 = oldest); precondition: position < length.
+  uint64_t slot_at(uint64_t position) const;
+  // The slots of every stored item, oldest first, into out[0 .. length).
+  void slots_in_order(uint64_t* out) const;
 
   uint64_t key(uint64_t slot) const { return (writes_[slot] - 1) * capacity_ + slot; }
   // Classifies `key` and gives its slot. Unknown: no item ever had that key.
   KeyState resolve(uint64_t key, uint64_t* slot) const;
 
  private:
+  bool tracks_order() const { return !inserted_.empty(); }
+  const std::vector<uint64_t>& order() const;  // slots by insertion number (tracking writers)
+
   uint64_t capacity_;
   uint64_t length_ = 0;
   uint64_t cursor_ = 0;
   std::vector<uint64_t> writes_;
+  std::vector<uint64_t> inserted_;        // insertion number per slot, when tracking order
+  uint64_t inserted_count_ = 0;
+  mutable std::vector<uint64_t> order_;  // cache of order(); empty when stale
 };
 
 }  // namespace replaykit
