@@ -9,7 +9,8 @@
         "native/core/sum_tree.cpp",
         "native/core/sampler.cpp",
         "native/core/writer.cpp",
-        "native/core/buffer.cpp"
+        "native/core/buffer.cpp",
+        "native/core/file.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/core"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

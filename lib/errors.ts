@@ -6,7 +6,7 @@
 
 /** Base class of every error replaykit throws on purpose. `code` names the kind. */
 export class ReplayError extends Error {
-  /** A stable, machine-readable kind: `'REPLAYKIT_SHAPE'`, `'REPLAYKIT_DTYPE'`, `'REPLAYKIT_RANGE'`, `'REPLAYKIT_STATE'` or `'REPLAYKIT_ARCHIVE'`. */
+  /** A stable, machine-readable kind: `'REPLAYKIT_SHAPE'`, `'REPLAYKIT_DTYPE'`, `'REPLAYKIT_RANGE'`, `'REPLAYKIT_STATE'`, `'REPLAYKIT_ARCHIVE'` or `'REPLAYKIT_STORAGE'`. */
   readonly code: string = 'REPLAYKIT_ERROR';
   constructor(message: string) {
     super(message);
@@ -44,4 +44,13 @@ export class StateError extends ReplayError {
 /** An archive file is missing, truncated, corrupt or of another format version. */
 export class ArchiveError extends ReplayError {
   override readonly code = 'REPLAYKIT_ARCHIVE';
+}
+
+/**
+ * A file-system fault of disk-backed storage: a missing or unwritable directory, no space
+ * left on the device (found when the file is created, since its space is reserved then),
+ * or a path already in use by another open buffer.
+ */
+export class StorageError extends ReplayError {
+  override readonly code = 'REPLAYKIT_STORAGE';
 }

@@ -21,7 +21,7 @@ export type {
 } from './prioritized';
 export { EpochIterator } from './epochs';
 export type { EpochOptions } from './epochs';
-export { ArchiveError, DtypeError, OutOfRangeError, ReplayError, ShapeError, StateError } from './errors';
+export { ArchiveError, DtypeError, OutOfRangeError, ReplayError, ShapeError, StateError, StorageError } from './errors';
 export type { AnyTypedArray, Dtype, DtypeArrayMap } from './dtypes';
 export type {
   Batch,
@@ -33,6 +33,7 @@ export type {
   FieldsOptions,
   FieldsSpec,
   FieldValue,
+  StorageOptions,
   Transition,
   TransitionFields,
   TransitionOptions,

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ArchiveError, DtypeError, OutOfRangeError, ShapeError, StateError } from './errors';
+import { ArchiveError, DtypeError, OutOfRangeError, ShapeError, StateError, StorageError } from './errors';
 import type { AnyTypedArray } from './dtypes';
 
 /** The native buffer's interface (native/binding/addon.cpp). */
@@ -23,7 +23,7 @@ export interface NativeBuffer {
   readLive(keys: Float64Array, start: number, want: number, outs: (AnyTypedArray | null)[], keysOut: Float64Array): [number, number];
   clear(): void;
   close(): void;
-  stats(): { totalPriority: number; minPriority: number; maxPriority: number; bytes: number };
+  stats(): { totalPriority: number; minPriority: number; maxPriority: number; bytes: number; fileBytes: number };
 }
 
 /** What the NativeBuffer constructor takes. */
@@ -31,6 +31,8 @@ export interface NativeSpec {
   capacity: number;
   fields: { name: string; dtype: number; shape: readonly number[] }[];
   prioritized: { alpha: number; eviction: number } | null;
+  /** type: 0 memory, 1 mmap, 2 tiered. */
+  storage?: { type: number; path?: string; hotCapacity?: number };
 }
 
 interface Addon {
@@ -50,6 +52,6 @@ function packageRoot(): string {
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const addon: Addon = require('node-gyp-build')(packageRoot());
-addon.setErrorClasses({ shape: ShapeError, dtype: DtypeError, range: OutOfRangeError, state: StateError, archive: ArchiveError });
+addon.setErrorClasses({ shape: ShapeError, dtype: DtypeError, range: OutOfRangeError, state: StateError, archive: ArchiveError, storage: StorageError });
 
 export const NativeBufferCtor = addon.NativeBuffer;

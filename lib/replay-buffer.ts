@@ -3,6 +3,7 @@
  * @module
  */
 import { randomInt } from 'node:crypto';
+import * as nodePath from 'node:path';
 import { AnyTypedArray, DTYPES, Dtype, describe, typedArrayTag } from './dtypes';
 import { DtypeError, OutOfRangeError, ShapeError, StateError } from './errors';
 import { column, writeRow } from './convert';
@@ -20,6 +21,7 @@ import {
   FieldsSpec,
   ResolvedField,
   resolveFields,
+  StorageOptions,
   Transition,
   TransitionFields,
   TransitionOptions,
@@ -52,6 +54,8 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
   readonly capacity: number;
   /** The seed of the buffer's random generator (given, or drawn when omitted). */
   readonly seed: number;
+  /** Where the transitions live (paths made absolute). */
+  readonly storage: StorageOptions;
   /** @internal */
   protected readonly _native: NativeBuffer;
   /** @internal */
@@ -70,10 +74,13 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
     this.capacity = checkInteger(options.capacity, 'capacity', 1, 2 ** 40);
     this.seed = options.seed === undefined ? randomInt(2 ** 31) : checkInteger(options.seed, 'seed', Number.MIN_SAFE_INTEGER);
     this.#rng = new WordStream(this.seed);
+    this.storage = resolveStorage(options.storage, this.capacity);
+    const s = this.storage;
     this._native = new NativeBufferCtor({
       capacity: this.capacity,
       fields: this._fields.map((f) => ({ name: f.name, dtype: DTYPES[f.dtype].code, shape: f.shape })),
       prioritized,
+      storage: s.type === 'memory' ? { type: 0 } : s.type === 'mmap' ? { type: 1, path: s.path } : { type: 2, path: s.path, hotCapacity: s.hotCapacity },
     });
     this.#row = this._fields.map((f) => allocate(f, 1));
     this.#outs = new Array<AnyTypedArray | null>(this._fields.length).fill(null);
@@ -429,6 +436,20 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
     if (unknown.length) parts.push(`unknown field(s) ${unknown.map((m) => `'${m}'`).join(', ')}`);
     throw new ShapeError(`${parts.join('; ')}; the schema's fields are ${this._fields.map((f) => `'${f.name}'`).join(', ')}`);
   }
+}
+
+/** Validates storage options; paths become absolute. */
+function resolveStorage(o: unknown, capacity: number): StorageOptions {
+  if (o === undefined) return Object.freeze({ type: 'memory' });
+  if (typeof o !== 'object' || o === null) throw new OutOfRangeError(`storage must be an object like { type: 'memory' }, got ${describe(o)}`);
+  const s = o as { type?: unknown; path?: unknown; hotCapacity?: unknown };
+  if (s.type === 'memory') return Object.freeze({ type: 'memory' });
+  if (s.type !== 'mmap' && s.type !== 'tiered') throw new OutOfRangeError(`storage.type must be 'memory', 'mmap' or 'tiered', got ${describe(s.type)}`);
+  if (typeof s.path !== 'string' || s.path.length === 0 || s.path.includes('\0')) throw new OutOfRangeError(`storage.path must be a file path, got ${describe(s.path)}`);
+  const path = nodePath.resolve(s.path);
+  if (s.type === 'mmap') return Object.freeze({ type: 'mmap', path });
+  const hotCapacity = checkInteger(s.hotCapacity, 'storage.hotCapacity', 1, capacity - 1);
+  return Object.freeze({ type: 'tiered', hotCapacity, path });
 }
 
 /** `batch[name]` if it is a typed array of `dtype` and `length`; a fresh one set on `batch` if absent. */

@@ -30,8 +30,27 @@ export type TransitionFields<O extends Dtype = 'float32', A extends Dtype = 'flo
   readonly truncated: FieldSpec<'bool'>;
 } & X;
 
+/**
+ * Where the transitions live.
+ * - `{ type: 'memory' }` (the default): every item in RAM.
+ * - `{ type: 'mmap', path }`: every item in a memory-mapped file at `path`.
+ * - `{ type: 'tiered', hotCapacity, path }`: the newest `hotCapacity` items in RAM; older ones
+ *   spill into a memory-mapped file at `path`, a ring of `capacity - hotCapacity` items.
+ *
+ * A file is created (its whole size reserved on disk up front), locked so that no other
+ * buffer can use the same path, and deleted by `close()`, by garbage collection of an
+ * unclosed buffer, and at process exit. Sampling, priorities and every other call behave
+ * exactly as with memory storage.
+ */
+export type StorageOptions =
+  | { readonly type: 'memory' }
+  | { readonly type: 'mmap'; readonly path: string }
+  | { readonly type: 'tiered'; readonly hotCapacity: number; readonly path: string };
+
 /** Options every buffer takes. */
 export interface CommonOptions {
+  /** Where the transitions live; default `{ type: 'memory' }`. See {@link StorageOptions}. */
+  storage?: StorageOptions;
   /** How many transitions the buffer holds; a positive integer. When full, the oldest is overwritten. */
   capacity: number;
   /**

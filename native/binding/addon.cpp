@@ -20,7 +20,7 @@ namespace {
 using replaykit::Dtype;
 using replaykit::ErrorKind;
 
-constexpr int kErrorKinds = 5;
+constexpr int kErrorKinds = 6;
 
 struct AddonData {
   Napi::FunctionReference errors[kErrorKinds];  // indexed by ErrorKind
@@ -187,13 +187,38 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer> {
                                                                         : replaykit::Eviction::Fifo;
       per = o;
     }
+    // storage: { type: 0 memory | 1 mmap | 2 tiered, path, hotCapacity }
+    int storage_type = 0;
+    std::string path;
+    uint64_t hot = 0;
+    Napi::Value sv = spec.Get("storage");
+    if (sv.IsObject()) {
+      Napi::Object so = sv.As<Napi::Object>();
+      storage_type = static_cast<int>(to_count(env, so.Get("type"), "storage type"));
+      if (storage_type != 0) {
+        Napi::Value pv2 = so.Get("path");
+        if (!pv2.IsString()) throw_kind(env, ErrorKind::Storage, "storage.path must be a string");
+        path = pv2.As<Napi::String>().Utf8Value();
+      }
+      if (storage_type == 2) hot = to_count(env, so.Get("hotCapacity"), "hotCapacity");
+    }
     guard(env, [&] {
       replaykit::Schema schema(std::move(fields));
-      buffer_ = std::make_unique<replaykit::ReplayBuffer>(
-          std::make_unique<replaykit::MemoryStorage>(std::move(schema), capacity), per);
+      std::unique_ptr<replaykit::Storage> storage;
+      if (storage_type == 1)
+        storage = std::make_unique<replaykit::MmapStorage>(std::move(schema), capacity, path);
+      else if (storage_type == 2)
+        storage = std::make_unique<replaykit::TieredStorage>(std::move(schema), capacity, hot, path);
+      else
+        storage = std::make_unique<replaykit::MemoryStorage>(std::move(schema), capacity);
+      buffer_ = std::make_unique<replaykit::ReplayBuffer>(std::move(storage), per);
     });
     accounted_ = static_cast<int64_t>(buffer_->storage().bytes() + 40 * capacity);
     Napi::MemoryManagement::AdjustExternalMemory(env, accounted_);
+    // At environment teardown (a worker exiting, the process ending) free the buffer and
+    // delete its files even if it was never closed or collected.
+    napi_add_env_cleanup_hook(env, &NativeBuffer::CleanupHook, this);
+    hooked_ = true;
   }
 
   ~NativeBuffer() override { Release(Env()); }
@@ -204,7 +229,18 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer> {
     return *buffer_;
   }
 
+  static void CleanupHook(void* self) {
+    auto* b = static_cast<NativeBuffer*>(self);
+    b->hooked_ = false;  // node removes a hook once it has run
+    b->buffer_.reset();  // no JS calls at teardown
+    b->accounted_ = 0;
+  }
+
   void Release(Napi::Env env) {
+    if (hooked_) {
+      napi_remove_env_cleanup_hook(env, &NativeBuffer::CleanupHook, this);
+      hooked_ = false;
+    }
     if (!buffer_) return;
     buffer_.reset();
     if (accounted_) Napi::MemoryManagement::AdjustExternalMemory(env, -accounted_);
@@ -387,12 +423,14 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer> {
     o.Set("minPriority", b.min_priority());
     o.Set("maxPriority", b.max_priority());
     o.Set("bytes", static_cast<double>(b.storage().bytes()));
+    o.Set("fileBytes", static_cast<double>(b.storage().file_bytes()));
     return o;
   }
 
   std::unique_ptr<replaykit::ReplayBuffer> buffer_;
   std::vector<uint64_t> keys_;  // scratch for key conversions
   int64_t accounted_ = 0;
+  bool hooked_ = false;
 };
 
 // setErrorClasses({ shape, dtype, range, state, archive }): the constructors core errors become.
@@ -401,7 +439,7 @@ Napi::Value SetErrorClasses(const Napi::CallbackInfo& info) {
   auto* data = env.GetInstanceData<AddonData>();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "setErrorClasses needs an object");
   Napi::Object o = info[0].As<Napi::Object>();
-  const char* names[kErrorKinds] = {"shape", "dtype", "range", "state", "archive"};
+  const char* names[kErrorKinds] = {"shape", "dtype", "range", "state", "archive", "storage"};
   for (int k = 0; k < kErrorKinds; ++k) {
     Napi::Value v = o.Get(names[k]);
     if (v.IsFunction()) data->errors[k] = Napi::Persistent(v.As<Napi::Function>());

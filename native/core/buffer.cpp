@@ -56,7 +56,6 @@ uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double
     require_prioritized("an explicit priority");
     for (uint64_t r = 0; r < n; ++r) check_priority(priorities[r], r);
   }
-  const Schema& schema = storage_->schema();
   const uint64_t cap = capacity();
 
   if (eviction_ == Eviction::LowestPriority) {
@@ -65,8 +64,7 @@ uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double
     uint64_t slot = 0;
     for (uint64_t r = 0; r < n; ++r) {
       slot = writer_.full() ? per_->lowest_slot() : writer_.length();
-      for (size_t f = 0; f < schema.size(); ++f)
-        storage_->write(f, slot, static_cast<const uint8_t*>(columns[f]) + r * schema[f].row_bytes, 1);
+      storage_->write(slot, 1, columns, r);
       writer_.record(slot);
       per_->set_priority(slot, priorities ? priorities[r] : per_->max_priority());
     }
@@ -79,11 +77,8 @@ uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double
   const uint64_t kept = n - skip;
   const uint64_t start = (first_slot + skip) % cap;
   const uint64_t head = std::min(kept, cap - start);  // rows before the ring wraps
-  for (size_t f = 0; f < schema.size(); ++f) {
-    const uint8_t* src = static_cast<const uint8_t*>(columns[f]) + skip * schema[f].row_bytes;
-    storage_->write(f, start, src, head);
-    if (kept > head) storage_->write(f, 0, src + head * schema[f].row_bytes, kept - head);
-  }
+  storage_->write(start, head, columns, skip);
+  if (kept > head) storage_->write(0, kept - head, columns, skip + head);
   if (per_) {
     if (priorities) {
       // Row by row, as a loop of pushes would: overwritten rows still raise the running maximum.
@@ -219,6 +214,7 @@ uint64_t ReplayBuffer::read_live(const uint64_t* keys, uint64_t n_keys, uint64_t
 
 void ReplayBuffer::clear() {
   writer_.clear();
+  storage_->clear();
   if (per_) per_->clear();
 }
 

@@ -6,7 +6,8 @@
 
 namespace replaykit {
 
-enum class ErrorKind { Shape, Dtype, Range, State, Archive };
+// Storage: a file-system fault (a missing or unwritable directory, no space, a path in use).
+enum class ErrorKind { Shape, Dtype, Range, State, Archive, Storage };
 
 // Thrown for bad input or a call in the wrong state. Every function that throws
 // it does so before mutating anything, so a rejected call leaves the buffer as it was.

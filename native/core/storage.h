@@ -1,12 +1,20 @@
-// replaykit core: storage, where transitions live. A storage is a fixed array of
-// `capacity` slots per field; the writer decides which slot a row goes to and the
-// sampler which slots are read. (TorchRL's Storage plays the same part.)
+// replaykit core: storage, where transitions live. A storage holds `capacity` logical
+// slots of every field; the writer decides which slot a row goes to and the sampler
+// which slots are read. (TorchRL's Storage plays the same part.)
+//
+// Three storages:
+// - MemoryStorage: one 64-byte aligned column per field in RAM.
+// - MmapStorage:   the same columns in a memory-mapped file.
+// - TieredStorage: the newest `hot_capacity` items in RAM, older ones spilled into a
+//                  memory-mapped file used as a ring of capacity - hot_capacity items.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "file.h"
 #include "schema.h"
 
 namespace replaykit {
@@ -21,35 +29,144 @@ class Storage {
   const Schema& schema() const { return schema_; }
   uint64_t capacity() const { return capacity_; }
 
-  // Copies `n` rows of field `f` from `src` (row-major) into slots [slot, slot + n).
-  // Bool fields are normalised to 0/1. Precondition: slot + n <= capacity.
-  virtual void write(size_t f, uint64_t slot, const void* src, uint64_t n) = 0;
+  // Copies rows [first_row, first_row + n) of every column (columns[f] is row-major)
+  // into slots [slot, slot + n). Bool fields are normalised to 0/1.
+  // Precondition: slot + n <= capacity.
+  virtual void write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) = 0;
   // Copies the rows of field `f` at slots[0..n) into `dst`, one after another.
-  // Precondition: every slot < capacity.
+  // Precondition: every slot < capacity and holds an item.
   virtual void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const = 0;
-  // Bytes of memory (or file) this storage holds.
+  // Forgets every item (the buffer was cleared).
+  virtual void clear() {}
+  // Bytes of RAM this storage holds (reserved, not necessarily resident).
   virtual size_t bytes() const = 0;
+  // Bytes of disk this storage holds.
+  virtual size_t file_bytes() const { return 0; }
 
  protected:
   Schema schema_;
   uint64_t capacity_;
 };
 
-// One contiguous, 64-byte aligned column per field, allocated up front (pages are
-// touched only when written, so resident memory grows with what is stored).
+// Where each field's column starts in a block of `rows` rows: every column 64-byte aligned.
+struct ColumnLayout {
+  ColumnLayout(const Schema& schema, uint64_t rows);  // Error(Range) when the size overflows
+  std::vector<size_t> offsets;
+  size_t bytes = 0;
+};
+
+// Columns over a block of memory (heap or mapped file).
+class Columns {
+ public:
+  Columns() = default;
+  Columns(const Schema& schema, const ColumnLayout& layout, uint8_t* base);
+  uint8_t* row(size_t f, uint64_t r) const { return cols_[f] + r * row_bytes_[f]; }
+  uint8_t* column(size_t f) const { return cols_[f]; }
+
+ private:
+  std::vector<uint8_t*> cols_;
+  std::vector<size_t> row_bytes_;
+};
+
+// A heap block, 64-byte aligned; pages are touched only when written.
+class HeapBlock {
+ public:
+  explicit HeapBlock(size_t bytes);  // Error(Range) when it cannot be allocated
+  ~HeapBlock();
+  HeapBlock(const HeapBlock&) = delete;
+  HeapBlock& operator=(const HeapBlock&) = delete;
+  uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Slot s of field f lives at row s of column f, in RAM.
 class MemoryStorage final : public Storage {
  public:
   // Throws Error(Range) when capacity * row size overflows or cannot be allocated.
   MemoryStorage(Schema schema, uint64_t capacity);
-  ~MemoryStorage() override;
-  void write(size_t f, uint64_t slot, const void* src, uint64_t n) override;
+  void write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) override;
   void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const override;
-  size_t bytes() const override { return bytes_; }
-  const uint8_t* column(size_t f) const { return columns_[f]; }
+  size_t bytes() const override { return block_.size(); }
 
  private:
-  std::vector<uint8_t*> columns_;
-  size_t bytes_ = 0;
+  HeapBlock block_;
+  Columns cols_;
+};
+
+// The header at the start of a storage file (little-endian; informative: the file is
+// private to one buffer and deleted when it closes).
+struct StorageFileHeader {
+  char magic[8];          // "RKSTORE\0"
+  uint32_t version;       // 1
+  uint32_t header_bytes;  // where the columns start
+  uint64_t rows;          // rows the file holds
+  uint64_t row_bytes;     // bytes of one transition, all fields
+  uint64_t count;         // rows in use
+  uint64_t head;          // the oldest row (tiered cold ring)
+  char schema[4048];      // "name:dtype[shape];..." (truncated if longer)
+};
+static_assert(sizeof(StorageFileHeader) == 4096, "the header is one page");
+
+// Slot s of field f lives at row s of column f, in a memory-mapped file at `path`.
+class MmapStorage final : public Storage {
+ public:
+  // Throws Error(Storage) for a file fault, Error(Range) for an absurd size.
+  MmapStorage(Schema schema, uint64_t capacity, const std::string& path);
+  void write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) override;
+  void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const override;
+  size_t bytes() const override { return 0; }
+  size_t file_bytes() const override { return file_->size(); }
+
+ private:
+  std::unique_ptr<MappedFile> file_;
+  Columns cols_;
+};
+
+// The newest hot_capacity items in RAM; older ones in a file ring of
+// capacity - hot_capacity rows. Items move, slots do not: a slot's item keeps its
+// slot (and so its priority) when it spills from RAM to the file.
+//
+// A write to a fresh slot appends the item as the newest: when RAM is full, its oldest
+// item spills into the file. A write over the oldest item overall (FIFO) recycles that
+// item's file row for the spill. Any other overwrite (lowest-priority eviction) takes
+// the evicted item's place, in whichever tier it was.
+class TieredStorage final : public Storage {
+ public:
+  // Throws Error(Range) unless 1 <= hot_capacity < capacity; Error(Storage) for a file fault.
+  TieredStorage(Schema schema, uint64_t capacity, uint64_t hot_capacity, const std::string& path);
+  void write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) override;
+  void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const override;
+  void clear() override;
+  size_t bytes() const override { return hot_block_.size() + loc_.size() * 8 * 3; }
+  size_t file_bytes() const override { return file_->size(); }
+
+  uint64_t hot_capacity() const { return hot_rows_; }
+  uint64_t hot_count() const { return hot_count_; }
+  uint64_t cold_count() const { return cold_count_; }
+  bool is_hot(uint64_t slot) const { return loc_[slot] != kNone && !(loc_[slot] & kCold); }
+
+ private:
+  static constexpr uint64_t kNone = ~uint64_t(0);
+  static constexpr uint64_t kCold = uint64_t(1) << 63;
+
+  uint64_t locate_for_write(uint64_t slot);       // the location the new item goes to
+  void spill_hot_head_to(uint64_t cold_row);
+  const uint8_t* row_of(size_t f, uint64_t location) const;
+
+  uint64_t hot_rows_, cold_rows_;
+  HeapBlock hot_block_;
+  Columns hot_;
+  std::unique_ptr<MappedFile> file_;
+  StorageFileHeader* header_ = nullptr;
+  Columns cold_;
+  std::vector<uint64_t> loc_;       // per slot: kNone, a hot row, or kCold | a cold row
+  std::vector<uint64_t> hot_slot_;  // per hot row: its slot
+  std::vector<uint64_t> cold_slot_; // per cold row: its slot
+  uint64_t hot_head_ = 0, hot_count_ = 0, cold_head_ = 0, cold_count_ = 0;
 };
 
 // Copies `n` elements of dtype `d`, normalising bool to 0/1.

@@ -49,9 +49,8 @@ TEST_CASE("storage round-trips every dtype and normalises bool") {
   uint8_t b[2] = {7, 0};
   int64_t i = -(int64_t(1) << 60);
   float f[5] = {1.5f, -2.f, 3.f, 0.f, 1e30f};
-  st.write(0, 2, b, 1);
-  st.write(1, 2, &i, 1);
-  st.write(2, 2, f, 1);
+  const void* cols[3] = {b, &i, f};
+  st.write(2, 1, cols, 0);
   uint64_t slot = 2;
   uint8_t b2[2];
   int64_t i2;
