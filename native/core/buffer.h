@@ -73,9 +73,16 @@ class ReplayBuffer {
   double total_priority() const { return per_ ? per_->total() : 0.0; }
   double min_priority() const;
   double max_priority() const { return per_ ? per_->max_priority() : 1.0; }
+  double alpha() const { return per_ ? per_->alpha() : 0.0; }
   double priority_of_slot(uint64_t slot) const { return per_ ? per_->priority(slot) : 1.0; }
 
   const Writer& writer() const { return writer_; }
+  Eviction eviction() const { return eviction_; }
+
+  // Gives an empty buffer of the archive's schema, capacity and kind the archive's exact
+  // state. Throws Error(Archive) when the archive does not fit this buffer or its
+  // contents are inconsistent (then the buffer is left empty).
+  void restore(const struct ArchiveView& archive);
 
  private:
   void require_prioritized(const char* what) const;

@@ -2,6 +2,7 @@
 // (TorchRL's RandomSampler and PrioritizedSampler play the same part.)
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "sum_tree.h"
 
@@ -25,6 +26,9 @@ class PrioritizedSampler {
 
   // Sets slot's priority p (> 0, finite) and raises the running maximum.
   void set_priority(uint64_t slot, double p);
+  // set_priority(slots[k], p[k]) for k in order (a later repeat of a slot wins), with each
+  // tree's parents recomputed once per batch: the same trees, faster for many slots.
+  void set_priorities(const uint64_t* slots, const double* p, uint64_t n);
   void sample(uint64_t length, uint64_t n, const uint32_t* words, uint64_t* slots, float* weights,
               double beta) const;
   void clear();
@@ -33,6 +37,7 @@ class PrioritizedSampler {
   double total() const { return sum_.total(); }                      // sum of p^alpha
   double min_priority() const { return min_.min(); }                 // +inf when empty
   double max_priority() const { return max_priority_; }              // the largest p seen (1 at first)
+  void set_max_priority(double p) { max_priority_ = p; }             // archives restore it
   uint64_t lowest_slot() const { return min_.argmin(); }
 
  private:
@@ -40,6 +45,7 @@ class PrioritizedSampler {
   SumTree sum_;   // p^alpha
   MinTree min_;   // p
   double max_priority_ = 1.0;
+  mutable std::vector<double> masses_;  // scratch: the draws of the current batch, then p^alpha
 };
 
 }  // namespace replaykit

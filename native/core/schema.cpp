@@ -45,6 +45,9 @@ Field make_field(std::string name, Dtype dtype, std::vector<uint64_t> shape) {
   f.name = std::move(name);
   f.dtype = dtype;
   f.shape = std::move(shape);
+  if (f.shape.size() > kMaxDims)
+    fail(ErrorKind::Shape, "field '" + f.name + "': at most " + std::to_string(kMaxDims) + " dimensions, got " +
+                               std::to_string(f.shape.size()));
   size_t elems = 1;
   for (uint64_t d : f.shape) {
     if (d == 0) fail(ErrorKind::Shape, "field '" + f.name + "': every dimension must be at least 1");

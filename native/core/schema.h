@@ -10,6 +10,7 @@ namespace replaykit {
 // Codes are part of the binding's contract and of the archive format: never renumber.
 enum class Dtype : uint8_t { Float32 = 0, Float64 = 1, Int32 = 2, Int64 = 3, Uint8 = 4, Bool = 5 };
 constexpr int kDtypeCount = 6;
+constexpr size_t kMaxDims = 8;  // dimensions of one field's row
 
 size_t dtype_size(Dtype d);
 const char* dtype_name(Dtype d);

@@ -42,6 +42,16 @@ KeyState Writer::resolve(uint64_t key, uint64_t* slot) const {
   return KeyState::Stale;
 }
 
+void Writer::restore(uint64_t length, uint64_t cursor, const uint64_t* writes, const uint64_t* inserted,
+                     uint64_t inserted_count) {
+  length_ = length;
+  cursor_ = cursor;
+  std::copy(writes, writes + capacity_, writes_.begin());
+  if (tracks_order()) std::copy(inserted, inserted + capacity_, inserted_.begin());
+  inserted_count_ = inserted_count;
+  order_.clear();
+}
+
 const std::vector<uint64_t>& Writer::order() const {
   if (order_.size() != length_) {
     order_.resize(length_);

@@ -46,11 +46,20 @@ class Writer {
   void slots_in_order(uint64_t* out) const;
 
   uint64_t key(uint64_t slot) const { return (writes_[slot] - 1) * capacity_ + slot; }
+
+  // State, for archives.
+  const std::vector<uint64_t>& writes() const { return writes_; }
+  const std::vector<uint64_t>& inserted() const { return inserted_; }
+  uint64_t inserted_count() const { return inserted_count_; }
+  bool tracks_order() const { return !inserted_.empty(); }
+  // Replaces the whole state (arrays of `capacity` entries; inserted only when tracking).
+  // The caller has validated it.
+  void restore(uint64_t length, uint64_t cursor, const uint64_t* writes, const uint64_t* inserted,
+               uint64_t inserted_count);
   // Classifies `key` and gives its slot. Unknown: no item ever had that key.
   KeyState resolve(uint64_t key, uint64_t* slot) const;
 
  private:
-  bool tracks_order() const { return !inserted_.empty(); }
   const std::vector<uint64_t>& order() const;  // slots by insertion number (tracking writers)
 
   uint64_t capacity_;

@@ -1,0 +1,362 @@
+#include "archive.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "buffer.h"
+#include "error.h"
+
+namespace replaykit {
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "replaykit archives are little-endian and read in place: a big-endian host is not supported"
+#endif
+
+namespace {
+
+constexpr char kMagic[8] = {'R', 'K', 'A', 'R', 'C', 'H', 'I', 'V'};
+
+uint64_t align64(uint64_t x) { return (x + 63) / 64 * 64; }
+
+[[noreturn]] void bad(const std::string& what) { fail(ErrorKind::Archive, "not a valid archive: " + what); }
+
+const char* kind_name(uint32_t k) {
+  switch (static_cast<SectionKind>(k)) {
+    case SectionKind::Schema: return "schema";
+    case SectionKind::FieldData: return "field data";
+    case SectionKind::Keys: return "keys";
+    case SectionKind::Writes: return "writes";
+    case SectionKind::Inserted: return "insertion order";
+    case SectionKind::Priorities: return "priorities";
+    case SectionKind::Epoch: return "epoch state";
+  }
+  return "unknown";
+}
+
+std::vector<uint8_t> encode_schema(const Schema& schema) {
+  std::vector<uint8_t> out(schema.size() * sizeof(FieldRecord));
+  std::string names;
+  for (size_t f = 0; f < schema.size(); ++f) {
+    const Field& fd = schema[f];
+    FieldRecord r{};
+    r.dtype = static_cast<uint8_t>(fd.dtype);
+    r.ndim = static_cast<uint8_t>(fd.shape.size());
+    r.name_length = static_cast<uint16_t>(fd.name.size());
+    r.name_offset = static_cast<uint32_t>(out.size() + names.size());
+    for (size_t k = 0; k < fd.shape.size(); ++k) r.shape[k] = fd.shape[k];
+    std::memcpy(out.data() + f * sizeof r, &r, sizeof r);
+    names += fd.name;
+  }
+  out.insert(out.end(), names.begin(), names.end());
+  return out;
+}
+
+}  // namespace
+
+ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
+  const Schema& schema = b.schema();
+  for (const Field& f : schema.fields())
+    if (f.name.size() > 0xffff) fail(ErrorKind::Archive, "field name too long for an archive: '" + f.name.substr(0, 40) + "...'");
+  ArchivePlan plan;
+  plan.schema_bytes = encode_schema(schema);
+  const uint64_t len = b.length(), cap = b.capacity();
+  std::vector<SectionEntry>& s = plan.sections;
+  auto add = [&s](SectionKind k, uint32_t index, uint64_t length) {
+    SectionEntry e{};
+    e.kind = static_cast<uint32_t>(k);
+    e.index = index;
+    e.length = length;
+    s.push_back(e);
+  };
+  add(SectionKind::Schema, 0, plan.schema_bytes.size());
+  for (size_t f = 0; f < schema.size(); ++f) add(SectionKind::FieldData, uint32_t(f), len * schema[f].row_bytes);
+  add(SectionKind::Keys, 0, 8 * len);
+  add(SectionKind::Writes, 0, 8 * cap);
+  if (b.writer().tracks_order()) add(SectionKind::Inserted, 0, 8 * cap);
+  if (b.prioritized()) add(SectionKind::Priorities, 0, 8 * len);
+  if (meta.has_epoch) add(SectionKind::Epoch, 0, sizeof(EpochRecord) + 8 * meta.epoch.key_count);
+
+  plan.table_end = sizeof(ArchiveHeader) + s.size() * sizeof(SectionEntry);
+  uint64_t at = align64(plan.table_end);
+  for (SectionEntry& e : s) {
+    e.offset = at;
+    at = align64(at + e.length);
+  }
+  ArchiveHeader& h = plan.header;
+  std::memcpy(h.magic, kMagic, 8);
+  h.version = kArchiveVersion;
+  h.flags = (b.prioritized() ? uint32_t(kArchivePrioritized) : 0u) |
+            (b.eviction() == Eviction::LowestPriority ? uint32_t(kArchiveLowestPriority) : 0u) |
+            (meta.has_epoch ? uint32_t(kArchiveHasEpoch) : 0u);
+  h.file_bytes = at;
+  h.header_bytes = sizeof(ArchiveHeader);
+  h.section_count = static_cast<uint32_t>(s.size());
+  h.field_count = static_cast<uint32_t>(schema.size());
+  h.capacity = cap;
+  h.length = len;
+  h.cursor = b.writer().cursor();
+  h.inserted_count = b.writer().inserted_count();
+  h.alpha = b.alpha();
+  h.beta_start = meta.beta_start;
+  h.beta_end = meta.beta_end;
+  h.epsilon = meta.epsilon;
+  h.max_priority = b.max_priority();
+  h.beta_frames = meta.beta_frames;
+  h.sample_calls = meta.sample_calls;
+  std::memcpy(h.rng_state, meta.rng_state, sizeof h.rng_state);
+  h.seed = meta.seed;
+  return plan;
+}
+
+uint64_t section_item_bytes(const Schema& schema, const SectionEntry& s) {
+  switch (static_cast<SectionKind>(s.kind)) {
+    case SectionKind::FieldData: return s.index < schema.size() ? schema[s.index].row_bytes : 1;
+    case SectionKind::Keys:
+    case SectionKind::Writes:
+    case SectionKind::Inserted:
+    case SectionKind::Priorities: return 8;
+    default: return 1;
+  }
+}
+
+void export_items(const ReplayBuffer& b, const SectionEntry& s, uint64_t first, uint64_t count, uint8_t* dst) {
+  const Writer& w = b.writer();
+  const SectionKind kind = static_cast<SectionKind>(s.kind);
+  const bool per_slot = kind == SectionKind::Writes || kind == SectionKind::Inserted;
+  const uint64_t items = per_slot ? b.capacity() : b.length();
+  if (first > items || count > items - first) fail(ErrorKind::Archive, "export beyond the end of a section");
+  switch (kind) {
+    case SectionKind::FieldData: {
+      if (s.index >= b.schema().size()) fail(ErrorKind::Archive, "no such field");
+      std::vector<uint64_t> slots(count);
+      for (uint64_t i = 0; i < count; ++i) slots[i] = w.slot_at(first + i);
+      b.storage().gather(s.index, slots.data(), count, dst);
+      return;
+    }
+    case SectionKind::Keys:
+      for (uint64_t i = 0; i < count; ++i) {
+        const uint64_t k = w.key(w.slot_at(first + i));
+        std::memcpy(dst + 8 * i, &k, 8);
+      }
+      return;
+    case SectionKind::Priorities:
+      for (uint64_t i = 0; i < count; ++i) {
+        const double p = b.priority_of_slot(w.slot_at(first + i));
+        std::memcpy(dst + 8 * i, &p, 8);
+      }
+      return;
+    case SectionKind::Writes:
+      std::memcpy(dst, w.writes().data() + first, 8 * count);
+      return;
+    case SectionKind::Inserted:
+      if (!w.tracks_order()) fail(ErrorKind::Archive, "this buffer keeps no insertion order");
+      std::memcpy(dst, w.inserted().data() + first, 8 * count);
+      return;
+    default:
+      fail(ErrorKind::Archive, std::string("the core does not export ") + kind_name(s.kind) + " sections");
+  }
+}
+
+EpochRecord ArchiveView::epoch_record() const {
+  EpochRecord r{};
+  if (epoch >= 0) std::memcpy(&r, at(epoch), sizeof r);
+  return r;
+}
+
+ArchiveView parse_archive(const uint8_t* data, uint64_t size) {
+  ArchiveView v;
+  v.base = data;
+  v.size = size;
+  if (size < sizeof(ArchiveHeader)) bad("the file is " + std::to_string(size) + " bytes, shorter than a header");
+  std::memcpy(&v.header, data, sizeof v.header);
+  const ArchiveHeader& h = v.header;
+  if (std::memcmp(h.magic, kMagic, 8) != 0) bad("wrong magic (not a replaykit archive)");
+  if (h.version != kArchiveVersion)
+    fail(ErrorKind::Archive, "unsupported archive format version " + std::to_string(h.version) + " (this replaykit reads " +
+                                 std::to_string(kArchiveVersion) + ")");
+  if (h.header_bytes != sizeof(ArchiveHeader)) bad("header size " + std::to_string(h.header_bytes));
+  if (h.file_bytes != size)
+    bad("the header says " + std::to_string(h.file_bytes) + " bytes but the file has " + std::to_string(size) +
+        (size < h.file_bytes ? " (truncated)" : ""));
+  if (h.flags & ~uint32_t(kArchivePrioritized | kArchiveLowestPriority | kArchiveHasEpoch)) bad("unknown flags");
+  if ((h.flags & kArchiveLowestPriority) && !(h.flags & kArchivePrioritized)) bad("lowest-priority eviction without priorities");
+  if (h.reserved0 != 0) bad("reserved header bytes are not zero");
+  if (h.section_count == 0 || h.section_count > kMaxSections) bad("section count " + std::to_string(h.section_count));
+  if (h.field_count == 0 || h.field_count > kMaxArchiveFields) bad("field count " + std::to_string(h.field_count));
+  if (h.capacity == 0 || h.capacity > (uint64_t(1) << 40)) bad("capacity " + std::to_string(h.capacity));
+  if (h.length > h.capacity) bad("length " + std::to_string(h.length) + " exceeds capacity " + std::to_string(h.capacity));
+  if (h.cursor >= h.capacity) bad("cursor " + std::to_string(h.cursor) + " outside the capacity");
+  const uint64_t table_end = sizeof(ArchiveHeader) + uint64_t(h.section_count) * sizeof(SectionEntry);
+  if (table_end > size) bad("the section table runs past the end of the file");
+
+  v.sections.resize(h.section_count);
+  std::memcpy(v.sections.data(), data + sizeof(ArchiveHeader), h.section_count * sizeof(SectionEntry));
+  v.field_data.assign(h.field_count, -1);
+  for (uint32_t i = 0; i < h.section_count; ++i) {
+    const SectionEntry& e = v.sections[i];
+    const std::string name = std::string(kind_name(e.kind)) + " section";
+    if (e.offset % 64 != 0) bad(name + " is not 64-byte aligned");
+    if (e.reserved != 0 || (e.kind != uint32_t(SectionKind::FieldData) && e.index != 0))
+      bad(name + " has stray bytes in its table entry");
+    if (e.offset < table_end) bad(name + " overlaps the header");
+    if (e.offset > size || e.length > size - e.offset) bad(name + " runs past the end of the file");
+    int* slot = nullptr;
+    switch (static_cast<SectionKind>(e.kind)) {
+      case SectionKind::Schema: slot = &v.schema_section; break;
+      case SectionKind::Keys: slot = &v.keys; break;
+      case SectionKind::Writes: slot = &v.writes; break;
+      case SectionKind::Inserted: slot = &v.inserted; break;
+      case SectionKind::Priorities: slot = &v.priorities; break;
+      case SectionKind::Epoch: slot = &v.epoch; break;
+      case SectionKind::FieldData:
+        if (e.index >= h.field_count) bad("field data for field " + std::to_string(e.index) + " of " + std::to_string(h.field_count));
+        slot = &v.field_data[e.index];
+        break;
+      default: bad("unknown section kind " + std::to_string(e.kind));
+    }
+    if (*slot != -1) bad("two " + name + "s");
+    *slot = static_cast<int>(i);
+  }
+  // No two sections overlap.
+  std::vector<const SectionEntry*> by_offset;
+  by_offset.reserve(v.sections.size());
+  for (const SectionEntry& e : v.sections) by_offset.push_back(&e);
+  std::sort(by_offset.begin(), by_offset.end(), [](auto a, auto b) { return a->offset < b->offset; });
+  for (size_t i = 1; i < by_offset.size(); ++i)
+    if (by_offset[i - 1]->offset + by_offset[i - 1]->length > by_offset[i]->offset)
+      bad(std::string(kind_name(by_offset[i - 1]->kind)) + " and " + kind_name(by_offset[i]->kind) + " sections overlap");
+
+  if (v.schema_section < 0) bad("no schema section");
+  if (v.keys < 0 || v.writes < 0) bad("no keys or writes section");
+  if (v.prioritized() != (v.priorities >= 0)) bad("priorities section and flags disagree");
+  if (v.lowest_priority() != (v.inserted >= 0)) bad("insertion-order section and flags disagree");
+  if (bool(h.flags & kArchiveHasEpoch) != (v.epoch >= 0)) bad("epoch section and flags disagree");
+
+  // The schema.
+  const SectionEntry& ss = v.sections[v.schema_section];
+  if (ss.length < uint64_t(h.field_count) * sizeof(FieldRecord)) bad("the schema section is too short for its fields");
+  std::vector<Field> fields;
+  fields.reserve(h.field_count);
+  for (uint32_t f = 0; f < h.field_count; ++f) {
+    FieldRecord r;
+    std::memcpy(&r, data + ss.offset + f * sizeof(FieldRecord), sizeof r);
+    Dtype dtype;
+    if (!dtype_from_code(r.dtype, &dtype)) bad("field " + std::to_string(f) + " has unknown dtype " + std::to_string(r.dtype));
+    if (r.ndim > kMaxDims) bad("field " + std::to_string(f) + " has " + std::to_string(r.ndim) + " dimensions");
+    if (r.name_length == 0 || r.name_offset > ss.length || r.name_length > ss.length - r.name_offset)
+      bad("field " + std::to_string(f) + "'s name lies outside the schema section");
+    std::string name(reinterpret_cast<const char*>(data + ss.offset + r.name_offset), r.name_length);
+    try {
+      fields.push_back(make_field(std::move(name), dtype, std::vector<uint64_t>(r.shape, r.shape + r.ndim)));
+    } catch (const Error& e) {
+      bad(std::string("schema: ") + e.what());
+    }
+  }
+  try {
+    v.schema = Schema(std::move(fields));
+  } catch (const Error& e) {
+    bad(std::string("schema: ") + e.what());
+  }
+
+  // Sizes consistent with the schema and counts (all within the file, checked above).
+  auto expect_length = [&](int section, uint64_t items, uint64_t item_bytes, const char* what) {
+    if (item_bytes != 0 && items > UINT64_MAX / item_bytes) bad(std::string(what) + " size overflows");
+    if (v.sections[section].length != items * item_bytes)
+      bad(std::string(what) + " section is " + std::to_string(v.sections[section].length) + " bytes, expected " +
+          std::to_string(items * item_bytes));
+  };
+  for (uint32_t f = 0; f < h.field_count; ++f) {
+    if (v.field_data[f] < 0) bad("no data for field '" + v.schema[f].name + "'");
+    expect_length(v.field_data[f], h.length, v.schema[f].row_bytes, ("field '" + v.schema[f].name + "'").c_str());
+  }
+  expect_length(v.keys, h.length, 8, "keys");
+  expect_length(v.writes, h.capacity, 8, "writes");
+  if (v.inserted >= 0) expect_length(v.inserted, h.capacity, 8, "insertion-order");
+  if (v.priorities >= 0) expect_length(v.priorities, h.length, 8, "priorities");
+  if (v.epoch >= 0) {
+    const SectionEntry& es = v.sections[v.epoch];
+    if (es.length < sizeof(EpochRecord)) bad("the epoch section is too short");
+    const EpochRecord r = v.epoch_record();
+    if (r.key_count > (es.length - sizeof(EpochRecord)) / 8 || es.length != sizeof(EpochRecord) + 8 * r.key_count)
+      bad("the epoch section's key count disagrees with its size");
+    if (r.cursor > r.key_count) bad("the epoch cursor is past its keys");
+  }
+  if (v.prioritized()) {
+    if (!(std::isfinite(h.alpha) && h.alpha >= 0)) bad("alpha");
+    if (!(std::isfinite(h.epsilon) && h.epsilon > 0)) bad("epsilon");
+    if (!(std::isfinite(h.beta_start) && h.beta_start >= 0 && std::isfinite(h.beta_end) && h.beta_end >= 0)) bad("beta");
+    if (h.beta_frames == 0) bad("betaFrames");
+    if (!(std::isfinite(h.max_priority) && h.max_priority > 0)) bad("max priority");
+  }
+  return v;
+}
+
+// ---- restore ----
+
+void ReplayBuffer::restore(const ArchiveView& v) {
+  const ArchiveHeader& h = v.header;
+  if (length() != 0) fail(ErrorKind::State, "restore needs an empty buffer");
+  if (h.capacity != capacity()) fail(ErrorKind::Archive, "the archive's capacity differs from the buffer's");
+  if (v.prioritized() != prioritized() || v.lowest_priority() != (eviction_ == Eviction::LowestPriority))
+    fail(ErrorKind::Archive, "the archive's kind of buffer differs from this one");
+  const Schema& mine = schema();
+  if (v.schema.size() != mine.size()) fail(ErrorKind::Archive, "the archive's schema differs from the buffer's");
+  for (size_t f = 0; f < mine.size(); ++f)
+    if (v.schema[f].name != mine[f].name || v.schema[f].dtype != mine[f].dtype || v.schema[f].shape != mine[f].shape)
+      fail(ErrorKind::Archive, "the archive's field '" + v.schema[f].name + "' differs from the buffer's");
+
+  // Validate the writer state before touching anything.
+  const uint64_t cap = h.capacity, len = h.length;
+  auto u64 = [&v](int section, uint64_t i) {
+    uint64_t x;
+    std::memcpy(&x, v.at(section) + 8 * i, 8);
+    return x;
+  };
+  std::vector<uint64_t> writes(cap), inserted;
+  for (uint64_t s = 0; s < cap; ++s) {
+    writes[s] = u64(v.writes, s);
+    if (writes[s] > (uint64_t(1) << 53) / cap) bad("a slot's write count is absurd");
+    if (s < len && writes[s] == 0) bad("a stored item's slot was never written");
+  }
+  if (v.inserted >= 0) {
+    inserted.resize(cap);
+    for (uint64_t s = 0; s < cap; ++s) inserted[s] = u64(v.inserted, s);
+    std::vector<uint64_t> live(inserted.begin(), inserted.begin() + len);
+    std::sort(live.begin(), live.end());
+    for (uint64_t i = 0; i < len; ++i)
+      if (live[i] >= h.inserted_count || (i && live[i] == live[i - 1])) bad("inconsistent insertion order");
+  }
+  if (len < cap && h.cursor != len) bad("the cursor of a buffer that is not full must equal its length");
+  Writer probe(cap, v.inserted >= 0);
+  probe.restore(len, h.cursor, writes.data(), inserted.empty() ? nullptr : inserted.data(), h.inserted_count);
+  std::vector<uint64_t> slots(len);
+  probe.slots_in_order(slots.data());
+  for (uint64_t p = 0; p < len; ++p)
+    if (u64(v.keys, p) != probe.key(slots[p])) bad("the key of item " + std::to_string(p) + " disagrees with its slot");
+  std::vector<double> priorities;
+  if (v.priorities >= 0) {
+    priorities.resize(len);
+    std::memcpy(priorities.data(), v.at(v.priorities), 8 * len);
+    for (double p : priorities)
+      if (!(std::isfinite(p) && p > 0)) bad("a priority is not a finite number > 0");
+  }
+
+  // Apply. From here on nothing can fail for want of validity.
+  writer_.restore(len, h.cursor, writes.data(), inserted.empty() ? nullptr : inserted.data(), h.inserted_count);
+  std::vector<const void*> cols(mine.size());
+  for (size_t f = 0; f < mine.size(); ++f) cols[f] = v.at(v.field_data[f]);
+  for (uint64_t p = 0; p < len;) {  // runs of consecutive slots, oldest first
+    uint64_t run = 1;
+    while (p + run < len && slots[p + run] == slots[p] + run) ++run;
+    storage_->write(slots[p], run, cols.data(), p);
+    p += run;
+  }
+  if (per_) {
+    for (uint64_t p = 0; p < len; ++p) per_->set_priority(slots[p], priorities[p]);
+    per_->set_max_priority(h.max_priority);
+  }
+}
+
+}  // namespace replaykit
