@@ -10,7 +10,8 @@
         "native/core/sampler.cpp",
         "native/core/writer.cpp",
         "native/core/buffer.cpp",
-        "native/core/file.cpp"
+        "native/core/file.cpp",
+        "native/core/archive.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/core"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

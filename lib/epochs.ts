@@ -84,4 +84,16 @@ export class EpochIterator<B> implements IterableIterator<B> {
   [Symbol.iterator](): this {
     return this;
   }
+
+  /** @internal The state an archive saves: epochs begun, keys of the current epoch, and how many were consumed. */
+  _state(): { epoch: number; cursor: number; keys: Float64Array | null } {
+    return { epoch: this.#epoch, cursor: this.#cursor, keys: this.#keys };
+  }
+
+  /** @internal Resumes from an archived state. */
+  _resume(epoch: number, cursor: number, keys: Float64Array | null): void {
+    this.#epoch = epoch;
+    this.#cursor = cursor;
+    this.#keys = keys;
+  }
 }

@@ -20,6 +20,8 @@ export type {
   TopBatch,
 } from './prioritized';
 export { EpochIterator } from './epochs';
+export { Archive, openArchive } from './archive';
+export type { LoadOptions, SaveOptions, SaveProgress } from './archive';
 export type { EpochOptions } from './epochs';
 export { ArchiveError, DtypeError, OutOfRangeError, ReplayError, ShapeError, StateError, StorageError } from './errors';
 export type { AnyTypedArray, Dtype, DtypeArrayMap } from './dtypes';

@@ -24,6 +24,65 @@ export interface NativeBuffer {
   clear(): void;
   close(): void;
   stats(): { totalPriority: number; minPriority: number; maxPriority: number; bytes: number; fileBytes: number };
+  planArchive(meta: ArchiveMetaJs): { fileBytes: number; tableEnd: number; sections: PlannedSection[] };
+  archiveBytes(what: 0 | 1 | 2, dst: Uint8Array, crcs?: Uint32Array): number;
+  exportItems(section: number, first: number, count: number, dst: Uint8Array): void;
+  restore(map: NativeArchiveMap): void;
+}
+
+/** The facade's part of an archive (see native/core/archive.h). */
+export interface ArchiveMetaJs {
+  betaStart: number;
+  betaEnd: number;
+  epsilon: number;
+  betaFrames: number;
+  sampleCalls: number;
+  rngState: number[];
+  seed: number;
+  epoch?: { nEpochs: number; epoch: number; cursor: number; batchSize: number; randomBatchSize: number; keyCount: number; flags: number };
+  epochKeys?: Float64Array;
+}
+
+/** A planned section of an archive. */
+export interface PlannedSection {
+  kind: number;
+  index: number;
+  offset: number;
+  length: number;
+  itemBytes: number;
+}
+
+/** What ArchiveMap.info() returns. */
+export interface ArchiveInfo {
+  version: number;
+  flags: number;
+  fileBytes: number;
+  tableEnd: number;
+  capacity: number;
+  length: number;
+  cursor: number;
+  alpha: number;
+  betaStart: number;
+  betaEnd: number;
+  epsilon: number;
+  maxPriority: number;
+  betaFrames: number;
+  sampleCalls: number;
+  rngState: number[];
+  seed: number;
+  headerCrc: number;
+  fields: { name: string; dtype: number; shape: number[]; section: number }[];
+  sections: { kind: number; index: number; offset: number; length: number; crc: number }[];
+  keysSection: number;
+  prioritiesSection: number;
+  epoch?: { nEpochs: number; epoch: number; cursor: number; batchSize: number; randomBatchSize: number; keyCount: number; flags: number; keysOffset: number };
+}
+
+/** A read-only mapping of an archive file (native/binding/addon.cpp). */
+export interface NativeArchiveMap {
+  info(): ArchiveInfo;
+  buffer(): ArrayBuffer;
+  close(): void;
 }
 
 /** What the NativeBuffer constructor takes. */
@@ -37,6 +96,7 @@ export interface NativeSpec {
 
 interface Addon {
   NativeBuffer: new (spec: NativeSpec) => NativeBuffer;
+  ArchiveMap: new (path: string) => NativeArchiveMap;
   setErrorClasses(classes: Record<string, unknown>): void;
 }
 
@@ -55,3 +115,4 @@ const addon: Addon = require('node-gyp-build')(packageRoot());
 addon.setErrorClasses({ shape: ShapeError, dtype: DtypeError, range: OutOfRangeError, state: StateError, archive: ArchiveError, storage: StorageError });
 
 export const NativeBufferCtor = addon.NativeBuffer;
+export const ArchiveMapCtor = addon.ArchiveMap;

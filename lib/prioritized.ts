@@ -6,7 +6,11 @@
 import { describe, Dtype, typedArrayTag } from './dtypes';
 import { DtypeError, OutOfRangeError, ShapeError } from './errors';
 import type { EpochIterator, EpochOptions } from './epochs';
-import { ReplayBufferImpl, SampleOptions } from './replay-buffer';
+import type { ArchiveInfo, ArchiveMetaJs } from './native';
+import { registerPrioritizedKind, ReplayBufferImpl, SampleOptions } from './replay-buffer';
+import * as archive from './archive';
+import type { LoadOptions } from './archive';
+import { ArchiveError } from './errors';
 import {
   Batch,
   BufferOptions,
@@ -210,6 +214,32 @@ export class PrioritizedReplayBufferImpl<F extends FieldsSpec = FieldsSpec> exte
     return super.sampleAll() as PrioritizedBatch<F>;
   }
 
+  /**
+   * Loads an archive of a prioritized buffer (see {@link ReplayBufferImpl.load}).
+   * @throws {@link ArchiveError} also when the archive holds a uniform buffer.
+   */
+  static override load<F extends FieldsSpec = FieldsSpec>(path: string, options?: LoadOptions & Partial<BufferOptions & PrioritizedOptions>): Promise<PrioritizedReplayBufferImpl<F>> {
+    if (archive.missingAndEmpty(path, options)) return Promise.resolve(new PrioritizedReplayBufferImpl<F>(options as BufferOptions));
+    return archive.load(path, options ?? {}, makePrioritized) as Promise<PrioritizedReplayBufferImpl<F>>;
+  }
+
+  /** As {@link load}, synchronously. */
+  static override loadSync<F extends FieldsSpec = FieldsSpec>(path: string, options?: LoadOptions & Partial<BufferOptions & PrioritizedOptions>): PrioritizedReplayBufferImpl<F> {
+    if (archive.missingAndEmpty(path, options)) return new PrioritizedReplayBufferImpl<F>(options as BufferOptions);
+    return archive.loadSync(path, options ?? {}, makePrioritized) as PrioritizedReplayBufferImpl<F>;
+  }
+
+  /** @internal */
+  override _archiveMeta(): ArchiveMetaJs {
+    return { ...super._archiveMeta(), betaStart: this.betaStart, betaEnd: this.betaEnd, epsilon: this.epsilon, betaFrames: this.betaFrames, sampleCalls: this.#frames };
+  }
+
+  /** @internal */
+  override _restoreFacade(info: ArchiveInfo, bytes: ArrayBuffer): void {
+    super._restoreFacade(info, bytes);
+    this.#frames = info.sampleCalls;
+  }
+
   /** @internal Batches read without sampling ignore priorities: weights of 1. */
   protected override _decorate(batch: Batch<F>, rows: number): Batch<F> {
     (batch as PrioritizedBatch<F>).weights = new Float32Array(rows).fill(1);
@@ -228,7 +258,7 @@ export class PrioritizedReplayBufferImpl<F extends FieldsSpec = FieldsSpec> exte
    *   {@link DtypeError} for arrays of another type; {@link StateError} after `close()`.
    */
   updatePriorities(indices: Float64Array | readonly number[], tdErrors: Float32Array | Float64Array | readonly number[]): number {
-    this._assertOpen();
+    this._assertMutable();
     const keys = float64(indices, 'indices', -1);
     const tag = typedArrayTag(tdErrors);
     const deltas = tag === 'Float32Array' || tag === 'Float64Array' ? (tdErrors as Float32Array | Float64Array) : float64(tdErrors, 'tdErrors', -1);
@@ -254,6 +284,13 @@ export class PrioritizedReplayBufferImpl<F extends FieldsSpec = FieldsSpec> exte
     batch.priorities = priorities;
     return batch;
   }
+}
+
+registerPrioritizedKind(PrioritizedReplayBufferImpl as unknown as new (options: BufferOptions) => ReplayBufferImpl);
+
+function makePrioritized(a: archive.ArchivedOptions): PrioritizedReplayBufferImpl {
+  if (!a.prioritized) throw new ArchiveError('the archive holds a uniform buffer: load it with ReplayBuffer.load');
+  return new PrioritizedReplayBufferImpl(a.options as unknown as BufferOptions);
 }
 
 /** Values as a Float64Array of `length` (any length when -1); throws ShapeError/DtypeError. */
@@ -295,6 +332,10 @@ export interface PrioritizedReplayBufferConstructor {
     options: TransitionOptions<O, A, X> & PrioritizedOptions,
   ): PrioritizedReplayBuffer<TransitionFields<O, A, X>>;
   readonly prototype: PrioritizedReplayBuffer;
+  /** Loads an archive of a prioritized buffer (see {@link ReplayBufferImpl.load}). */
+  load<F extends FieldsSpec = FieldsSpec>(path: string, options?: LoadOptions & Partial<BufferOptions & PrioritizedOptions>): Promise<PrioritizedReplayBuffer<F>>;
+  /** As `load`, synchronously. */
+  loadSync<F extends FieldsSpec = FieldsSpec>(path: string, options?: LoadOptions & Partial<BufferOptions & PrioritizedOptions>): PrioritizedReplayBuffer<F>;
 }
 
 /** A prioritized replay buffer over the fields `F`. See {@link PrioritizedReplayBufferImpl} for its methods. */

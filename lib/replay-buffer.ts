@@ -7,7 +7,10 @@ import * as nodePath from 'node:path';
 import { AnyTypedArray, DTYPES, Dtype, describe, typedArrayTag } from './dtypes';
 import { DtypeError, OutOfRangeError, ShapeError, StateError } from './errors';
 import { column, writeRow } from './convert';
+import type { ArchiveInfo, ArchiveMetaJs } from './native';
 import { EpochIterator, EpochOptions } from './epochs';
+import * as archive from './archive';
+import type { LoadOptions, SaveOptions } from './archive';
 import { NativeBuffer, NativeBufferCtor, NativeSpec } from './native';
 import { WordStream } from './random';
 import {
@@ -57,7 +60,7 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
   /** Where the transitions live (paths made absolute). */
   readonly storage: StorageOptions;
   /** @internal */
-  protected readonly _native: NativeBuffer;
+  readonly _native: NativeBuffer;
   /** @internal */
   protected readonly _fields: readonly ResolvedField[];
   #closed = false;
@@ -275,15 +278,58 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
     return this._readPositions(positions, null);
   }
 
+  /**
+   * Writes an archive of the buffer to `path`: everything needed to resume exactly (data of
+   * every storage tier, keys, priorities, beta's progress, the random generator, the epoch
+   * iterator). The file is written to a temporary file in the same directory, flushed to
+   * disk and renamed over `path`, so a crash at any moment leaves either the previous
+   * archive or the new one, never a broken one. File I/O runs on libuv's thread pool in
+   * chunks; pushes, updates, `clear` and `close` are refused with {@link StateError} until
+   * it ends (sampling is allowed: the archive holds the state from when the save began).
+   * @param options `onProgress({ bytesWritten, totalBytes })`, `signal` (an AbortSignal: the
+   *   target is left untouched and the promise rejects with the signal's reason), `chunkBytes`.
+   * @throws {@link ArchiveError} when the file cannot be written; {@link StateError} when the
+   *   buffer is closed or already saving.
+   */
+  save(path: string, options?: SaveOptions): Promise<void> {
+    return archive.save(this, path, options);
+  }
+
+  /** As {@link save}, synchronously. */
+  saveSync(path: string, options?: Omit<SaveOptions, 'signal'>): void {
+    archive.saveSync(this, path, options);
+  }
+
+  /**
+   * Loads an archive written by `save`: a buffer of the archived kind (uniform or
+   * prioritized), schema and options, whose next batches are bit-identical to those the
+   * saved buffer would have drawn next. Every checksum is verified first.
+   * @param options `storage` for the loaded buffer; `ifMissing: 'empty'` with full
+   *   constructor options to start an empty buffer when no file is at `path`.
+   * @throws {@link ArchiveError} for a missing, truncated, corrupt or foreign file, or one
+   *   whose buffer would not fit in memory.
+   */
+  static load<F extends FieldsSpec = FieldsSpec>(path: string, options?: LoadOptions & Partial<BufferOptions>): Promise<ReplayBufferImpl<F>> {
+    if (archive.missingAndEmpty(path, options)) return Promise.resolve(new ReplayBufferImpl<F>(options as BufferOptions));
+    return archive.load(path, options ?? {}, makeFromArchive) as Promise<ReplayBufferImpl<F>>;
+  }
+
+  /** As {@link load}, synchronously. */
+  static loadSync<F extends FieldsSpec = FieldsSpec>(path: string, options?: LoadOptions & Partial<BufferOptions>): ReplayBufferImpl<F> {
+    if (archive.missingAndEmpty(path, options)) return new ReplayBufferImpl<F>(options as BufferOptions);
+    return archive.loadSync(path, options ?? {}, makeFromArchive) as ReplayBufferImpl<F>;
+  }
+
   /** Removes every transition. Indices handed out before stay stale. @throws {@link StateError} after `close()`. */
   clear(): void {
-    this._assertOpen();
+    this._assertMutable();
     this._native.clear();
   }
 
   /** Frees the buffer's memory now. Idempotent; any later call except `close` throws {@link StateError}. */
   close(): void {
     if (this.#closed) return;
+    if (this._saving) throw new StateError('a save of this buffer is in progress: wait for it before closing the buffer');
     this.#closed = true;
     this._native.close();
   }
@@ -301,7 +347,7 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
 
   /** Restores a state from {@link getRngState}. @throws {@link ShapeError} for anything else. */
   setRngState(state: readonly number[]): void {
-    this._assertOpen();
+    this._assertMutable();
     this.#rng.setState(state);
   }
 
@@ -359,9 +405,61 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
     if (this.#closed) throw new StateError('the buffer is closed');
   }
 
+  /** @internal Refuses changes while a save runs, so that an archive never holds half a change. */
+  protected _assertMutable(): void {
+    this._assertOpen();
+    if (this._saving) throw new StateError('a save of this buffer is in progress: wait for it before changing the buffer');
+  }
+
+  /** @internal True while save() runs. */
+  _saving = false;
+
+  /** @internal The facade's state for an archive (the core's own state it reads itself). */
+  _archiveMeta(): ArchiveMetaJs {
+    const it = this.#iterator;
+    const meta: ArchiveMetaJs = {
+      betaStart: 0.4,
+      betaEnd: 1,
+      epsilon: 1e-6,
+      betaFrames: 100_000,
+      sampleCalls: 0,
+      rngState: this.#rng.getState(),
+      seed: this.seed,
+    };
+    if (it !== null || this.#randomBatchSize > 0) {
+      const st = it?._state();
+      const keys = st?.keys ?? new Float64Array(0);
+      meta.epoch = {
+        nEpochs: it?.epochs ?? 0,
+        epoch: st?.epoch ?? 0,
+        cursor: st?.cursor ?? 0,
+        batchSize: it?.batchSize ?? 0,
+        randomBatchSize: this.#randomBatchSize,
+        keyCount: keys.length,
+        flags: (it?.shuffle ? 1 : 0) | (it?.dropLast ? 2 : 0) | (it ? 4 : 0) | (st?.keys ? 8 : 0),
+      };
+      meta.epochKeys = keys;
+    }
+    return meta;
+  }
+
+  /** @internal Restores the facade's state from an archive. */
+  _restoreFacade(info: ArchiveInfo, bytes: ArrayBuffer): void {
+    this.#rng.setState(info.rngState);
+    const e = info.epoch;
+    if (e === undefined) return;
+    this.#randomBatchSize = e.randomBatchSize;
+    if (e.flags & 4) {
+      const it = this.epochs({ batchSize: e.batchSize, epochs: e.nEpochs, shuffle: (e.flags & 1) !== 0, dropLast: (e.flags & 2) !== 0 });
+      const keys = e.flags & 8 ? new Float64Array(bytes.slice(e.keysOffset, e.keysOffset + 8 * e.keyCount)) : null;
+      it._resume(e.epoch, e.cursor, keys);
+      this.#iterator = it;
+    }
+  }
+
   /** @internal Validates a transition and writes it into the one-row scratch columns. */
   protected _stage(t: unknown): AnyTypedArray[] {
-    this._assertOpen();
+    this._assertMutable();
     if (typeof t !== 'object' || t === null) throw new ShapeError(`a transition must be an object of fields, got ${describe(t)}`);
     const obj = t as Record<string, unknown>;
     for (let i = 0; i < this._fields.length; i++) {
@@ -376,7 +474,7 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
 
   /** @internal Validates columns; returns the typed arrays in schema order and the row count (null for 0 rows). */
   protected _columns(columns: unknown): { arrays: AnyTypedArray[]; rows: number } | null {
-    this._assertOpen();
+    this._assertMutable();
     if (typeof columns !== 'object' || columns === null) throw new ShapeError(`columns must be an object of arrays, got ${describe(columns)}`);
     const obj = columns as Record<string, unknown>;
     for (const f of this._fields) if (obj[f.name] === undefined) this._throwFieldMismatch(obj);
@@ -438,6 +536,19 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
   }
 }
 
+let prioritizedKind: (new (options: BufferOptions) => ReplayBufferImpl) | null = null;
+
+/** @internal Lets archives of prioritized buffers load through ReplayBuffer.load. */
+export function registerPrioritizedKind(kind: new (options: BufferOptions) => ReplayBufferImpl): void {
+  prioritizedKind = kind;
+}
+
+function makeFromArchive(a: archive.ArchivedOptions): ReplayBufferImpl {
+  if (!a.prioritized) return new ReplayBufferImpl(a.options as unknown as BufferOptions);
+  if (prioritizedKind === null) throw new StateError('prioritized buffers are not loaded');
+  return new prioritizedKind(a.options as unknown as BufferOptions);
+}
+
 /** Validates storage options; paths become absolute. */
 function resolveStorage(o: unknown, capacity: number): StorageOptions {
   if (o === undefined) return Object.freeze({ type: 'memory' });
@@ -493,6 +604,10 @@ export interface ReplayBufferConstructor {
     options: TransitionOptions<O, A, X>,
   ): ReplayBuffer<TransitionFields<O, A, X>>;
   readonly prototype: ReplayBuffer;
+  /** Loads an archive (see {@link ReplayBufferImpl.load}); a prioritized archive comes back as a PrioritizedReplayBuffer. */
+  load<F extends FieldsSpec = FieldsSpec>(path: string, options?: LoadOptions & Partial<BufferOptions>): Promise<ReplayBuffer<F>>;
+  /** As `load`, synchronously. */
+  loadSync<F extends FieldsSpec = FieldsSpec>(path: string, options?: LoadOptions & Partial<BufferOptions>): ReplayBuffer<F>;
 }
 
 /** A uniform replay buffer over the fields `F`. See {@link ReplayBufferImpl} for its methods. */

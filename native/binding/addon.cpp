@@ -11,6 +11,15 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "archive.h"
 #include "buffer.h"
 #include "error.h"
 #include "random.h"
@@ -24,6 +33,7 @@ constexpr int kErrorKinds = 6;
 
 struct AddonData {
   Napi::FunctionReference errors[kErrorKinds];  // indexed by ErrorKind
+  Napi::FunctionReference archive_map;          // the ArchiveMap constructor
 };
 
 Napi::Error make_error(Napi::Env env, ErrorKind kind, const std::string& message) {
@@ -128,6 +138,194 @@ void to_keys(Napi::Env env, Napi::Value v, std::vector<uint64_t>* keys, const ch
   }
 }
 
+
+// A read-only mapping of an archive file, shared by the ArchiveMap and the external
+// ArrayBuffer that views it: unmapped when the map is closed (after the buffer is
+// detached) or when the last of the two is collected.
+struct Mapping {
+  uint8_t* data = nullptr;
+  size_t size = 0;
+  int refs = 0;
+  void unmap() {
+    if (data) ::munmap(data, size);
+    data = nullptr;
+  }
+  void release() {
+    if (--refs == 0) {
+      unmap();
+      delete this;
+    }
+  }
+};
+
+// new ArchiveMap(path): maps an archive read-only and checks its structure.
+class ArchiveMap : public Napi::ObjectWrap<ArchiveMap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "ArchiveMap",
+                       {
+                           InstanceMethod<&ArchiveMap::Info>("info"),
+                           InstanceMethod<&ArchiveMap::Buffer>("buffer"),
+                           InstanceMethod<&ArchiveMap::Close>("close"),
+                       });
+  }
+
+  explicit ArchiveMap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ArchiveMap>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString()) throw_kind(env, ErrorKind::Archive, "an archive path must be a string");
+    const std::string path = info[0].As<Napi::String>().Utf8Value();
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_kind(env, ErrorKind::Archive, "cannot open the archive '" + path + "': " + std::strerror(errno));
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      throw_kind(env, ErrorKind::Archive, "the archive path '" + path + "' is not a regular file");
+    }
+    const size_t size = static_cast<size_t>(st.st_size);
+    if (size < sizeof(replaykit::ArchiveHeader)) {
+      ::close(fd);
+      throw_kind(env, ErrorKind::Archive, "not a valid archive: '" + path + "' is " + std::to_string(size) +
+                                               " bytes, shorter than a header");
+    }
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    const int err = errno;
+    ::close(fd);
+    if (p == MAP_FAILED) throw_kind(env, ErrorKind::Archive, "cannot map the archive '" + path + "': " + std::strerror(err));
+    mapping_ = new Mapping{static_cast<uint8_t*>(p), size, 1};
+    try {
+      view_ = replaykit::parse_archive(mapping_->data, size);
+    } catch (const replaykit::Error& e) {
+      mapping_->release();
+      mapping_ = nullptr;
+      throw make_error(env, e.kind(), e.what());
+    }
+  }
+
+  ~ArchiveMap() override {
+    if (mapping_) mapping_->release();
+  }
+
+  const replaykit::ArchiveView& view(Napi::Env env) const {
+    if (!mapping_ || !mapping_->data) throw_kind(env, ErrorKind::State, "the archive is closed");
+    return view_;
+  }
+
+ private:
+  // info() -> header fields, schema, sections, epoch record
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const replaykit::ArchiveView& v = view(env);
+    const replaykit::ArchiveHeader& h = v.header;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("version", h.version);
+    o.Set("flags", h.flags);
+    o.Set("fileBytes", static_cast<double>(h.file_bytes));
+    o.Set("tableEnd", static_cast<double>(sizeof(replaykit::ArchiveHeader) + h.section_count * sizeof(replaykit::SectionEntry)));
+    o.Set("capacity", static_cast<double>(h.capacity));
+    o.Set("length", static_cast<double>(h.length));
+    o.Set("cursor", static_cast<double>(h.cursor));
+    o.Set("alpha", h.alpha);
+    o.Set("betaStart", h.beta_start);
+    o.Set("betaEnd", h.beta_end);
+    o.Set("epsilon", h.epsilon);
+    o.Set("maxPriority", h.max_priority);
+    o.Set("betaFrames", static_cast<double>(h.beta_frames));
+    o.Set("sampleCalls", static_cast<double>(h.sample_calls));
+    Napi::Array rng = Napi::Array::New(env, 4);
+    for (uint32_t k = 0; k < 4; ++k) rng.Set(k, h.rng_state[k]);
+    o.Set("rngState", rng);
+    o.Set("seed", h.seed);
+    o.Set("headerCrc", h.header_crc);
+    Napi::Array fields = Napi::Array::New(env, v.schema.size());
+    for (size_t f = 0; f < v.schema.size(); ++f) {
+      const replaykit::Field& fd = v.schema[f];
+      Napi::Object fo = Napi::Object::New(env);
+      fo.Set("name", fd.name);
+      fo.Set("dtype", static_cast<int>(fd.dtype));
+      Napi::Array shape = Napi::Array::New(env, fd.shape.size());
+      for (size_t k = 0; k < fd.shape.size(); ++k) shape.Set(static_cast<uint32_t>(k), static_cast<double>(fd.shape[k]));
+      fo.Set("shape", shape);
+      fo.Set("section", v.field_data[f]);
+      fields.Set(static_cast<uint32_t>(f), fo);
+    }
+    o.Set("fields", fields);
+    Napi::Array sections = Napi::Array::New(env, v.sections.size());
+    for (size_t i = 0; i < v.sections.size(); ++i) {
+      const replaykit::SectionEntry& e = v.sections[i];
+      Napi::Object so = Napi::Object::New(env);
+      so.Set("kind", e.kind);
+      so.Set("index", e.index);
+      so.Set("offset", static_cast<double>(e.offset));
+      so.Set("length", static_cast<double>(e.length));
+      so.Set("crc", e.crc);
+      sections.Set(static_cast<uint32_t>(i), so);
+    }
+    o.Set("sections", sections);
+    o.Set("keysSection", v.keys);
+    o.Set("prioritiesSection", v.priorities);
+    if (v.epoch >= 0) {
+      const replaykit::EpochRecord r = v.epoch_record();
+      Napi::Object eo = Napi::Object::New(env);
+      eo.Set("nEpochs", static_cast<double>(r.n_epochs));
+      eo.Set("epoch", static_cast<double>(r.epoch));
+      eo.Set("cursor", static_cast<double>(r.cursor));
+      eo.Set("batchSize", static_cast<double>(r.batch_size));
+      eo.Set("randomBatchSize", static_cast<double>(r.random_batch_size));
+      eo.Set("keyCount", static_cast<double>(r.key_count));
+      eo.Set("flags", r.flags);
+      eo.Set("keysOffset", static_cast<double>(v.sections[v.epoch].offset + sizeof(replaykit::EpochRecord)));
+      o.Set("epoch", eo);
+    }
+    return o;
+  }
+
+  // buffer() -> an ArrayBuffer over the whole file: external over the mapping where the
+  // runtime allows it (zero-copy), a copy where it refuses external buffers (Electron).
+  Napi::Value Buffer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    view(env);
+    if (!buffer_ref_.IsEmpty() && !buffer_ref_.Value().IsEmpty()) return buffer_ref_.Value();
+    napi_value ab;
+    ++mapping_->refs;
+    napi_status st = napi_create_external_arraybuffer(
+        env, mapping_->data, mapping_->size,
+        [](napi_env, void*, void* hint) { static_cast<Mapping*>(hint)->release(); }, mapping_, &ab);
+    if (st != napi_ok) {
+      --mapping_->refs;
+      void* copy = nullptr;
+      if (napi_create_arraybuffer(env, mapping_->size, &copy, &ab) != napi_ok)
+        throw_kind(env, ErrorKind::Range, "cannot allocate a copy of the archive");
+      std::memcpy(copy, mapping_->data, mapping_->size);
+      external_ = false;
+    } else {
+      external_ = true;
+    }
+    Napi::ArrayBuffer buffer(env, ab);
+    buffer_ref_ = Napi::Weak(buffer);
+    return buffer;
+  }
+
+  // close(): detaches the buffer (views become empty) and unmaps the file.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!mapping_) return env.Undefined();
+    if (external_ && !buffer_ref_.IsEmpty()) {
+      Napi::ArrayBuffer b = buffer_ref_.Value();
+      if (!b.IsEmpty() && !b.IsDetached()) b.Detach();
+    }
+    buffer_ref_.Reset();
+    mapping_->unmap();
+    mapping_->release();
+    mapping_ = nullptr;
+    return env.Undefined();
+  }
+
+  Mapping* mapping_ = nullptr;
+  replaykit::ArchiveView view_;
+  Napi::Reference<Napi::ArrayBuffer> buffer_ref_;
+  bool external_ = false;
+};
+
 class NativeBuffer : public Napi::ObjectWrap<NativeBuffer> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -142,6 +340,10 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer> {
                            InstanceMethod<&NativeBuffer::Shuffle>("shuffle"),
                            InstanceMethod<&NativeBuffer::ReadPositions>("readPositions"),
                            InstanceMethod<&NativeBuffer::ReadLive>("readLive"),
+                           InstanceMethod<&NativeBuffer::PlanArchive>("planArchive"),
+                           InstanceMethod<&NativeBuffer::ArchiveBytes>("archiveBytes"),
+                           InstanceMethod<&NativeBuffer::ExportItems>("exportItems"),
+                           InstanceMethod<&NativeBuffer::Restore>("restore"),
                            InstanceMethod<&NativeBuffer::Clear>("clear"),
                            InstanceMethod<&NativeBuffer::Close>("close"),
                            InstanceMethod<&NativeBuffer::Stats>("stats"),
@@ -400,6 +602,117 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer> {
     return r;
   }
 
+
+  // planArchive(meta) -> { fileBytes, tableEnd, sections: [{ kind, index, offset, length, itemBytes }] }
+  // meta: { betaStart, betaEnd, epsilon, betaFrames, sampleCalls, rngState: [4], seed,
+  //         epoch?: { nEpochs, epoch, cursor, batchSize, randomBatchSize, keyCount, flags } }
+  Napi::Value PlanArchive(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& b = live(env);
+    if (!info[0].IsObject()) throw_kind(env, ErrorKind::Archive, "planArchive needs a meta object");
+    Napi::Object m = info[0].As<Napi::Object>();
+    replaykit::ArchiveMeta meta;
+    meta.beta_start = to_double(env, m.Get("betaStart"), "betaStart");
+    meta.beta_end = to_double(env, m.Get("betaEnd"), "betaEnd");
+    meta.epsilon = to_double(env, m.Get("epsilon"), "epsilon");
+    meta.beta_frames = to_count(env, m.Get("betaFrames"), "betaFrames");
+    meta.sample_calls = to_count(env, m.Get("sampleCalls"), "sampleCalls");
+    meta.seed = to_double(env, m.Get("seed"), "seed");
+    Napi::Value rv = m.Get("rngState");
+    if (!rv.IsArray() || rv.As<Napi::Array>().Length() != 4) throw_kind(env, ErrorKind::Shape, "rngState must be 4 integers");
+    for (uint32_t k = 0; k < 4; ++k) meta.rng_state[k] = static_cast<int32_t>(to_double(env, rv.As<Napi::Array>().Get(k), "rngState"));
+    Napi::Value ev = m.Get("epoch");
+    if (ev.IsObject()) {
+      Napi::Object e = ev.As<Napi::Object>();
+      meta.has_epoch = true;
+      meta.epoch.n_epochs = to_count(env, e.Get("nEpochs"), "nEpochs");
+      meta.epoch.epoch = to_count(env, e.Get("epoch"), "epoch");
+      meta.epoch.cursor = to_count(env, e.Get("cursor"), "cursor");
+      meta.epoch.batch_size = to_count(env, e.Get("batchSize"), "batchSize");
+      meta.epoch.random_batch_size = to_count(env, e.Get("randomBatchSize"), "randomBatchSize");
+      meta.epoch.key_count = to_count(env, e.Get("keyCount"), "keyCount");
+      meta.epoch.flags = static_cast<uint32_t>(to_count(env, e.Get("flags"), "flags"));
+    }
+    plan_ = std::make_unique<replaykit::ArchivePlan>(guard(env, [&] { return replaykit::plan_archive(b, meta); }));
+    epoch_ = meta.epoch;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("fileBytes", static_cast<double>(plan_->header.file_bytes));
+    o.Set("tableEnd", static_cast<double>(plan_->table_end));
+    Napi::Array sections = Napi::Array::New(env, plan_->sections.size());
+    for (size_t i = 0; i < plan_->sections.size(); ++i) {
+      const replaykit::SectionEntry& e = plan_->sections[i];
+      Napi::Object so = Napi::Object::New(env);
+      so.Set("kind", e.kind);
+      so.Set("index", e.index);
+      so.Set("offset", static_cast<double>(e.offset));
+      so.Set("length", static_cast<double>(e.length));
+      so.Set("itemBytes", static_cast<double>(replaykit::section_item_bytes(b.schema(), e)));
+      sections.Set(static_cast<uint32_t>(i), so);
+    }
+    o.Set("sections", sections);
+    return o;
+  }
+
+  // archiveBytes(what, dst: Uint8Array, crcs?: Uint32Array): copies the planned bytes the core
+  // encodes itself: what 0 = header + table (with section crcs, header crc 0), 1 = schema section,
+  // 2 = epoch record. Returns the byte count.
+  Napi::Value ArchiveBytes(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    if (!plan_) throw_kind(env, ErrorKind::State, "no archive planned");
+    const uint64_t what = to_count(env, info[0], "what");
+    std::vector<uint8_t> bytes;
+    if (what == 0) {
+      auto* crcs = static_cast<const uint32_t*>(
+          typed_data(env, info[2], napi_uint32_array, plan_->sections.size(), "crcs"));
+      bytes.resize(plan_->table_end);
+      replaykit::ArchiveHeader h = plan_->header;
+      std::memcpy(bytes.data(), &h, sizeof h);
+      for (size_t i = 0; i < plan_->sections.size(); ++i) {
+        replaykit::SectionEntry e = plan_->sections[i];
+        e.crc = crcs[i];
+        std::memcpy(bytes.data() + sizeof h + i * sizeof e, &e, sizeof e);
+      }
+    } else if (what == 1) {
+      bytes = plan_->schema_bytes;
+    } else {
+      bytes.resize(sizeof(replaykit::EpochRecord));
+      std::memcpy(bytes.data(), &epoch_, sizeof epoch_);
+    }
+    auto* dst = static_cast<uint8_t*>(typed_data(env, info[1], napi_uint8_array, bytes.size(), "dst"));
+    std::memcpy(dst, bytes.data(), bytes.size());
+    return Napi::Number::New(env, static_cast<double>(bytes.size()));
+  }
+
+  // exportItems(section, first, count, dst: Uint8Array(count * itemBytes))
+  Napi::Value ExportItems(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& b = live(env);
+    if (!plan_) throw_kind(env, ErrorKind::State, "no archive planned");
+    const uint64_t i = to_count(env, info[0], "section");
+    if (i >= plan_->sections.size()) throw_kind(env, ErrorKind::Range, "no such section");
+    const replaykit::SectionEntry& e = plan_->sections[i];
+    const uint64_t first = to_count(env, info[1], "first"), count = to_count(env, info[2], "count");
+    const uint64_t item = replaykit::section_item_bytes(b.schema(), e);
+    if (count > (uint64_t(1) << 40) / (item ? item : 1)) throw_kind(env, ErrorKind::Range, "count too large");
+    auto* dst = static_cast<uint8_t*>(typed_data(env, info[3], napi_uint8_array, count * item, "dst"));
+    guard(env, [&] { replaykit::export_items(b, e, first, count, dst); });
+    return env.Undefined();
+  }
+
+  // restore(map: ArchiveMap)
+  Napi::Value Restore(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& b = live(env);
+    auto* data = env.GetInstanceData<AddonData>();
+    if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(data->archive_map.Value()))
+      throw_kind(env, ErrorKind::Archive, "restore needs an ArchiveMap");
+    ArchiveMap* map = ArchiveMap::Unwrap(info[0].As<Napi::Object>());
+    const replaykit::ArchiveView& v = map->view(env);
+    guard(env, [&] { b.restore(v); });
+    return env.Undefined();
+  }
+
   Napi::Value Clear(const Napi::CallbackInfo& info) {
     live(info.Env()).clear();
     return info.Env().Undefined();
@@ -431,6 +744,8 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer> {
   std::vector<uint64_t> keys_;  // scratch for key conversions
   int64_t accounted_ = 0;
   bool hooked_ = false;
+  std::unique_ptr<replaykit::ArchivePlan> plan_;  // the archive being saved
+  replaykit::EpochRecord epoch_{};
 };
 
 // setErrorClasses({ shape, dtype, range, state, archive }): the constructors core errors become.
@@ -448,8 +763,15 @@ Napi::Value SetErrorClasses(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData(new AddonData());  // per environment, so workers get their own
+  auto* data = env.GetInstanceData<AddonData>();
+  if (!data) {  // per environment, so workers get their own; reused if the module loads twice
+    data = new AddonData();
+    env.SetInstanceData(data);
+  }
+  Napi::Function archive_map = ArchiveMap::Define(env);
+  data->archive_map = Napi::Persistent(archive_map);
   exports.Set("NativeBuffer", NativeBuffer::Define(env));
+  exports.Set("ArchiveMap", archive_map);
   exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses, "setErrorClasses"));
   return exports;
 }

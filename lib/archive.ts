@@ -1,0 +1,445 @@
+/**
+ * Archives: checkpoint files that restore a buffer exactly (data, priorities, keys, the
+ * random generator, beta's progress, an epoch in progress), open in place without a
+ * parse step, and survive crashes.
+ *
+ * The layout (native/core/archive.h) is fixed, little-endian, versioned and 64-byte
+ * aligned, in the spirit of rkyv: a typed array can view any field where it lies in the
+ * mapped file. Every section carries a CRC-32 (Node's zlib.crc32); `load` verifies all of
+ * them, `openArchive` checks the structure and the header's checksum in time that does
+ * not grow with the data.
+ * @module
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as nodePath from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import { AnyTypedArray, Dtype, DtypeArrayMap, DTYPES } from './dtypes';
+import { ArchiveError, ShapeError, StateError } from './errors';
+import { ArchiveInfo, ArchiveMapCtor, NativeArchiveMap, NativeBuffer } from './native';
+import type { ArchiveMetaJs } from './native';
+import type { FieldSpec, FieldsSpec, StorageOptions } from './schema';
+
+/** Progress of a save, given to `onProgress`. */
+export interface SaveProgress {
+  /** Bytes written so far. */
+  bytesWritten: number;
+  /** Bytes the archive will have. */
+  totalBytes: number;
+}
+
+/** Options of `save` and `saveSync`. */
+export interface SaveOptions {
+  /** Called after each chunk is written (about every `chunkBytes`). */
+  onProgress?: (progress: SaveProgress) => void;
+  /** Cancels the save (`save` only): the target is left as it was and the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Bytes gathered and written at a time; default 16 MiB. */
+  chunkBytes?: number;
+}
+
+/** Options of `load` and `loadSync`. */
+export interface LoadOptions {
+  /** Storage for the loaded buffer (e.g. to come back as a tiered buffer); default memory. */
+  storage?: StorageOptions;
+  /**
+   * What to do when no file is at the path: `'error'` (default) throws an {@link ArchiveError};
+   * `'empty'` makes a new, empty buffer from the other options, which must then be complete
+   * constructor options (the first run of a training job).
+   */
+  ifMissing?: 'error' | 'empty';
+  /** Called as checksums are verified. */
+  onProgress?: (progress: { bytesVerified: number; totalBytes: number }) => void;
+}
+
+const SECTION_NAMES: Record<number, string> = { 1: 'schema', 2: 'field data', 3: 'keys', 4: 'writes', 5: 'insertion order', 6: 'priorities', 7: 'epoch state' };
+const DTYPE_BY_CODE = Object.fromEntries(Object.entries(DTYPES).map(([name, info]) => [info.code, name])) as Record<number, Dtype>;
+const HEADER_CRC_OFFSET = 252;
+const VERIFY_CHUNK = 64 << 20;
+
+/** What save needs from a buffer. @internal */
+export interface Saveable {
+  readonly _native: NativeBuffer;
+  _saving: boolean;
+  _archiveMeta(): ArchiveMetaJs;
+  readonly closed: boolean;
+}
+
+type ArchivePlan = ReturnType<NativeBuffer['planArchive']>;
+
+/** Plans an archive of `b` as it is now. */
+function plan(b: Saveable): { meta: ArchiveMetaJs; plan: ArchivePlan } {
+  const meta = b._archiveMeta();
+  return { meta, plan: b._native.planArchive(meta) };
+}
+
+/** One write of a save: `bytes` at `position`. */
+interface Write {
+  bytes: Uint8Array;
+  position: number;
+}
+
+/**
+ * The writes of an archive, in order, computing checksums as it goes; the header (with
+ * the checksums) comes last. `chunk` is reused: each write must finish before the next is asked for.
+ */
+function* archiveWrites(b: Saveable, meta: ArchiveMetaJs, plan: ArchivePlan, chunkBytes: number): Generator<Write, void, undefined> {
+  const crcs = new Uint32Array(plan.sections.length);
+  let chunk = new Uint8Array(chunkBytes);
+  for (let i = 0; i < plan.sections.length; i++) {
+    const s = plan.sections[i];
+    if (s.kind === 1) {
+      const bytes = new Uint8Array(s.length);
+      b._native.archiveBytes(1, bytes);
+      crcs[i] = crc32(bytes);
+      yield { bytes, position: s.offset };
+    } else if (s.kind === 7) {
+      const record = new Uint8Array(64);
+      b._native.archiveBytes(2, record);
+      const keys = meta.epochKeys ?? new Float64Array(0);
+      const keyBytes = new Uint8Array(keys.buffer, keys.byteOffset, keys.byteLength);
+      crcs[i] = crc32(keyBytes, crc32(record));
+      yield { bytes: record, position: s.offset };
+      if (keyBytes.length) yield { bytes: keyBytes, position: s.offset + 64 };
+    } else {
+      const items = s.length / s.itemBytes;
+      if (chunk.length < s.itemBytes) chunk = new Uint8Array(s.itemBytes);
+      const per = Math.floor(chunk.length / s.itemBytes);
+      let crc = 0;
+      for (let first = 0; first < items; first += per) {
+        const count = Math.min(per, items - first);
+        const view = chunk.subarray(0, count * s.itemBytes);
+        b._native.exportItems(i, first, count, view);
+        crc = crc32(view, crc);
+        yield { bytes: view, position: s.offset + first * s.itemBytes };
+      }
+      crcs[i] = crc;
+    }
+  }
+  const header = new Uint8Array(plan.tableEnd);
+  b._native.archiveBytes(0, header, crcs);
+  new DataView(header.buffer).setUint32(HEADER_CRC_OFFSET, crc32(header), true);
+  yield { bytes: header, position: 0 };
+}
+
+function tempPathFor(target: string): string {
+  return nodePath.join(nodePath.dirname(target), `.${nodePath.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+function beginSave(b: Saveable): void {
+  if (b.closed) throw new StateError('the buffer is closed');
+  if (b._saving) throw new StateError('a save of this buffer is already in progress');
+  b._saving = true;
+}
+
+function syncDirectory(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // Some platforms cannot fsync a directory; the rename is still atomic.
+  }
+}
+
+/** Writes an archive of `b` to `path` atomically (temporary file, fsync, rename). @internal */
+export function saveSync(b: Saveable, path: string, options: SaveOptions = {}): void {
+  const target = nodePath.resolve(checkPath(path));
+  beginSave(b);
+  const tmp = tempPathFor(target);
+  let fd = -1;
+  try {
+    const p = plan(b);
+    fd = fs.openSync(tmp, 'wx', 0o644);
+    fs.ftruncateSync(fd, p.plan.fileBytes);
+    let written = 0;
+    for (const w of archiveWrites(b, p.meta, p.plan, chunkSize(options))) {
+      fs.writeSync(fd, w.bytes, 0, w.bytes.length, w.position);
+      written += w.bytes.length;
+      options.onProgress?.({ bytesWritten: written, totalBytes: p.plan.fileBytes });
+    }
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = -1;
+    fs.renameSync(tmp, target);
+    syncDirectory(nodePath.dirname(target));
+  } catch (e) {
+    if (fd >= 0) fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw wrapFsError(e, target);
+  } finally {
+    b._saving = false;
+  }
+}
+
+/** As {@link saveSync}, with the file I/O on libuv's thread pool, progress and cancellation. @internal */
+export async function save(b: Saveable, path: string, options: SaveOptions = {}): Promise<void> {
+  const target = nodePath.resolve(checkPath(path));
+  options.signal?.throwIfAborted();
+  beginSave(b);
+  const tmp = tempPathFor(target);
+  let handle: fs.promises.FileHandle | undefined;
+  try {
+    const p = plan(b);
+    const total = p.plan.fileBytes;
+    handle = await fs.promises.open(tmp, 'wx', 0o644);
+    await handle.truncate(total);
+    let written = 0;
+    for (const w of archiveWrites(b, p.meta, p.plan, chunkSize(options))) {
+      options.signal?.throwIfAborted();
+      await handle.write(w.bytes, 0, w.bytes.length, w.position);
+      written += w.bytes.length;
+      options.onProgress?.({ bytesWritten: written, totalBytes: total });
+    }
+    options.signal?.throwIfAborted();
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await fs.promises.rename(tmp, target);
+    syncDirectory(nodePath.dirname(target));
+  } catch (e) {
+    await handle?.close().catch(() => undefined);
+    await fs.promises.rm(tmp, { force: true });
+    if (options.signal?.aborted && e === options.signal.reason) throw e;
+    throw wrapFsError(e, target);
+  } finally {
+    b._saving = false;
+  }
+}
+
+function checkPath(path: unknown): string {
+  if (typeof path !== 'string' || path.length === 0) throw new ArchiveError(`an archive path must be a non-empty string, got ${typeof path}`);
+  return path;
+}
+
+function chunkSize(options: SaveOptions): number {
+  const c = options.chunkBytes ?? 16 << 20;
+  if (!Number.isInteger(c) || c < 4096) throw new ArchiveError(`chunkBytes must be an integer >= 4096, got ${String(c)}`);
+  return c;
+}
+
+function wrapFsError(e: unknown, target: string): unknown {
+  if (e instanceof Error && 'code' in e && typeof (e as NodeJS.ErrnoException).syscall === 'string')
+    return new ArchiveError(`cannot save the archive '${target}': ${e.message}`);
+  return e;
+}
+
+// ---- reading ----
+
+/** The buffer options an archive describes. @internal */
+export interface ArchivedOptions {
+  prioritized: boolean;
+  options: Record<string, unknown>;
+}
+
+/** The options to rebuild the archived buffer with, given load's own options. @internal */
+export function archivedOptions(info: ArchiveInfo, load: LoadOptions): ArchivedOptions {
+  const fields: Record<string, FieldSpec> = {};
+  let rowBytes = 0;
+  for (const f of info.fields) {
+    fields[f.name] = { shape: f.shape, dtype: DTYPE_BY_CODE[f.dtype] };
+    rowBytes += f.shape.reduce((a, b) => a * b, 1) * DTYPES[DTYPE_BY_CODE[f.dtype]].ctor.BYTES_PER_ELEMENT;
+  }
+  const storage = load.storage ?? { type: 'memory' };
+  if (storage.type === 'memory' && info.capacity * rowBytes > os.totalmem())
+    throw new ArchiveError(
+      `the archive's buffer needs ${(info.capacity * rowBytes / 2 ** 30).toFixed(1)} GiB of memory (capacity ${info.capacity}), more than this machine has; load it with tiered or mmap storage`,
+    );
+  const prioritized = (info.flags & 1) !== 0;
+  const options: Record<string, unknown> = { capacity: info.capacity, fields, seed: info.seed, storage };
+  if (prioritized)
+    Object.assign(options, { alpha: info.alpha, betaStart: info.betaStart, betaEnd: info.betaEnd, betaFrames: info.betaFrames, epsilon: info.epsilon, eviction: info.flags & 2 ? 'lowest-priority' : 'fifo' });
+  return { prioritized, options };
+}
+
+/** Checks the header's checksum (cheap: header and section table only). */
+function verifyHeader(info: ArchiveInfo, bytes: ArrayBuffer): void {
+  const head = new Uint8Array(bytes, 0, info.tableEnd).slice();
+  new DataView(head.buffer).setUint32(HEADER_CRC_OFFSET, 0, true);
+  if (crc32(head) !== info.headerCrc) throw new ArchiveError('the archive is corrupt: the header checksum does not match');
+}
+
+/** Verifies every section's checksum, yielding after each chunk so callers may await between them. */
+function* verifySections(info: ArchiveInfo, bytes: ArrayBuffer, onProgress?: LoadOptions['onProgress']): Generator<void, void, undefined> {
+  let done = 0;
+  for (const s of info.sections) {
+    let crc = 0;
+    for (let at = 0; at < s.length; at += VERIFY_CHUNK) {
+      crc = crc32(new Uint8Array(bytes, s.offset + at, Math.min(VERIFY_CHUNK, s.length - at)), crc);
+      done += Math.min(VERIFY_CHUNK, s.length - at);
+      onProgress?.({ bytesVerified: done, totalBytes: info.fileBytes });
+      yield;
+    }
+    if (crc !== s.crc)
+      throw new ArchiveError(`the archive is corrupt: the checksum of its ${SECTION_NAMES[s.kind] ?? 'unknown'} section${s.kind === 2 ? ` (field '${info.fields[s.index]?.name}')` : ''} does not match`);
+  }
+}
+
+/** Maps an archive and checks its structure and header checksum. */
+function openMap(path: string): { map: NativeArchiveMap; info: ArchiveInfo; bytes: ArrayBuffer } {
+  const map = new ArchiveMapCtor(nodePath.resolve(checkPath(path)));
+  try {
+    const info = map.info();
+    const bytes = map.buffer();
+    verifyHeader(info, bytes);
+    return { map, info, bytes };
+  } catch (e) {
+    map.close();
+    throw e;
+  }
+}
+
+/** A buffer kind that can be rebuilt from an archive. @internal */
+export interface Restorable {
+  readonly _native: NativeBuffer;
+  _restoreFacade(info: ArchiveInfo, bytes: ArrayBuffer): void;
+  close(): void;
+}
+
+/** Loads an archive into a buffer made by `make`. @internal */
+export function loadSync<B extends Restorable>(path: string, options: LoadOptions, make: (a: ArchivedOptions) => B): B {
+  const { map, info, bytes } = openMap(path);
+  try {
+    for (const _ of verifySections(info, bytes, options.onProgress)) void _;
+    return restoreInto(map, info, bytes, options, make);
+  } finally {
+    map.close();
+  }
+}
+
+/** As {@link loadSync}, yielding to the event loop while it verifies checksums. @internal */
+export async function load<B extends Restorable>(path: string, options: LoadOptions, make: (a: ArchivedOptions) => B): Promise<B> {
+  const { map, info, bytes } = openMap(path);
+  try {
+    for (const _ of verifySections(info, bytes, options.onProgress)) {
+      void _;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return restoreInto(map, info, bytes, options, make);
+  } finally {
+    map.close();
+  }
+}
+
+function restoreInto<B extends Restorable>(map: NativeArchiveMap, info: ArchiveInfo, bytes: ArrayBuffer, options: LoadOptions, make: (a: ArchivedOptions) => B): B {
+  const b = make(archivedOptions(info, options));
+  try {
+    b._native.restore(map);
+    b._restoreFacade(info, bytes);
+    return b;
+  } catch (e) {
+    b.close();
+    throw e;
+  }
+}
+
+/** True when `options` asks for an empty buffer and nothing is at `path`. @internal */
+export function missingAndEmpty(path: string, options: LoadOptions | undefined): boolean {
+  if (options?.ifMissing === undefined || options.ifMissing === 'error') return false;
+  if (options.ifMissing !== 'empty') throw new ArchiveError(`ifMissing must be 'error' or 'empty', got ${String(options.ifMissing)}`);
+  return !fs.existsSync(nodePath.resolve(checkPath(path)));
+}
+
+/**
+ * A read-only archive opened in place: fields are typed arrays viewing the mapped file,
+ * with no copy and no parse. Close it to unmap the file; views made before become empty.
+ */
+export class Archive<F extends FieldsSpec = FieldsSpec> {
+  /** The file's absolute path. */
+  readonly path: string;
+  /** Archive format version. */
+  readonly version: number;
+  /** `'uniform'` or `'prioritized'`. */
+  readonly kind: 'uniform' | 'prioritized';
+  /** The archived buffer's capacity. */
+  readonly capacity: number;
+  /** Items stored. */
+  readonly length: number;
+  /** File size in bytes. */
+  readonly fileBytes: number;
+  /** The schema: each field's shape and dtype. */
+  readonly schema: { readonly [K in keyof F]: FieldSpec<F[K]['dtype']> };
+  #map: NativeArchiveMap | null;
+  #info: ArchiveInfo;
+  #bytes: ArrayBuffer;
+
+  /** @internal Use {@link openArchive}. */
+  constructor(path: string) {
+    const { map, info, bytes } = openMap(path);
+    this.#map = map;
+    this.#info = info;
+    this.#bytes = bytes;
+    this.path = nodePath.resolve(path);
+    this.version = info.version;
+    this.kind = info.flags & 1 ? 'prioritized' : 'uniform';
+    this.capacity = info.capacity;
+    this.length = info.length;
+    this.fileBytes = info.fileBytes;
+    const schema: Record<string, FieldSpec> = {};
+    for (const f of info.fields) schema[f.name] = Object.freeze({ shape: Object.freeze([...f.shape]), dtype: DTYPE_BY_CODE[f.dtype] });
+    this.schema = Object.freeze(schema) as Archive<F>['schema'];
+  }
+
+  /**
+   * Field `name` of every stored item, oldest first: a typed array of the field's dtype and
+   * `length * elements` values, row-major, viewing the file in place (no copy).
+   * @throws {@link ShapeError} for a field the archive does not have; {@link StateError} after `close()`.
+   */
+  field<K extends keyof F & string>(name: K): DtypeArrayMap[F[K]['dtype']] {
+    this.#assertOpen();
+    const f = this.#info.fields.find((x) => x.name === name);
+    if (!f) throw new ShapeError(`the archive has no field '${String(name)}'; it has ${this.#info.fields.map((x) => `'${x.name}'`).join(', ')}`);
+    const s = this.#info.sections[f.section];
+    const ctor = DTYPES[DTYPE_BY_CODE[f.dtype]].ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => AnyTypedArray;
+    return new ctor(this.#bytes, s.offset, s.length / ctor.prototype.BYTES_PER_ELEMENT) as never;
+  }
+
+  /** Each item's priority p, oldest first (`Float64Array(length)`, in place); undefined for a uniform buffer's archive. */
+  priorities(): Float64Array | undefined {
+    this.#assertOpen();
+    if (this.#info.prioritiesSection < 0) return undefined;
+    const s = this.#info.sections[this.#info.prioritiesSection];
+    return new Float64Array(this.#bytes, s.offset, s.length / 8);
+  }
+
+  /** Verifies every section's checksum (reads the whole file). */
+  verify(): { ok: boolean; sections: { name: string; bytes: number; ok: boolean }[] } {
+    this.#assertOpen();
+    const sections = this.#info.sections.map((s) => {
+      const name = s.kind === 2 ? `field '${this.#info.fields[s.index]?.name}'` : SECTION_NAMES[s.kind] ?? 'unknown';
+      let crc = 0;
+      for (let at = 0; at < s.length; at += VERIFY_CHUNK) crc = crc32(new Uint8Array(this.#bytes, s.offset + at, Math.min(VERIFY_CHUNK, s.length - at)), crc);
+      return { name, bytes: s.length, ok: crc === s.crc };
+    });
+    return { ok: sections.every((s) => s.ok), sections };
+  }
+
+  /** Unmaps the file. Idempotent; views from `field()` become empty. */
+  close(): void {
+    this.#map?.close();
+    this.#map = null;
+  }
+
+  /** Same as `close()`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#map === null) throw new StateError('the archive is closed');
+  }
+}
+
+/**
+ * Opens an archive read-only and in place: maps the file and checks its structure (magic,
+ * version, bounds, no overlaps, sizes consistent with the schema) and its header checksum,
+ * in time that does not grow with the data. Use `verify()` to check every checksum.
+ * @throws {@link ArchiveError} for a missing file or one that is not a valid archive.
+ */
+export function openArchive<F extends FieldsSpec = FieldsSpec>(path: string): Archive<F> {
+  return new Archive<F>(path);
+}
