@@ -25,7 +25,7 @@ import type { FieldSpec, FieldsSpec, StorageOptions } from './schema';
 export interface SaveProgress {
   /** Bytes written so far. */
   bytesWritten: number;
-  /** Bytes the archive will have. */
+  /** Bytes to write in all (the file's size less the padding that aligns its sections). */
   totalBytes: number;
 }
 
@@ -68,10 +68,11 @@ export interface Saveable {
 
 type ArchivePlan = ReturnType<NativeBuffer['planArchive']>;
 
-/** Plans an archive of `b` as it is now. */
-function plan(b: Saveable): { meta: ArchiveMetaJs; plan: ArchivePlan } {
+/** Plans an archive of `b` as it is now; `bytes` is what the writes add up to (the file less its padding). */
+function plan(b: Saveable): { meta: ArchiveMetaJs; plan: ArchivePlan; bytes: number } {
   const meta = b._archiveMeta();
-  return { meta, plan: b._native.planArchive(meta) };
+  const p = b._native.planArchive(meta);
+  return { meta, plan: p, bytes: p.sections.reduce((sum, s) => sum + s.length, p.tableEnd) };
 }
 
 /** One write of a save: `bytes` at `position`. */
@@ -160,7 +161,7 @@ export function saveSync(b: Saveable, path: string, options: SaveOptions = {}): 
     for (const w of archiveWrites(b, p.meta, p.plan, chunkSize(options))) {
       fs.writeSync(fd, w.bytes, 0, w.bytes.length, w.position);
       written += w.bytes.length;
-      options.onProgress?.({ bytesWritten: written, totalBytes: p.plan.fileBytes });
+      options.onProgress?.({ bytesWritten: written, totalBytes: p.bytes });
     }
     fs.fsyncSync(fd);
     fs.closeSync(fd);
@@ -185,9 +186,9 @@ export async function save(b: Saveable, path: string, options: SaveOptions = {})
   let handle: fs.promises.FileHandle | undefined;
   try {
     const p = plan(b);
-    const total = p.plan.fileBytes;
+    const total = p.bytes;
     handle = await fs.promises.open(tmp, 'wx', 0o644);
-    await handle.truncate(total);
+    await handle.truncate(p.plan.fileBytes);
     let written = 0;
     for (const w of archiveWrites(b, p.meta, p.plan, chunkSize(options))) {
       options.signal?.throwIfAborted();
@@ -223,8 +224,10 @@ function chunkSize(options: SaveOptions): number {
 }
 
 function wrapFsError(e: unknown, target: string): unknown {
-  if (e instanceof Error && 'code' in e && typeof (e as NodeJS.ErrnoException).syscall === 'string')
-    return new ArchiveError(`cannot save the archive '${target}': ${e.message}`);
+  // Duck-typed: errors made in another realm (a vm context, jest) fail `instanceof Error`.
+  const err = e as NodeJS.ErrnoException | null;
+  if (typeof err === 'object' && err !== null && typeof err.code === 'string' && typeof err.syscall === 'string')
+    return new ArchiveError(`cannot save the archive '${target}': ${err.message}`);
   return e;
 }
 
