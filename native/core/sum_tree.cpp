@@ -1,62 +1,252 @@
 #include "sum_tree.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
+#include <new>
 
 namespace replaykit {
 
 namespace {
-uint64_t pow2_at_least(uint64_t n) {
-  uint64_t p = 1;
-  while (p < n) p <<= 1;
-  return p;
-}
+
+constexpr uint64_t kFan = 8;  // children per node: 8 doubles, one 64-byte cache line
 constexpr double kInf = std::numeric_limits<double>::infinity();
+
+uint64_t lines(uint64_t n) { return (n + kFan - 1) / kFan; }
+
+inline void prefetch_line(const void* p) {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p);
+#else
+  (void)p;
+#endif
+}
+
+// Index of the lowest set bit of a nonzero 8-bit mask.
+inline unsigned lowest_bit(unsigned m) {
+#if defined(__GNUC__) || defined(__clang__)
+  return static_cast<unsigned>(__builtin_ctz(m));
+#else
+  unsigned k = 0;
+  while (!(m & 1u)) {
+    m >>= 1;
+    ++k;
+  }
+  return k;
+#endif
+}
+
+// Index of the highest set bit of a nonzero 8-bit mask.
+inline unsigned highest_bit(unsigned m) {
+#if defined(__GNUC__) || defined(__clang__)
+  return 31u - static_cast<unsigned>(__builtin_clz(m));
+#else
+  unsigned k = 0;
+  while (m >>= 1) ++k;
+  return k;
+#endif
+}
+
+// Among the 8 children `ch` of a node, the one where the running sum first exceeds
+// `mass`, subtracting the sums of the children passed (in order, as the binary
+// descent subtracts the left subtree). When rounding leaves no such child (mass at or
+// past the node's sum), the last child of positive sum. Never a child of sum 0 while
+// some child is positive: a child is taken on mass < sum with mass >= 0.
+inline unsigned choose_child(const double* ch, double* mass) {
+  double rest[kFan];
+  double r = *mass;
+  unsigned hits = 0, positive = 0;
+  for (unsigned k = 0; k < kFan; ++k) {
+    rest[k] = r;
+    hits |= static_cast<unsigned>(r < ch[k]) << k;
+    positive |= static_cast<unsigned>(ch[k] > 0.0) << k;
+    r -= ch[k];
+  }
+  const unsigned c = hits ? lowest_bit(hits) : highest_bit(positive | 1u);
+  *mass = rest[c];
+  return c;
+}
+
+// The fixed summation order of a node (pairwise), so sums are the same everywhere.
+inline double sum8(const double* c) {
+  return ((c[0] + c[1]) + (c[2] + c[3])) + ((c[4] + c[5]) + (c[6] + c[7]));
+}
+
+inline double min8(const double* c) {
+  const double a = std::min(std::min(c[0], c[1]), std::min(c[2], c[3]));
+  const double b = std::min(std::min(c[4], c[5]), std::min(c[6], c[7]));
+  return std::min(a, b);
+}
+
+// Recomputes the parents of the leaves indices[0 .. n) (already written), level by
+// level, each affected parent once per run of equal parents; a level where at least
+// as many parents are affected as it has is recomputed whole.
+template <double (*Combine)(const double*)>
+void update_parents(double* nodes, const detail::LineTreeShape& shape, const uint64_t* indices, uint64_t n,
+                    std::vector<uint64_t>* scratch) {
+  if (n == 0) return;
+  scratch->assign(indices, indices + n);
+  uint64_t* dirty = scratch->data();
+  uint64_t count = n;
+  uint64_t below = shape.capacity;  // real nodes in the level below
+  bool whole = false;
+  for (int level = 1; level <= shape.top(); ++level) {
+    const double* children = nodes + shape.offset[level - 1];
+    double* here = nodes + shape.offset[level];
+    const uint64_t real = lines(below);
+    if (whole || count >= real) {
+      whole = true;
+      for (uint64_t p = 0; p < real; ++p) here[p] = Combine(children + p * kFan);
+    } else {
+      uint64_t out = 0, last = ~uint64_t(0);
+      for (uint64_t k = 0; k < count; ++k) {
+        const uint64_t p = dirty[k] / kFan;
+        if (p == last) continue;
+        last = p;
+        here[p] = Combine(children + p * kFan);
+        dirty[out++] = p;
+      }
+      count = out;
+    }
+    below = real;
+  }
+}
+
+template <double (*Combine)(const double*)>
+void update_path(double* nodes, const detail::LineTreeShape& shape, uint64_t i) {
+  for (int level = 1; level <= shape.top(); ++level) {
+    i /= kFan;
+    nodes[shape.offset[level] + i] = Combine(nodes + shape.offset[level - 1] + i * kFan);
+  }
+}
+
 }  // namespace
 
-SumTree::SumTree(uint64_t capacity)
-    : capacity_(capacity), leaves_(pow2_at_least(capacity)), nodes_(2 * leaves_, 0.0) {}
+namespace detail {
+
+AlignedDoubles::AlignedDoubles(size_t n, double fill)
+    : p_(static_cast<double*>(::operator new[](n * sizeof(double), std::align_val_t{64}))), n_(n) {
+  std::fill(p_, p_ + n_, fill);
+}
+
+AlignedDoubles::AlignedDoubles(const AlignedDoubles& o) : AlignedDoubles(o.n_, 0.0) {
+  if (n_) std::memcpy(p_, o.p_, n_ * sizeof(double));
+}
+
+AlignedDoubles& AlignedDoubles::operator=(const AlignedDoubles& o) {
+  if (this != &o) *this = AlignedDoubles(o);
+  return *this;
+}
+
+AlignedDoubles& AlignedDoubles::operator=(AlignedDoubles&& o) noexcept {
+  std::swap(p_, o.p_);
+  std::swap(n_, o.n_);
+  return *this;
+}
+
+AlignedDoubles::~AlignedDoubles() {
+  if (p_) ::operator delete[](p_, std::align_val_t{64});
+}
+
+LineTreeShape::LineTreeShape(uint64_t cap) : capacity(cap == 0 ? 1 : cap) {
+  // Level 0: the leaves, padded to whole lines; each level above has a node per line
+  // below, until a level of one node: the root (alone on its own line).
+  uint64_t at = 0, nodes = capacity;
+  for (;;) {
+    offset.push_back(at);
+    at += lines(nodes) * kFan;
+    if (nodes == 1 && offset.size() > 1) break;
+    nodes = lines(nodes);
+  }
+  size = at;
+}
+
+}  // namespace detail
+
+SumTree::SumTree(uint64_t capacity) : shape_(capacity), nodes_(shape_.size, 0.0) {}
 
 void SumTree::set(uint64_t i, double value) {
-  uint64_t n = leaves_ + i;
-  nodes_[n] = value;
-  for (n >>= 1; n >= 1; n >>= 1) nodes_[n] = nodes_[2 * n] + nodes_[2 * n + 1];
+  nodes_.data()[i] = value;
+  update_path<sum8>(nodes_.data(), shape_, i);
+}
+
+void SumTree::set_many(const uint64_t* i, const double* values, uint64_t n) {
+  double* leaves = nodes_.data();
+  for (uint64_t k = 0; k < n; ++k) leaves[i[k]] = values[k];
+  update_parents<sum8>(nodes_.data(), shape_, i, n, &scratch_);
 }
 
 uint64_t SumTree::find(double mass) const {
-  uint64_t n = 1;
-  while (n < leaves_) {
-    const uint64_t left = 2 * n;
-    const double l = nodes_[left];
-    if (mass < l || !(nodes_[left + 1] > 0.0)) {
-      n = left;
-    } else {
-      mass -= l;
-      n = left + 1;
-    }
-  }
-  return n - leaves_;
+  const double* nodes = nodes_.data();
+  uint64_t i = 0;
+  for (int level = shape_.top(); level >= 1; --level)
+    i = i * kFan + choose_child(nodes + shape_.offset[level - 1] + i * kFan, &mass);
+  return i;
 }
 
-void SumTree::clear() { std::fill(nodes_.begin(), nodes_.end(), 0.0); }
+void SumTree::find_many(const double* masses, uint64_t n, uint64_t* out) const {
+  // Descents in groups, level by level: each draw's next line is prefetched while the
+  // other draws of the group are served, so the group's cache misses overlap.
+  constexpr uint64_t kGroup = 16;
+  const double* nodes = nodes_.data();
+  const int top = shape_.top();
+  for (uint64_t start = 0; start < n; start += kGroup) {
+    const uint64_t g = std::min(kGroup, n - start);
+    double mass[kGroup];
+    uint64_t idx[kGroup];
+    for (uint64_t k = 0; k < g; ++k) {
+      mass[k] = masses[start + k];
+      idx[k] = 0;
+    }
+    for (int level = top; level >= 1; --level) {
+      const double* children = nodes + shape_.offset[level - 1];
+      const double* next = level > 1 ? nodes + shape_.offset[level - 2] : nullptr;
+      for (uint64_t k = 0; k < g; ++k) {
+        idx[k] = idx[k] * kFan + choose_child(children + idx[k] * kFan, &mass[k]);
+        if (next) prefetch_line(next + idx[k] * kFan);
+      }
+    }
+    for (uint64_t k = 0; k < g; ++k) out[start + k] = idx[k];
+  }
+}
 
-MinTree::MinTree(uint64_t capacity)
-    : capacity_(capacity), leaves_(pow2_at_least(capacity)), nodes_(2 * leaves_, kInf) {}
+void SumTree::clear() { std::fill(nodes_.data(), nodes_.data() + nodes_.size(), 0.0); }
+
+MinTree::MinTree(uint64_t capacity) : shape_(capacity), nodes_(shape_.size, kInf) {}
 
 void MinTree::set(uint64_t i, double value) {
-  uint64_t n = leaves_ + i;
-  nodes_[n] = value;
-  for (n >>= 1; n >= 1; n >>= 1) nodes_[n] = std::min(nodes_[2 * n], nodes_[2 * n + 1]);
+  nodes_.data()[i] = value;
+  update_path<min8>(nodes_.data(), shape_, i);
+}
+
+void MinTree::set_many(const uint64_t* i, const double* values, uint64_t n) {
+  double* leaves = nodes_.data();
+  for (uint64_t k = 0; k < n; ++k) leaves[i[k]] = values[k];
+  update_parents<min8>(nodes_.data(), shape_, i, n, &scratch_);
 }
 
 void MinTree::reset(uint64_t i) { set(i, kInf); }
 
 uint64_t MinTree::argmin() const {
-  uint64_t n = 1;
-  while (n < leaves_) n = nodes_[2 * n] <= nodes_[2 * n + 1] ? 2 * n : 2 * n + 1;
-  return n - leaves_;
+  // Down the leftmost child equal to its parent's minimum (minima are exact, so one is).
+  const double* nodes = nodes_.data();
+  uint64_t i = 0;
+  double m = min();
+  for (int level = shape_.top(); level >= 1; --level) {
+    const double* ch = nodes + shape_.offset[level - 1] + i * kFan;
+    uint64_t c = 0;
+    while (c + 1 < kFan && !(ch[c] == m)) ++c;
+    i = i * kFan + c;
+  }
+  return i;
 }
 
-void MinTree::clear() { std::fill(nodes_.begin(), nodes_.end(), kInf); }
+void MinTree::prefetch(uint64_t i) const {
+  const double* nodes = nodes_.data();
+  prefetch_line(nodes + i);
+  if (shape_.top() >= 2) prefetch_line(nodes + shape_.offset[1] + i / kFan);
+}
+
+void MinTree::clear() { std::fill(nodes_.data(), nodes_.data() + nodes_.size(), kInf); }
 
 }  // namespace replaykit

@@ -3,49 +3,102 @@
 //
 // Sums are float64 and every parent is recomputed from its children on update
 // (never patched with a delta), so no rounding error accumulates however many
-// updates are made.
+// updates are made: the tree is always a pure function of its leaves.
+//
+// Layout: a cache-line tree. Each node has 8 children, stored side by side in one
+// 64-byte-aligned cache line, level by level from the leaves up; a level has
+// ceil(size below / 8) nodes, padded to a whole line with the identity (0 for sums,
+// +infinity for minima). At capacity 2^20 a descent touches 7 lines instead of the
+// 20 nodes of a binary heap, and the tree is about half the binary heap's size.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
 namespace replaykit {
 
-// A binary sum-tree over `capacity` non-negative leaves.
+namespace detail {
+
+// A 64-byte-aligned array of doubles.
+class AlignedDoubles {
+ public:
+  AlignedDoubles() = default;
+  explicit AlignedDoubles(size_t n, double fill);
+  AlignedDoubles(const AlignedDoubles& o);
+  AlignedDoubles& operator=(const AlignedDoubles& o);
+  AlignedDoubles(AlignedDoubles&& o) noexcept : p_(o.p_), n_(o.n_) {
+    o.p_ = nullptr;
+    o.n_ = 0;
+  }
+  AlignedDoubles& operator=(AlignedDoubles&& o) noexcept;
+  ~AlignedDoubles();
+  double* data() { return p_; }
+  const double* data() const { return p_; }
+  size_t size() const { return n_; }
+
+ private:
+  double* p_ = nullptr;
+  size_t n_ = 0;
+};
+
+// The shape shared by both trees: where each level starts. Level 0 holds the leaves;
+// the last level holds the root alone.
+struct LineTreeShape {
+  explicit LineTreeShape(uint64_t capacity);
+  uint64_t capacity;
+  std::vector<uint64_t> offset;  // offset[L]: index of level L's first node; offset.back(): the root
+  uint64_t size;                 // doubles in all
+  int top() const { return static_cast<int>(offset.size()) - 1; }
+};
+
+}  // namespace detail
+
+// A sum-tree over `capacity` non-negative leaves.
 class SumTree {
  public:
   explicit SumTree(uint64_t capacity);
   void set(uint64_t i, double value);
-  double get(uint64_t i) const { return nodes_[leaves_ + i]; }
-  double total() const { return nodes_[1]; }
+  // Sets leaves[i[k]] = values[k] for k in order (a later repeat wins), then recomputes
+  // each affected parent once; the tree equals the one a loop of set() would leave.
+  void set_many(const uint64_t* i, const double* values, uint64_t n);
+  double get(uint64_t i) const { return nodes_.data()[i]; }
+  double total() const { return nodes_.data()[shape_.offset.back()]; }
   // The leaf where the running sum first exceeds `mass`, for 0 <= mass < total().
   // Never returns a leaf of value 0 while total() > 0: a descent steers away from a
-  // subtree whose sum is 0, so rounding cannot land a draw on an empty or zero item.
+  // subtree whose sum is 0 (a mass at or past the total, by rounding, goes to the last
+  // child of positive sum), so rounding cannot land a draw on an empty or zero item.
   uint64_t find(double mass) const;
+  // out[k] = find(masses[k]) for k < n, with the descents interleaved and prefetched.
+  void find_many(const double* masses, uint64_t n, uint64_t* out) const;
   void clear();
-  uint64_t capacity() const { return capacity_; }
+  uint64_t capacity() const { return shape_.capacity; }
 
  private:
-  uint64_t capacity_;
-  uint64_t leaves_;  // a power of two >= capacity
-  std::vector<double> nodes_;  // 1-based heap layout; leaves at [leaves_, 2 * leaves_)
+  detail::LineTreeShape shape_;
+  detail::AlignedDoubles nodes_;
+  mutable std::vector<uint64_t> scratch_;
 };
 
-// A binary min-tree; empty leaves hold +infinity.
+// A min-tree; empty leaves hold +infinity.
 class MinTree {
  public:
   explicit MinTree(uint64_t capacity);
   void set(uint64_t i, double value);
+  // As SumTree::set_many.
+  void set_many(const uint64_t* i, const double* values, uint64_t n);
   void reset(uint64_t i);  // back to +infinity
-  double get(uint64_t i) const { return nodes_[leaves_ + i]; }
-  double min() const { return nodes_[1]; }
+  double get(uint64_t i) const { return nodes_.data()[i]; }
+  double min() const { return nodes_.data()[shape_.offset.back()]; }
   // The leftmost leaf holding min(); precondition: some leaf is finite.
   uint64_t argmin() const;
+  // A hint: starts loading the lines that set(i, ...) will touch first. No effect on values.
+  void prefetch(uint64_t i) const;
   void clear();
 
  private:
-  uint64_t capacity_;
-  uint64_t leaves_;
-  std::vector<double> nodes_;
+  detail::LineTreeShape shape_;
+  detail::AlignedDoubles nodes_;
+  mutable std::vector<uint64_t> scratch_;
 };
 
 }  // namespace replaykit
