@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ArchiveError, openArchive, PrioritizedReplayBuffer, ReplayBuffer, ShapeError, StateError } from 'replaykit';
-import type { StorageOptions } from 'replaykit';
+import type { StorageOptions, TransitionFields } from 'replaykit';
 import { checkRow, columns, idOf } from './helpers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'replaykit-archive-'));
@@ -326,7 +326,7 @@ describe('crash safety', () => {
       proc.kill('SIGKILL');
       await new Promise((r) => proc.once('exit', r));
       kills++;
-      const b = PrioritizedReplayBuffer.loadSync(target);
+      const b = PrioritizedReplayBuffer.loadSync<TransitionFields<'float32', 'int32'>>(target);
       expect(b.length % 2000).toBe(0);
       const all = b.sampleAll();
       for (let i = 0; i < b.length; i += 997) {
@@ -344,7 +344,7 @@ test('rows of a loaded buffer keep their fields together', () => {
   exercise(b);
   const file = fresh();
   b.saveSync(file);
-  const l = PrioritizedReplayBuffer.loadSync(file);
+  const l = PrioritizedReplayBuffer.loadSync<TransitionFields<'float32', 'int32'>>(file);
   const s = l.sample(40);
   for (let i = 0; i < 40; i++) expect(checkRow(s, i)).toBe(idOf(s, i));
 });

@@ -84,8 +84,10 @@ uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double
       // Row by row, as a loop of pushes would: overwritten rows still raise the running maximum.
       for (uint64_t r = 0; r < n; ++r) per_->set_priority((first_slot + r) % cap, priorities[r]);
     } else {
-      const double p = per_->max_priority();
-      for (uint64_t r = 0; r < kept; ++r) per_->set_priority((start + r) % cap, p);
+      update_slots_.resize(kept);
+      update_values_.assign(kept, per_->max_priority());
+      for (uint64_t r = 0; r < kept; ++r) update_slots_[r] = (start + r) % cap;
+      per_->set_priorities(update_slots_.data(), update_values_.data(), kept);
     }
   }
   return writer_.key((start + kept - 1) % cap);
@@ -126,13 +128,15 @@ uint64_t ReplayBuffer::update_priorities(const uint64_t* keys, uint64_t n, const
       fail(ErrorKind::Range,
            "indices[" + std::to_string(i) + "] = " + std::to_string(keys[i]) + " was never handed out");
   }
-  uint64_t applied = 0;
+  update_slots_.clear();
+  update_values_.clear();
   for (uint64_t i = 0; i < n; ++i) {
     if (writer_.resolve(keys[i], &slot) != KeyState::Live) continue;
-    per_->set_priority(slot, std::fabs(static_cast<double>(deltas[i])) + epsilon);
-    ++applied;
+    update_slots_.push_back(slot);
+    update_values_.push_back(std::fabs(static_cast<double>(deltas[i])) + epsilon);
   }
-  return applied;
+  per_->set_priorities(update_slots_.data(), update_values_.data(), update_slots_.size());
+  return update_slots_.size();
 }
 
 template uint64_t ReplayBuffer::update_priorities<float>(const uint64_t*, uint64_t, const float*, double);

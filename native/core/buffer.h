@@ -95,6 +95,8 @@ class ReplayBuffer {
   UniformSampler uniform_;
   Eviction eviction_ = Eviction::Fifo;
   mutable std::vector<uint64_t> scratch_;  // slots of the current batch
+  std::vector<uint64_t> update_slots_;     // batched priority updates
+  std::vector<double> update_values_;
 };
 
 extern template uint64_t ReplayBuffer::update_priorities<float>(const uint64_t*, uint64_t, const float*, double);
