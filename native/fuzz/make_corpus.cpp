@@ -1,0 +1,64 @@
+// Writes valid archives of several kinds into a directory, as the fuzzer's seed corpus.
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "archive.h"
+#include "buffer.h"
+
+using namespace replaykit;
+
+static std::vector<uint8_t> bytes_of(const ReplayBuffer& b, const ArchiveMeta& meta) {
+  ArchivePlan plan = plan_archive(b, meta);
+  std::vector<uint8_t> out(plan.header.file_bytes, 0);
+  std::memcpy(out.data(), &plan.header, sizeof plan.header);
+  std::memcpy(out.data() + sizeof plan.header, plan.sections.data(), plan.sections.size() * sizeof(SectionEntry));
+  for (const SectionEntry& s : plan.sections) {
+    uint8_t* dst = out.data() + s.offset;
+    if (s.kind == uint32_t(SectionKind::Schema)) std::memcpy(dst, plan.schema_bytes.data(), s.length);
+    else if (s.kind == uint32_t(SectionKind::Epoch)) std::memcpy(dst, &meta.epoch, sizeof meta.epoch);
+    else export_items(b, s, 0, s.length / section_item_bytes(b.schema(), s), dst);
+  }
+  return out;
+}
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s <corpus-dir>\n", argv[0]);
+    return 2;
+  }
+  const std::string dir = argv[1];
+  int made = 0;
+  for (int kind = 0; kind < 3; ++kind) {
+    for (uint64_t n : {0ull, 3ull, 11ull}) {
+      Schema schema({make_field("obs", Dtype::Float32, {3}), make_field("a", Dtype::Int64, {}),
+                     make_field("done", Dtype::Bool, {}), make_field("img", Dtype::Uint8, {2, 2})});
+      std::optional<PrioritizedOptions> per;
+      if (kind > 0) {
+        PrioritizedOptions o;
+        o.eviction = kind == 2 ? Eviction::LowestPriority : Eviction::Fifo;
+        per = o;
+      }
+      ReplayBuffer b(std::make_unique<MemoryStorage>(schema, 8), per);
+      std::vector<float> obs(3 * n, 1.5f);
+      std::vector<int64_t> a(n, 7);
+      std::vector<uint8_t> done(n, 1), img(4 * n, 9);
+      std::vector<double> pr(n, 2.0);
+      const void* cols[4] = {obs.data(), a.data(), done.data(), img.data()};
+      if (n) b.push(cols, n, per ? pr.data() : nullptr);
+      ArchiveMeta meta;
+      meta.has_epoch = n == 3;
+      const auto bytes = bytes_of(b, meta);
+      const std::string path = dir + "/seed-" + std::to_string(made++) + ".rkb";
+      FILE* f = std::fopen(path.c_str(), "wb");
+      if (!f) return 1;
+      std::fwrite(bytes.data(), 1, bytes.size(), f);
+      std::fclose(f);
+    }
+  }
+  std::printf("wrote %d seed archives to %s\n", made, dir.c_str());
+  return 0;
+}
