@@ -154,7 +154,8 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
    *
    * @returns a batch: each field as a fresh typed array of `batchSize * elements` values,
    *   row-major (e.g. `obs: Float32Array(batchSize * obsDim)`, `terminated: Uint8Array(batchSize)`
-   *   of 0/1), and `indices: Float64Array(batchSize)`, the items' keys.
+   *   of 0/1), and `indices: Float64Array(batchSize)`, the items' keys. The arrays of a fresh
+   *   batch are views of one ArrayBuffer that only this batch uses (one allocation per call).
    * @throws {@link OutOfRangeError} when `batchSize` is not a positive integer or exceeds `length`;
    *   {@link ShapeError} / {@link DtypeError} for an `out` array of the wrong length or type;
    *   {@link StateError} after `close()`.
@@ -500,9 +501,8 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
   protected _draw(batchSize: number, out: object | undefined, withWeights: boolean, beta: number): Batch<F> & { weights?: Float32Array } {
     this._assertOpen();
     this._checkBatchSize(batchSize);
-    const batch = this._prepare(batchSize, out, null);
-    const weights = withWeights ? outArray(batch, 'weights', 'float32', batchSize) as Float32Array : null;
-    this._native.sample(batchSize, this.#rng.next(2 * batchSize), this.#outs, batch.indices, weights, beta);
+    const batch = this._prepare(batchSize, out, null, withWeights);
+    this._native.sample(batchSize, this.#rng.next(2 * batchSize), this.#outs, batch.indices, withWeights ? (batch.weights as Float32Array) : null, beta);
     return batch;
   }
 
@@ -514,16 +514,53 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
     return batch;
   }
 
-  /** @internal The batch object with an array per field (given or fresh; only those in `only` when given), listed in #outs. */
-  private _prepare(rows: number, out: object | undefined, only: ReadonlySet<string> | null): Batch<F> {
+  /**
+   * @internal The batch object with an array per field (only those in `only` when given) and
+   * `indices` (and `weights` when asked), listed in #outs. With `out`, its arrays are checked
+   * and missing ones allocated; otherwise one ArrayBuffer holds the whole batch, each array a
+   * view of it (one allocation instead of one per field).
+   */
+  private _prepare(rows: number, out: object | undefined, only: ReadonlySet<string> | null, withWeights = false): Batch<F> & { weights?: Float32Array } {
     if (out !== undefined && (typeof out !== 'object' || out === null)) throw new ShapeError(`out must be an object of typed arrays, got ${describe(out)}`);
-    const batch = (out ?? {}) as Record<string, AnyTypedArray>;
+    if (out === undefined) return this._fresh(rows, only, withWeights);
+    const batch = out as Record<string, AnyTypedArray>;
     for (let i = 0; i < this._fields.length; i++) {
       const f = this._fields[i];
       this.#outs[i] = only && !only.has(f.name) ? null : outArray(batch, f.name, f.dtype, rows * f.elems);
     }
     outArray(batch, 'indices', 'float64', rows);
+    if (withWeights) outArray(batch, 'weights', 'float32', rows);
     return batch as unknown as Batch<F>;
+  }
+
+  /** @internal A fresh batch whose arrays are views of one ArrayBuffer. */
+  private _fresh(rows: number, only: ReadonlySet<string> | null, withWeights: boolean): Batch<F> & { weights?: Float32Array } {
+    const fields = this._fields;
+    let bytes = 0;
+    for (const f of fields) if (!only || only.has(f.name)) bytes = align8(bytes) + rows * f.elems * DTYPES[f.dtype].ctor.BYTES_PER_ELEMENT;
+    const indicesAt = align8(bytes);
+    bytes = indicesAt + 8 * rows;
+    const weightsAt = bytes;
+    if (withWeights) bytes += 4 * rows;
+    const buffer = new ArrayBuffer(bytes);
+    const batch: Record<string, AnyTypedArray> = {};
+    let at = 0;
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i];
+      if (only && !only.has(f.name)) {
+        this.#outs[i] = null;
+        continue;
+      }
+      at = align8(at);
+      const ctor = DTYPES[f.dtype].ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => AnyTypedArray;
+      const view = new ctor(buffer, at, rows * f.elems);
+      batch[f.name] = view;
+      this.#outs[i] = view;
+      at += view.byteLength;
+    }
+    batch.indices = new Float64Array(buffer, indicesAt, rows);
+    if (withWeights) batch.weights = new Float32Array(buffer, weightsAt, rows);
+    return batch as unknown as Batch<F> & { weights?: Float32Array };
   }
 
   private _throwFieldMismatch(obj: Record<string, unknown>): never {
@@ -561,6 +598,10 @@ function resolveStorage(o: unknown, capacity: number): StorageOptions {
   if (s.type === 'mmap') return Object.freeze({ type: 'mmap', path });
   const hotCapacity = checkInteger(s.hotCapacity, 'storage.hotCapacity', 1, capacity - 1);
   return Object.freeze({ type: 'tiered', hotCapacity, path });
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
 }
 
 /** `batch[name]` if it is a typed array of `dtype` and `length`; a fresh one set on `batch` if absent. */

@@ -94,8 +94,7 @@ uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double
 }
 
 void ReplayBuffer::gather(const uint64_t* slots, uint64_t n, void* const* outs) const {
-  for (size_t f = 0; f < storage_->schema().size(); ++f)
-    if (outs[f]) storage_->gather(f, slots, n, outs[f]);
+  storage_->gather_all(slots, n, outs);
 }
 
 void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, uint64_t* keys, float* weights,

@@ -19,21 +19,64 @@ void copy_elements(Dtype d, void* dst, const void* src, size_t n) {
 }
 
 namespace {
-template <typename T>
-void gather_fixed(const uint8_t* base, const uint64_t* slots, size_t n, uint8_t* dst) {
-  const T* b = reinterpret_cast<const T*>(base);
-  T* o = reinterpret_cast<T*>(dst);
-  for (size_t i = 0; i < n; ++i) o[i] = b[slots[i]];
-}
 
-// Copies one row of `bytes` bytes; small fixed sizes as aligned loads.
-inline void copy_row(uint8_t* dst, const uint8_t* src, size_t bytes) {
+// Copies one field of one row; small fixed sizes as single loads and stores.
+inline void copy_field(uint8_t* dst, const uint8_t* src, size_t bytes) {
   switch (bytes) {
     case 1: *dst = *src; return;
+    case 2: std::memcpy(dst, src, 2); return;
     case 4: std::memcpy(dst, src, 4); return;
     case 8: std::memcpy(dst, src, 8); return;
     default: std::memcpy(dst, src, bytes);
   }
+}
+
+// Writes rows [first_row, first_row + n) of every column into consecutive rows of `rows`
+// starting at row `at`.
+void write_rows(const Schema& schema, const RowBlock& rows, uint64_t at, uint64_t n, const void* const* columns,
+                uint64_t first_row) {
+  for (size_t f = 0; f < schema.size(); ++f) {
+    const Field& fd = schema[f];
+    const uint8_t* src = static_cast<const uint8_t*>(columns[f]) + first_row * fd.row_bytes;
+    if (fd.dtype == Dtype::Bool) {
+      for (uint64_t r = 0; r < n; ++r) copy_elements(fd.dtype, rows.at(f, at + r), src + r * fd.row_bytes, fd.elems);
+    } else {
+      for (uint64_t r = 0; r < n; ++r) copy_field(rows.at(f, at + r), src + r * fd.row_bytes, fd.row_bytes);
+    }
+  }
+}
+
+// Gathers every requested field of the rows at row_of(slots[i]) in one pass over the
+// rows, prefetching a few rows ahead so that their cache misses overlap.
+template <typename RowOf>
+void gather_all_rows(const Schema& schema, const RowLayout& layout, const uint64_t* slots, size_t n,
+                     void* const* outs, RowOf row_of) {
+  constexpr size_t kAhead = 8;
+  const size_t fields = schema.size();
+  for (size_t i = 0; i < n && i < kAhead; ++i) {
+    const uint8_t* r = row_of(slots[i]);
+    for (size_t b = 0; b < layout.stride; b += 64) __builtin_prefetch(r + b);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) {
+      const uint8_t* ahead = row_of(slots[i + kAhead]);
+      for (size_t b = 0; b < layout.stride && b < 512; b += 64) __builtin_prefetch(ahead + b);
+    }
+    const uint8_t* row = row_of(slots[i]);
+    for (size_t f = 0; f < fields; ++f) {
+      if (!outs[f]) continue;
+      const size_t bytes = schema[f].row_bytes;
+      copy_field(static_cast<uint8_t*>(outs[f]) + i * bytes, row + layout.offset[f], bytes);
+    }
+  }
+}
+
+template <typename RowOf>
+void gather_field(const Schema& schema, const RowLayout& layout, size_t f, const uint64_t* slots, size_t n,
+                  void* dst, RowOf row_of) {
+  const size_t bytes = schema[f].row_bytes;
+  for (size_t i = 0; i < n; ++i)
+    copy_field(static_cast<uint8_t*>(dst) + i * bytes, row_of(slots[i]) + layout.offset[f], bytes);
 }
 
 std::string schema_text(const Schema& schema) {
@@ -61,33 +104,22 @@ StorageFileHeader* write_header(const MappedFile& file, const Schema& schema, ui
 }
 }  // namespace
 
-void gather_rows(const uint8_t* base, size_t row_bytes, const uint64_t* slots, size_t n, uint8_t* dst) {
-  // Columns are aligned and rows are whole elements, so the fixed-size cases are aligned loads.
-  switch (row_bytes) {
-    case 1: gather_fixed<uint8_t>(base, slots, n, dst); return;
-    case 4: gather_fixed<uint32_t>(base, slots, n, dst); return;
-    case 8: gather_fixed<uint64_t>(base, slots, n, dst); return;
-    default:
-      for (size_t i = 0; i < n; ++i) std::memcpy(dst + i * row_bytes, base + slots[i] * row_bytes, row_bytes);
-  }
-}
-
-ColumnLayout::ColumnLayout(const Schema& schema, uint64_t rows) {
+RowLayout::RowLayout(const Schema& schema) {
+  size_t at = 0;
   for (const Field& f : schema.fields()) {
-    if (rows != 0 && f.row_bytes > (SIZE_MAX / 4) / rows)
-      fail(ErrorKind::Range, "capacity " + std::to_string(rows) + " is too large for field '" + f.name + "'");
-    const size_t n = static_cast<size_t>(rows) * f.row_bytes;
-    offsets.push_back(bytes);
-    bytes += (n + 63) / 64 * 64;
-    if (bytes > SIZE_MAX / 4) fail(ErrorKind::Range, "capacity " + std::to_string(rows) + " is too large");
+    const size_t align = dtype_size(f.dtype);
+    at = (at + align - 1) / align * align;
+    offset.push_back(at);
+    at += f.row_bytes;
   }
+  stride = (at + 7) / 8 * 8;
 }
 
-Columns::Columns(const Schema& schema, const ColumnLayout& layout, uint8_t* base) {
-  for (size_t f = 0; f < schema.size(); ++f) {
-    cols_.push_back(base + layout.offsets[f]);
-    row_bytes_.push_back(schema[f].row_bytes);
-  }
+size_t RowLayout::block_bytes(uint64_t rows) const {
+  if (rows != 0 && stride > (SIZE_MAX / 4) / rows)
+    fail(ErrorKind::Range, "capacity " + std::to_string(rows) + " is too large for rows of " + std::to_string(stride) +
+                               " bytes");
+  return static_cast<size_t>(rows) * stride;
 }
 
 HeapBlock::HeapBlock(size_t bytes) : size_(bytes ? bytes : 64) {
@@ -102,43 +134,42 @@ HeapBlock::~HeapBlock() { std::free(data_); }
 // ---- MemoryStorage ----
 
 MemoryStorage::MemoryStorage(Schema schema, uint64_t capacity)
-    : Storage(std::move(schema), capacity), block_(ColumnLayout(schema_, capacity).bytes) {
-  cols_ = Columns(schema_, ColumnLayout(schema_, capacity), block_.data());
+    : Storage(std::move(schema), capacity), layout_(schema_), block_(layout_.block_bytes(capacity)) {
+  rows_ = RowBlock(layout_, block_.data());
 }
 
 void MemoryStorage::write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) {
-  for (size_t f = 0; f < schema_.size(); ++f) {
-    const Field& fd = schema_[f];
-    copy_elements(fd.dtype, cols_.row(f, slot), static_cast<const uint8_t*>(columns[f]) + first_row * fd.row_bytes,
-                  static_cast<size_t>(n) * fd.elems);
-  }
+  write_rows(schema_, rows_, slot, n, columns, first_row);
 }
 
 void MemoryStorage::gather(size_t f, const uint64_t* slots, size_t n, void* dst) const {
-  gather_rows(cols_.column(f), schema_[f].row_bytes, slots, n, static_cast<uint8_t*>(dst));
+  gather_field(schema_, layout_, f, slots, n, dst, [this](uint64_t s) { return rows_.row(s); });
+}
+
+void MemoryStorage::gather_all(const uint64_t* slots, size_t n, void* const* outs) const {
+  gather_all_rows(schema_, layout_, slots, n, outs, [this](uint64_t s) { return rows_.row(s); });
 }
 
 // ---- MmapStorage ----
 
 MmapStorage::MmapStorage(Schema schema, uint64_t capacity, const std::string& path)
-    : Storage(std::move(schema), capacity) {
-  const ColumnLayout layout(schema_, capacity);
-  file_ = std::make_unique<MappedFile>(path, sizeof(StorageFileHeader) + layout.bytes);
+    : Storage(std::move(schema), capacity), layout_(schema_) {
+  file_ = std::make_unique<MappedFile>(path, sizeof(StorageFileHeader) + layout_.block_bytes(capacity));
   write_header(*file_, schema_, capacity);
   file_->advise_random(sizeof(StorageFileHeader));
-  cols_ = Columns(schema_, layout, file_->data() + sizeof(StorageFileHeader));
+  rows_ = RowBlock(layout_, file_->data() + sizeof(StorageFileHeader));
 }
 
 void MmapStorage::write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) {
-  for (size_t f = 0; f < schema_.size(); ++f) {
-    const Field& fd = schema_[f];
-    copy_elements(fd.dtype, cols_.row(f, slot), static_cast<const uint8_t*>(columns[f]) + first_row * fd.row_bytes,
-                  static_cast<size_t>(n) * fd.elems);
-  }
+  write_rows(schema_, rows_, slot, n, columns, first_row);
 }
 
 void MmapStorage::gather(size_t f, const uint64_t* slots, size_t n, void* dst) const {
-  gather_rows(cols_.column(f), schema_[f].row_bytes, slots, n, static_cast<uint8_t*>(dst));
+  gather_field(schema_, layout_, f, slots, n, dst, [this](uint64_t s) { return rows_.row(s); });
+}
+
+void MmapStorage::gather_all(const uint64_t* slots, size_t n, void* const* outs) const {
+  gather_all_rows(schema_, layout_, slots, n, outs, [this](uint64_t s) { return rows_.row(s); });
 }
 
 // ---- TieredStorage ----
@@ -154,15 +185,15 @@ uint64_t checked_hot(uint64_t capacity, uint64_t hot) {
 
 TieredStorage::TieredStorage(Schema schema, uint64_t capacity, uint64_t hot_capacity, const std::string& path)
     : Storage(std::move(schema), capacity),
+      layout_(schema_),
       hot_rows_(checked_hot(capacity, hot_capacity)),
       cold_rows_(capacity - hot_capacity),
-      hot_block_(ColumnLayout(schema_, hot_rows_).bytes) {
-  hot_ = Columns(schema_, ColumnLayout(schema_, hot_rows_), hot_block_.data());
-  const ColumnLayout cold_layout(schema_, cold_rows_);
-  file_ = std::make_unique<MappedFile>(path, sizeof(StorageFileHeader) + cold_layout.bytes);
+      hot_block_(layout_.block_bytes(hot_rows_)) {
+  hot_ = RowBlock(layout_, hot_block_.data());
+  file_ = std::make_unique<MappedFile>(path, sizeof(StorageFileHeader) + layout_.block_bytes(cold_rows_));
   header_ = write_header(*file_, schema_, cold_rows_);
   file_->advise_random(sizeof(StorageFileHeader));
-  cold_ = Columns(schema_, cold_layout, file_->data() + sizeof(StorageFileHeader));
+  cold_ = RowBlock(layout_, file_->data() + sizeof(StorageFileHeader));
   loc_.assign(capacity, kNone);
   hot_slot_.assign(hot_rows_, kNone);
   cold_slot_.assign(cold_rows_, kNone);
@@ -179,7 +210,7 @@ void TieredStorage::clear() {
 void TieredStorage::spill_hot_head_to(uint64_t cold_row) {
   const uint64_t h = hot_head_;
   const uint64_t moved = hot_slot_[h];
-  for (size_t f = 0; f < schema_.size(); ++f) copy_row(cold_.row(f, cold_row), hot_.row(f, h), schema_[f].row_bytes);
+  std::memcpy(cold_.row(cold_row), hot_.row(h), layout_.stride);
   loc_[moved] = kCold | cold_row;
   cold_slot_[cold_row] = moved;
   hot_slot_[h] = kNone;
@@ -216,16 +247,16 @@ uint64_t TieredStorage::locate_for_write(uint64_t slot) {
   return old;  // in place
 }
 
-const uint8_t* TieredStorage::row_of(size_t f, uint64_t location) const {
-  return (location & kCold) ? cold_.row(f, location & ~kCold) : hot_.row(f, location);
+uint8_t* TieredStorage::row_of(uint64_t location) const {
+  return (location & kCold) ? cold_.row(location & ~kCold) : hot_.row(location);
 }
 
 void TieredStorage::write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) {
   for (uint64_t r = 0; r < n; ++r) {
-    const uint64_t location = locate_for_write(slot + r);
+    uint8_t* row = row_of(locate_for_write(slot + r));
     for (size_t f = 0; f < schema_.size(); ++f) {
       const Field& fd = schema_[f];
-      copy_elements(fd.dtype, const_cast<uint8_t*>(row_of(f, location)),
+      copy_elements(fd.dtype, row + layout_.offset[f],
                     static_cast<const uint8_t*>(columns[f]) + (first_row + r) * fd.row_bytes, fd.elems);
     }
   }
@@ -234,9 +265,11 @@ void TieredStorage::write(uint64_t slot, uint64_t n, const void* const* columns,
 }
 
 void TieredStorage::gather(size_t f, const uint64_t* slots, size_t n, void* dst) const {
-  const size_t bytes = schema_[f].row_bytes;
-  auto* out = static_cast<uint8_t*>(dst);
-  for (size_t i = 0; i < n; ++i) copy_row(out + i * bytes, row_of(f, loc_[slots[i]]), bytes);
+  gather_field(schema_, layout_, f, slots, n, dst, [this](uint64_t s) { return row_of(loc_[s]); });
+}
+
+void TieredStorage::gather_all(const uint64_t* slots, size_t n, void* const* outs) const {
+  gather_all_rows(schema_, layout_, slots, n, outs, [this](uint64_t s) { return row_of(loc_[s]); });
 }
 
 }  // namespace replaykit

@@ -36,6 +36,12 @@ class Storage {
   // Copies the rows of field `f` at slots[0..n) into `dst`, one after another.
   // Precondition: every slot < capacity and holds an item.
   virtual void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const = 0;
+  // Copies the rows at slots[0..n) of every field f with outs[f] != nullptr into outs[f].
+  // Row storages read each row once for all its fields.
+  virtual void gather_all(const uint64_t* slots, size_t n, void* const* outs) const {
+    for (size_t f = 0; f < schema_.size(); ++f)
+      if (outs[f]) gather(f, slots, n, outs[f]);
+  }
   // Forgets every item (the buffer was cleared).
   virtual void clear() {}
   // Bytes of RAM this storage holds (reserved, not necessarily resident).
@@ -48,24 +54,31 @@ class Storage {
   uint64_t capacity_;
 };
 
-// Where each field's column starts in a block of `rows` rows: every column 64-byte aligned.
-struct ColumnLayout {
-  ColumnLayout(const Schema& schema, uint64_t rows);  // Error(Range) when the size overflows
-  std::vector<size_t> offsets;
-  size_t bytes = 0;
+// Where each field sits in a row: rows are stored whole (row-major), so a sampled row
+// costs a few neighbouring cache lines rather than one line per field. Every field is
+// aligned to its element size; a row is padded to a multiple of 8 bytes.
+struct RowLayout {
+  explicit RowLayout(const Schema& schema);
+  // Bytes of `rows` rows; Error(Range) when that overflows.
+  size_t block_bytes(uint64_t rows) const;
+  std::vector<size_t> offset;  // per field
+  size_t stride = 0;           // bytes per row
 };
 
-// Columns over a block of memory (heap or mapped file).
-class Columns {
+// Rows over a block of memory (heap or mapped file).
+class RowBlock {
  public:
-  Columns() = default;
-  Columns(const Schema& schema, const ColumnLayout& layout, uint8_t* base);
-  uint8_t* row(size_t f, uint64_t r) const { return cols_[f] + r * row_bytes_[f]; }
-  uint8_t* column(size_t f) const { return cols_[f]; }
+  RowBlock() = default;
+  RowBlock(const RowLayout& layout, uint8_t* base) : base_(base), stride_(layout.stride), offset_(layout.offset) {}
+  uint8_t* row(uint64_t r) const { return base_ + r * stride_; }
+  uint8_t* at(size_t f, uint64_t r) const { return base_ + r * stride_ + offset_[f]; }
+  size_t stride() const { return stride_; }
+  size_t offset(size_t f) const { return offset_[f]; }
 
  private:
-  std::vector<uint8_t*> cols_;
-  std::vector<size_t> row_bytes_;
+  uint8_t* base_ = nullptr;
+  size_t stride_ = 0;
+  std::vector<size_t> offset_;
 };
 
 // A heap block, 64-byte aligned; pages are touched only when written.
@@ -83,18 +96,20 @@ class HeapBlock {
   size_t size_ = 0;
 };
 
-// Slot s of field f lives at row s of column f, in RAM.
+// Slot s lives at row s, in RAM.
 class MemoryStorage final : public Storage {
  public:
   // Throws Error(Range) when capacity * row size overflows or cannot be allocated.
   MemoryStorage(Schema schema, uint64_t capacity);
   void write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) override;
   void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const override;
+  void gather_all(const uint64_t* slots, size_t n, void* const* outs) const override;
   size_t bytes() const override { return block_.size(); }
 
  private:
+  RowLayout layout_;
   HeapBlock block_;
-  Columns cols_;
+  RowBlock rows_;
 };
 
 // The header at the start of a storage file (little-endian; informative: the file is
@@ -111,19 +126,21 @@ struct StorageFileHeader {
 };
 static_assert(sizeof(StorageFileHeader) == 4096, "the header is one page");
 
-// Slot s of field f lives at row s of column f, in a memory-mapped file at `path`.
+// Slot s lives at row s, in a memory-mapped file at `path`.
 class MmapStorage final : public Storage {
  public:
   // Throws Error(Storage) for a file fault, Error(Range) for an absurd size.
   MmapStorage(Schema schema, uint64_t capacity, const std::string& path);
   void write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) override;
   void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const override;
+  void gather_all(const uint64_t* slots, size_t n, void* const* outs) const override;
   size_t bytes() const override { return 0; }
   size_t file_bytes() const override { return file_->size(); }
 
  private:
+  RowLayout layout_;
   std::unique_ptr<MappedFile> file_;
-  Columns cols_;
+  RowBlock rows_;
 };
 
 // The newest hot_capacity items in RAM; older ones in a file ring of
@@ -140,6 +157,7 @@ class TieredStorage final : public Storage {
   TieredStorage(Schema schema, uint64_t capacity, uint64_t hot_capacity, const std::string& path);
   void write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) override;
   void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const override;
+  void gather_all(const uint64_t* slots, size_t n, void* const* outs) const override;
   void clear() override;
   size_t bytes() const override { return hot_block_.size() + loc_.size() * 8 * 3; }
   size_t file_bytes() const override { return file_->size(); }
@@ -153,16 +171,17 @@ class TieredStorage final : public Storage {
   static constexpr uint64_t kNone = ~uint64_t(0);
   static constexpr uint64_t kCold = uint64_t(1) << 63;
 
-  uint64_t locate_for_write(uint64_t slot);       // the location the new item goes to
+  uint64_t locate_for_write(uint64_t slot);  // the location the new item goes to
   void spill_hot_head_to(uint64_t cold_row);
-  const uint8_t* row_of(size_t f, uint64_t location) const;
+  uint8_t* row_of(uint64_t location) const;
 
+  RowLayout layout_;
   uint64_t hot_rows_, cold_rows_;
   HeapBlock hot_block_;
-  Columns hot_;
+  RowBlock hot_;
   std::unique_ptr<MappedFile> file_;
   StorageFileHeader* header_ = nullptr;
-  Columns cold_;
+  RowBlock cold_;
   std::vector<uint64_t> loc_;       // per slot: kNone, a hot row, or kCold | a cold row
   std::vector<uint64_t> hot_slot_;  // per hot row: its slot
   std::vector<uint64_t> cold_slot_; // per cold row: its slot
@@ -171,7 +190,5 @@ class TieredStorage final : public Storage {
 
 // Copies `n` elements of dtype `d`, normalising bool to 0/1.
 void copy_elements(Dtype d, void* dst, const void* src, size_t n);
-// Gathers fixed-size rows: dst[i] = base[slots[i] * row_bytes .. +row_bytes].
-void gather_rows(const uint8_t* base, size_t row_bytes, const uint64_t* slots, size_t n, uint8_t* dst);
 
 }  // namespace replaykit
