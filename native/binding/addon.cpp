@@ -96,16 +96,26 @@ const char* array_name(napi_typedarray_type t) {
 }
 
 // The data of a typed array of the expected type and length, or a dtype/shape error.
+// One napi_get_typedarray_info call: it gives the type, the length and the data pointer
+// (already offset into its ArrayBuffer), which matters on the per-call hot path.
 void* typed_data(Napi::Env env, Napi::Value v, napi_typedarray_type type, size_t length, const std::string& what) {
-  if (!v.IsTypedArray()) throw_kind(env, ErrorKind::Dtype, what + ": expected " + array_name(type));
-  Napi::TypedArray a = v.As<Napi::TypedArray>();
-  if (a.TypedArrayType() != type)
-    throw_kind(env, ErrorKind::Dtype,
-               what + ": expected " + array_name(type) + ", got " + array_name(a.TypedArrayType()));
-  if (a.ElementLength() != length)
+  napi_typedarray_type got;
+  size_t got_length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, v, &got, &got_length, &data, nullptr, nullptr) != napi_ok) {
+    // Not a typed array: clear the pending state the failed call may leave, then say so.
+    napi_value ignored;
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &ignored);
+    throw_kind(env, ErrorKind::Dtype, what + ": expected " + array_name(type));
+  }
+  if (got != type)
+    throw_kind(env, ErrorKind::Dtype, what + ": expected " + array_name(type) + ", got " + array_name(got));
+  if (got_length != length)
     throw_kind(env, ErrorKind::Shape,
-               what + ": expected length " + std::to_string(length) + ", got " + std::to_string(a.ElementLength()));
-  return static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+               what + ": expected length " + std::to_string(length) + ", got " + std::to_string(got_length));
+  if (data == nullptr && length != 0) throw_kind(env, ErrorKind::State, what + ": its ArrayBuffer is detached");
+  return data;
 }
 
 uint64_t to_count(Napi::Env env, Napi::Value v, const char* what) {
