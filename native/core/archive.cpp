@@ -159,6 +159,35 @@ void export_items(const ReplayBuffer& b, const SectionEntry& s, uint64_t first, 
   }
 }
 
+std::vector<uint8_t> encode_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
+  const ArchivePlan plan = plan_archive(b, meta);
+  std::vector<uint8_t> out(plan.header.file_bytes, 0);
+  std::memcpy(out.data(), &plan.header, sizeof plan.header);
+  std::memcpy(out.data() + sizeof plan.header, plan.sections.data(), plan.sections.size() * sizeof(SectionEntry));
+  for (const SectionEntry& s : plan.sections) {
+    uint8_t* dst = out.data() + s.offset;
+    if (s.kind == uint32_t(SectionKind::Schema))
+      std::memcpy(dst, plan.schema_bytes.data(), s.length);
+    else if (s.kind == uint32_t(SectionKind::Epoch))
+      std::memcpy(dst, &meta.epoch, sizeof meta.epoch);  // keys are the facade's: zeros here
+    else
+      export_items(b, s, 0, s.length / section_item_bytes(b.schema(), s), dst);
+  }
+  return out;
+}
+
+std::unique_ptr<ReplayBuffer> make_buffer_for(const ArchiveView& v, std::unique_ptr<Storage> storage) {
+  std::optional<PrioritizedOptions> per;
+  if (v.prioritized()) {
+    PrioritizedOptions o;
+    o.alpha = v.header.alpha;
+    o.eviction = v.lowest_priority() ? Eviction::LowestPriority : Eviction::Fifo;
+    per = o;
+  }
+  if (!storage) storage = std::make_unique<MemoryStorage>(v.schema, v.header.capacity);
+  return std::make_unique<ReplayBuffer>(std::move(storage), per);
+}
+
 EpochRecord ArchiveView::epoch_record() const {
   EpochRecord r{};
   if (epoch >= 0) std::memcpy(&r, at(epoch), sizeof r);

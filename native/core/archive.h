@@ -18,6 +18,7 @@
 // Node's zlib; this module checks structure only, in time independent of the data size.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -128,6 +129,10 @@ uint64_t section_item_bytes(const Schema& schema, const SectionEntry& s);
 // Priorities) of `buffer` to dst. Throws Error(Archive) for any other section or range.
 void export_items(const ReplayBuffer& buffer, const SectionEntry& s, uint64_t first, uint64_t count, uint8_t* dst);
 
+// The whole archive of `buffer` in memory, checksums left 0 (the facade streams archives
+// to disk itself and computes them; this is for tests and the fuzzer's seeds).
+std::vector<uint8_t> encode_archive(const ReplayBuffer& buffer, const ArchiveMeta& meta);
+
 // A validated archive over bytes in memory (a mapped file).
 struct ArchiveView {
   const uint8_t* base = nullptr;
@@ -149,5 +154,10 @@ struct ArchiveView {
 // allocates nothing proportional to the counts it reads. Throws Error(Archive) saying
 // what is wrong.
 ArchiveView parse_archive(const uint8_t* data, uint64_t size);
+
+class Storage;
+// An empty buffer of the archive's kind (uniform or prioritized, alpha, eviction) on
+// `storage`, ready for restore(); memory storage of the archive's capacity when null.
+std::unique_ptr<ReplayBuffer> make_buffer_for(const ArchiveView& archive, std::unique_ptr<Storage> storage = nullptr);
 
 }  // namespace replaykit

@@ -131,45 +131,31 @@ HeapBlock::HeapBlock(size_t bytes) : size_(bytes ? bytes : 64) {
 
 HeapBlock::~HeapBlock() { std::free(data_); }
 
-// ---- MemoryStorage ----
+// ---- RowStorage, MemoryStorage, MmapStorage ----
 
-MemoryStorage::MemoryStorage(Schema schema, uint64_t capacity)
-    : Storage(std::move(schema), capacity), layout_(schema_), block_(layout_.block_bytes(capacity)) {
-  rows_ = RowBlock(layout_, block_.data());
-}
-
-void MemoryStorage::write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) {
+void RowStorage::write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) {
   write_rows(schema_, rows_, slot, n, columns, first_row);
 }
 
-void MemoryStorage::gather(size_t f, const uint64_t* slots, size_t n, void* dst) const {
+void RowStorage::gather(size_t f, const uint64_t* slots, size_t n, void* dst) const {
   gather_field(schema_, layout_, f, slots, n, dst, [this](uint64_t s) { return rows_.row(s); });
 }
 
-void MemoryStorage::gather_all(const uint64_t* slots, size_t n, void* const* outs) const {
+void RowStorage::gather_all(const uint64_t* slots, size_t n, void* const* outs) const {
   gather_all_rows(schema_, layout_, slots, n, outs, [this](uint64_t s) { return rows_.row(s); });
 }
 
-// ---- MmapStorage ----
+MemoryStorage::MemoryStorage(Schema schema, uint64_t capacity)
+    : RowStorage(std::move(schema), capacity), block_(layout_.block_bytes(capacity)) {
+  rows_ = RowBlock(layout_, block_.data());
+}
 
 MmapStorage::MmapStorage(Schema schema, uint64_t capacity, const std::string& path)
-    : Storage(std::move(schema), capacity), layout_(schema_) {
+    : RowStorage(std::move(schema), capacity) {
   file_ = std::make_unique<MappedFile>(path, sizeof(StorageFileHeader) + layout_.block_bytes(capacity));
   write_header(*file_, schema_, capacity);
   file_->advise_random(sizeof(StorageFileHeader));
   rows_ = RowBlock(layout_, file_->data() + sizeof(StorageFileHeader));
-}
-
-void MmapStorage::write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) {
-  write_rows(schema_, rows_, slot, n, columns, first_row);
-}
-
-void MmapStorage::gather(size_t f, const uint64_t* slots, size_t n, void* dst) const {
-  gather_field(schema_, layout_, f, slots, n, dst, [this](uint64_t s) { return rows_.row(s); });
-}
-
-void MmapStorage::gather_all(const uint64_t* slots, size_t n, void* const* outs) const {
-  gather_all_rows(schema_, layout_, slots, n, outs, [this](uint64_t s) { return rows_.row(s); });
 }
 
 // ---- TieredStorage ----

@@ -96,20 +96,28 @@ class HeapBlock {
   size_t size_ = 0;
 };
 
-// Slot s lives at row s, in RAM.
-class MemoryStorage final : public Storage {
+// Slot s lives at row s of one block of rows (RAM or a mapped file).
+class RowStorage : public Storage {
  public:
-  // Throws Error(Range) when capacity * row size overflows or cannot be allocated.
-  MemoryStorage(Schema schema, uint64_t capacity);
   void write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) override;
   void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const override;
   void gather_all(const uint64_t* slots, size_t n, void* const* outs) const override;
+
+ protected:
+  RowStorage(Schema schema, uint64_t capacity) : Storage(std::move(schema), capacity), layout_(schema_) {}
+  RowLayout layout_;
+  RowBlock rows_;  // set by the subclass once it has the memory
+};
+
+// Every item in RAM.
+class MemoryStorage final : public RowStorage {
+ public:
+  // Throws Error(Range) when capacity * row size overflows or cannot be allocated.
+  MemoryStorage(Schema schema, uint64_t capacity);
   size_t bytes() const override { return block_.size(); }
 
  private:
-  RowLayout layout_;
   HeapBlock block_;
-  RowBlock rows_;
 };
 
 // The header at the start of a storage file (little-endian; informative: the file is
@@ -126,21 +134,16 @@ struct StorageFileHeader {
 };
 static_assert(sizeof(StorageFileHeader) == 4096, "the header is one page");
 
-// Slot s lives at row s, in a memory-mapped file at `path`.
-class MmapStorage final : public Storage {
+// Every item in a memory-mapped file at `path`.
+class MmapStorage final : public RowStorage {
  public:
   // Throws Error(Storage) for a file fault, Error(Range) for an absurd size.
   MmapStorage(Schema schema, uint64_t capacity, const std::string& path);
-  void write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) override;
-  void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const override;
-  void gather_all(const uint64_t* slots, size_t n, void* const* outs) const override;
   size_t bytes() const override { return 0; }
   size_t file_bytes() const override { return file_->size(); }
 
  private:
-  RowLayout layout_;
   std::unique_ptr<MappedFile> file_;
-  RowBlock rows_;
 };
 
 // The newest hot_capacity items in RAM; older ones in a file ring of

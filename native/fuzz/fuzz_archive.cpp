@@ -22,14 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // before it allocates, and this target is about the parser and the restore logic.
     const uint64_t row = v.schema.row_bytes();
     if (v.header.capacity > (1u << 16) || row == 0 || v.header.capacity * row > (32u << 20)) return 0;
-    std::optional<PrioritizedOptions> per;
-    if (v.prioritized()) {
-      PrioritizedOptions o;
-      o.alpha = v.header.alpha;
-      o.eviction = v.lowest_priority() ? Eviction::LowestPriority : Eviction::Fifo;
-      per = o;
-    }
-    ReplayBuffer b(std::make_unique<MemoryStorage>(v.schema, v.header.capacity), per);
+    auto buffer = make_buffer_for(v);
+    ReplayBuffer& b = *buffer;
     b.restore(v);
     if (b.length() > 0) {  // the restored buffer must be fully usable
       const uint64_t n = b.length() < 8 ? b.length() : 8;

@@ -11,20 +11,6 @@
 
 using namespace replaykit;
 
-static std::vector<uint8_t> bytes_of(const ReplayBuffer& b, const ArchiveMeta& meta) {
-  ArchivePlan plan = plan_archive(b, meta);
-  std::vector<uint8_t> out(plan.header.file_bytes, 0);
-  std::memcpy(out.data(), &plan.header, sizeof plan.header);
-  std::memcpy(out.data() + sizeof plan.header, plan.sections.data(), plan.sections.size() * sizeof(SectionEntry));
-  for (const SectionEntry& s : plan.sections) {
-    uint8_t* dst = out.data() + s.offset;
-    if (s.kind == uint32_t(SectionKind::Schema)) std::memcpy(dst, plan.schema_bytes.data(), s.length);
-    else if (s.kind == uint32_t(SectionKind::Epoch)) std::memcpy(dst, &meta.epoch, sizeof meta.epoch);
-    else export_items(b, s, 0, s.length / section_item_bytes(b.schema(), s), dst);
-  }
-  return out;
-}
-
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s <corpus-dir>\n", argv[0]);
@@ -51,7 +37,7 @@ int main(int argc, char** argv) {
       if (n) b.push(cols, n, per ? pr.data() : nullptr);
       ArchiveMeta meta;
       meta.has_epoch = n == 3;
-      const auto bytes = bytes_of(b, meta);
+      const auto bytes = encode_archive(b, meta);
       const std::string path = dir + "/seed-" + std::to_string(made++) + ".rkb";
       FILE* f = std::fopen(path.c_str(), "wb");
       if (!f) return 1;

@@ -9,33 +9,10 @@
 using namespace rk_test;
 
 namespace {
-// The bytes of an archive of `b` (checksums left 0: the facade computes them).
-std::vector<uint8_t> archive_bytes(const ReplayBuffer& b, ArchiveMeta meta = {}) {
-  ArchivePlan plan = plan_archive(b, meta);
-  std::vector<uint8_t> out(plan.header.file_bytes, 0);
-  std::memcpy(out.data(), &plan.header, sizeof plan.header);
-  std::memcpy(out.data() + sizeof plan.header, plan.sections.data(), plan.sections.size() * sizeof(SectionEntry));
-  for (const SectionEntry& s : plan.sections) {
-    uint8_t* dst = out.data() + s.offset;
-    switch (static_cast<SectionKind>(s.kind)) {
-      case SectionKind::Schema: std::memcpy(dst, plan.schema_bytes.data(), s.length); break;
-      case SectionKind::Epoch: std::memcpy(dst, &meta.epoch, sizeof meta.epoch); break;
-      default: export_items(b, s, 0, s.length / section_item_bytes(b.schema(), s), dst);
-    }
-  }
-  return out;
-}
+std::vector<uint8_t> archive_bytes(const ReplayBuffer& b, ArchiveMeta meta = {}) { return encode_archive(b, meta); }
 
 std::unique_ptr<ReplayBuffer> fresh_like(const ArchiveView& v, std::unique_ptr<Storage> storage = nullptr) {
-  std::optional<PrioritizedOptions> per;
-  if (v.prioritized()) {
-    PrioritizedOptions o;
-    o.alpha = v.header.alpha;
-    o.eviction = v.lowest_priority() ? Eviction::LowestPriority : Eviction::Fifo;
-    per = o;
-  }
-  if (!storage) storage = std::make_unique<MemoryStorage>(v.schema, v.header.capacity);
-  return std::make_unique<ReplayBuffer>(std::move(storage), per);
+  return make_buffer_for(v, std::move(storage));
 }
 
 void fill(ReplayBuffer& b, uint64_t n, uint32_t seed) {
