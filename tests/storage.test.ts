@@ -147,7 +147,7 @@ describe('tiered storage', () => {
 /** Runs a script in a fresh node process against the built package; returns its stdout. */
 function child(script: string, args: string[] = [], limitFileKb?: number): { stdout: string; stderr: string; status: number | null } {
   const entry = path.join(__dirname, '..', 'dist', 'lib', 'index.js');
-  if (!fs.existsSync(entry)) throw new Error('run `npm run build` first: child-process tests load dist/');
+  if (!fs.existsSync(entry)) throw new Error('run `npm run build:ts` first: child-process tests load dist/');
   const code = `const rk = require(${JSON.stringify(entry)});\n${script}`;
   const cmd = limitFileKb ? ['-c', `ulimit -f ${limitFileKb} && exec "${process.execPath}" ${args.join(' ')} -e "$0"`, code] : undefined;
   const r = cmd ? spawnSync('sh', cmd, { encoding: 'utf8' }) : spawnSync(process.execPath, [...args, '-e', code], { encoding: 'utf8' });
