@@ -124,8 +124,21 @@ function* archiveWrites(b: Saveable, meta: ArchiveMetaJs, plan: ArchivePlan, chu
   yield { bytes: header, position: 0 };
 }
 
+/** Temporary files of saves in flight: removed if the process exits in the middle of one. */
+const inFlight = new Set<string>();
+let exitHookInstalled = false;
+
+/** A fresh temporary path beside `target`, registered for removal at exit until released. */
 function tempPathFor(target: string): string {
-  return nodePath.join(nodePath.dirname(target), `.${nodePath.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const tmp of inFlight) fs.rmSync(tmp, { force: true });
+    });
+  }
+  const tmp = nodePath.join(nodePath.dirname(target), `.${nodePath.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  inFlight.add(tmp);
+  return tmp;
 }
 
 function beginSave(b: Saveable): void {
@@ -173,6 +186,7 @@ export function saveSync(b: Saveable, path: string, options: SaveOptions = {}): 
     fs.rmSync(tmp, { force: true });
     throw wrapFsError(e, target);
   } finally {
+    inFlight.delete(tmp);
     b._saving = false;
   }
 }
@@ -208,6 +222,7 @@ export async function save(b: Saveable, path: string, options: SaveOptions = {})
     if (options.signal?.aborted && e === options.signal.reason) throw e;
     throw wrapFsError(e, target);
   } finally {
+    inFlight.delete(tmp);
     b._saving = false;
   }
 }

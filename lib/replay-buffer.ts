@@ -30,7 +30,7 @@ import {
   TransitionOptions,
 } from './schema';
 
-/** Options of {@link ReplayBuffer.sample}. */
+/** Options of {@link ReplayBufferImpl.sample}. */
 export interface SampleOptions<F extends FieldsSpec> {
   /**
    * Preallocated arrays to sample into (hot loops): any of the batch's arrays, each of

@@ -14,7 +14,9 @@
 //     prebuild, which is refused under musl (scripts/consumer/dual.cjs); the `replaykit` CLI
 //     runs; a TypeScript consumer (scripts/consumer/use.ts, as an ES module and as CommonJS,
 //     strict, and again under moduleResolution "bundler") type-checks, with its expected
-//     compile errors, and runs against every public API.
+//     compile errors, and runs against every public API;
+//  5. installs it again with install scripts on and LIBC=musl, so that no prebuild matches:
+//     the install script builds the addon from the shipped sources, and it loads.
 //
 // Usage: node scripts/check-package.js [--keep]   (--keep leaves the temporary directory)
 'use strict';
@@ -29,7 +31,7 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'replaykit-package-'));
 const step = (what) => console.log(`\n== check:package: ${what} ==`);
 const run = (cmd, args, cwd, opts = {}) => execFileSync(cmd, args, { cwd, stdio: 'inherit', ...opts });
-const output = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+const output = (cmd, args, cwd, opts = {}) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], ...opts });
 const fail = (msg) => {
   throw new Error(`check:package: ${msg}`);
 };
@@ -127,7 +129,22 @@ function main() {
   run(process.execPath, [path.join('out', 'use.mjs')], app);
   run(process.execPath, [path.join('out', 'use.cjs')], app);
 
-  console.log(`\ncheck:package: ${packed.filename} installs without a compiler and works from JavaScript (require, import) and TypeScript`);
+  step('where no prebuild matches (LIBC=musl), the install script builds from source');
+  const musl = path.join(tmp, 'musl');
+  fs.mkdirSync(musl);
+  fs.writeFileSync(path.join(musl, 'package.json'), JSON.stringify({ name: 'replaykit-from-source', version: '1.0.0', private: true }, null, 2));
+  const env = { ...process.env, LIBC: 'musl' };
+  run(npm, ['install', '--no-audit', '--no-fund', '--foreground-scripts', tarball], musl, { env });
+  const fromSource = output(process.execPath, ['-e', `
+    const rk = require('replaykit');
+    const b = new rk.ReplayBuffer({ capacity: 4, obsShape: [1], seed: 1 });
+    b.push({ obs: [1], action: 0, reward: 1, nextObs: [2], terminated: false, truncated: false });
+    if (b.sample(1).nextObs[0] !== 2) throw new Error('bad sample');
+    console.log(require('node-gyp-build').path(require('node:path').dirname(require.resolve('replaykit/package.json'))));`], musl, { env });
+  if (!fromSource.includes(path.join('build', 'Release'))) fail(`expected the addon built from source, got ${fromSource}`);
+  console.log(`built from source and loaded: ${path.relative(musl, fromSource.trim())}`);
+
+  console.log(`\ncheck:package: ${packed.filename} installs without a compiler and works from JavaScript (require, import) and TypeScript; it builds from source where no prebuild matches`);
 }
 
 try {

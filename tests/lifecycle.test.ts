@@ -271,12 +271,7 @@ describe('process exit at every stage is clean', () => {
     expect(left).toEqual([]);
   });
 
-  // KNOWN BUG, kept as test.failing so that it is seen: a save interrupted by process.exit()
-  // leaves its temporary file (`.<name>.tmp-<pid>-<hex>`, lib/archive.ts) beside the target.
-  // The archive itself is safe (the target is untouched), but the issue asks that process exit
-  // leave no files behind. Fix: track in-flight temporaries and unlink them in a
-  // process.on('exit') handler; then turn this into a plain test.
-  test.failing('process.exit() during a save leaves no temporary file', () => {
+  test('process.exit() during a save leaves no temporary file', () => {
     const where = freshDir();
     const r = child(`${useBuffers('[null, null]')} made[0].save(path.join(${JSON.stringify(where)}, 'ckpt.rkb'), { chunkBytes: 4096, onProgress: () => process.exit(0) });`);
     expectClean(r);
