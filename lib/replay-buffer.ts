@@ -36,7 +36,8 @@ export interface SampleOptions<F extends FieldsSpec> {
    * Preallocated arrays to sample into (hot loops): any of the batch's arrays, each of
    * exactly the length `sample` would allocate. Missing ones are allocated and set on
    * this object, which is returned, so `b = rb.sample(n, { out: b })` allocates nothing
-   * after the first call.
+   * after the first call. Tensors made from these arrays without a copy (tfjs `tf.tensor`,
+   * onnxruntime's `Tensor`) alias them: the next `sample` into the same `out` changes them.
    */
   out?: Partial<Batch<F>>;
 }

@@ -127,6 +127,7 @@ void export_items(const ReplayBuffer& b, const SectionEntry& s, uint64_t first, 
   const bool per_slot = kind == SectionKind::Writes || kind == SectionKind::Inserted;
   const uint64_t items = per_slot ? b.capacity() : b.length();
   if (first > items || count > items - first) fail(ErrorKind::Archive, "export beyond the end of a section");
+  if (count == 0) return;
   switch (kind) {
     case SectionKind::FieldData: {
       if (s.index >= b.schema().size()) fail(ErrorKind::Archive, "no such field");
@@ -367,7 +368,7 @@ void ReplayBuffer::restore(const ArchiveView& v) {
   std::vector<double> priorities;
   if (v.priorities >= 0) {
     priorities.resize(len);
-    std::memcpy(priorities.data(), v.at(v.priorities), 8 * len);
+    if (len) std::memcpy(priorities.data(), v.at(v.priorities), 8 * len);
     for (double p : priorities)
       if (!(std::isfinite(p) && p > 0)) bad("a priority is not a finite number > 0");
   }
