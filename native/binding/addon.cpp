@@ -592,26 +592,32 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer> {
   }
 
   // readLive(keys: Float64Array, start, want, outs (null skips), keysOut: Float64Array(want)) -> [consumed, got]
+  // Reads the keys in place: the cost is the keys consumed, not the whole array.
   Napi::Value ReadLive(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto& b = live(env);
-    to_keys(env, info[0], &keys_);
+    napi_typedarray_type type;
+    size_t n_keys = 0;
+    void* data = nullptr;
+    if (napi_get_typedarray_info(env, info[0], &type, &n_keys, &data, nullptr, nullptr) != napi_ok ||
+        type != napi_float64_array)
+      throw_kind(env, ErrorKind::Dtype, "keys: expected Float64Array");
     const uint64_t start = to_count(env, info[1], "start");
     const uint64_t want = to_count(env, info[2], "want");
-    if (start > keys_.size()) throw_kind(env, ErrorKind::Range, "start is past the end of the keys");
+    if (start > n_keys) throw_kind(env, ErrorKind::Range, "start is past the end of the keys");
     std::vector<void*> outs = columns(env, info[3], want, "out", true);
     auto* keys_out = static_cast<double*>(typed_data(env, info[4], napi_float64_array, want, "out.indices"));
     std::vector<uint64_t> found(want);
     uint64_t got = 0;
+    const double* keys = static_cast<const double*>(data) + start;
     const uint64_t consumed =
-        guard(env, [&] { return b.read_live(keys_.data() + start, keys_.size() - start, want, outs.data(), found.data(), &got); });
+        guard(env, [&] { return b.read_live(keys, n_keys - start, want, outs.data(), found.data(), &got); });
     for (uint64_t i = 0; i < got; ++i) keys_out[i] = static_cast<double>(found[i]);
     Napi::Array r = Napi::Array::New(env, 2);
     r.Set(0u, Napi::Number::New(env, static_cast<double>(consumed)));
     r.Set(1u, Napi::Number::New(env, static_cast<double>(got)));
     return r;
   }
-
 
   // planArchive(meta) -> { fileBytes, tableEnd, sections: [{ kind, index, offset, length, itemBytes }] }
   // meta: { betaStart, betaEnd, epsilon, betaFrames, sampleCalls, rngState: [4], seed,

@@ -205,19 +205,38 @@ void ReplayBuffer::read_positions(const uint64_t* positions, uint64_t n, void* c
   gather(scratch_.data(), n, outs);
 }
 
-uint64_t ReplayBuffer::read_live(const uint64_t* keys, uint64_t n_keys, uint64_t want, void* const* outs,
-                                 uint64_t* keys_out, uint64_t* got) const {
+namespace {
+// A key as the core counts it; false for a value that cannot be a key (skipped as unknown).
+inline bool key_value(uint64_t k, uint64_t* out) {
+  *out = k;
+  return true;
+}
+inline bool key_value(double k, uint64_t* out) {
+  if (!(k >= 0 && k <= 9007199254740992.0 && std::floor(k) == k)) return false;
+  *out = static_cast<uint64_t>(k);
+  return true;
+}
+}  // namespace
+
+template <typename K>
+uint64_t ReplayBuffer::read_live(const K* keys, uint64_t n_keys, uint64_t want, void* const* outs, uint64_t* keys_out,
+                                 uint64_t* got) const {
   scratch_.resize(want);
-  uint64_t consumed = 0, found = 0, slot;
+  uint64_t consumed = 0, found = 0, slot, key;
   for (; consumed < n_keys && found < want; ++consumed) {
-    if (writer_.resolve(keys[consumed], &slot) != KeyState::Live) continue;
-    keys_out[found] = keys[consumed];
+    if (!key_value(keys[consumed], &key) || writer_.resolve(key, &slot) != KeyState::Live) continue;
+    keys_out[found] = key;
     scratch_[found++] = slot;
   }
   gather(scratch_.data(), found, outs);
   *got = found;
   return consumed;
 }
+
+template uint64_t ReplayBuffer::read_live<uint64_t>(const uint64_t*, uint64_t, uint64_t, void* const*, uint64_t*,
+                                                    uint64_t*) const;
+template uint64_t ReplayBuffer::read_live<double>(const double*, uint64_t, uint64_t, void* const*, uint64_t*,
+                                                  uint64_t*) const;
 
 void ReplayBuffer::clear() {
   writer_.clear();

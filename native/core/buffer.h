@@ -64,7 +64,10 @@ class ReplayBuffer {
   // Reads up to `want` items named by keys[0 .. n_keys), skipping keys that are stale
   // (their item was overwritten) or unknown; writes the keys read to keys_out and
   // their count to *got. Returns how many of the keys it consumed.
-  uint64_t read_live(const uint64_t* keys, uint64_t n_keys, uint64_t want, void* const* outs, uint64_t* keys_out,
+  // Keys may be uint64 or double (as JS holds them: a double that is not an integer key is skipped),
+  // and are looked at only up to the last one consumed.
+  template <typename K>
+  uint64_t read_live(const K* keys, uint64_t n_keys, uint64_t want, void* const* outs, uint64_t* keys_out,
                      uint64_t* got) const;
 
   void clear();
