@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PrioritizedReplayBuffer, ReplayBuffer } from '../lib/index';
+import { openArchive, PrioritizedReplayBuffer, ReplayBuffer } from '../lib/index';
 import { PlainColumns, PlainField, PlainPrioritized, PlainReplay } from './reference';
 import { buildRoofline, Roofline } from './roofline';
 
@@ -29,10 +29,14 @@ interface Options {
   runs: number;
   runMs: number;
   warmup: number;
+  /** Runs of the slow cases (archive saves and loads, full epochs: seconds each), after one warm-up run. */
+  slowRuns: number;
+  /** Time whole epochs even when one takes longer than EPOCH_SLOW_MS (see the epochs group). */
+  fullEpochs: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { json: false, cases: [], runs: 7, runMs: 25, warmup: 2 };
+  const o: Options = { json: false, cases: [], runs: 7, runMs: 25, warmup: 2, slowRuns: 5, fullEpochs: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -45,8 +49,10 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--runs') o.runs = Math.max(5, Number.parseInt(value(), 10));
     else if (a === '--run-ms') o.runMs = Math.max(1, Number(value()));
     else if (a === '--warmup') o.warmup = Math.max(1, Number.parseInt(value(), 10));
+    else if (a === '--full-epochs') o.fullEpochs = true;
+    else if (a === '--slow-runs') o.slowRuns = Math.max(5, Number.parseInt(value(), 10));
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench -- [--json] [--case NAME[,NAME...]] [--runs N>=5] [--run-ms MS] [--warmup N]\n');
+      process.stdout.write('usage: npm run bench -- [--json] [--case NAME[,NAME...]] [--runs N>=5] [--run-ms MS] [--warmup N] [--slow-runs N>=5] [--full-epochs]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);
   }
@@ -56,7 +62,10 @@ function parseArgs(argv: readonly string[]): Options {
 // ---------------------------------------------------------------------------
 // Measurement
 
-type Unit = 'transitions/s' | 'us/batch' | 'us/step' | 'bytes/transition';
+type Unit = 'transitions/s' | 'bytes/s' | 'us/batch' | 'us/step' | 'us/call' | 'bytes/transition' | 'MB RssAnon';
+
+/** Units of rates (higher is better); the others are times per repetition, or memory. */
+const isRate = (u: Unit): boolean => u === 'transitions/s' || u === 'bytes/s';
 type Role = 'replaykit' | 'roofline' | 'ts' | 'core';
 
 /** Runs `iters` repetitions; returns nanoseconds per repetition. */
@@ -66,6 +75,14 @@ interface Contender {
   role: Role;
   label: string;
   time: Timer;
+  /**
+   * For a case with more than one replaykit contender (e.g. tiered and mmap storage against
+   * the same memory-storage reference, in the same interleaved runs): this one's case name,
+   * and its own target and note.
+   */
+  caseName?: string;
+  target?: Target;
+  note?: string;
 }
 
 interface Target {
@@ -86,6 +103,11 @@ interface CaseSpec {
   contenders: Contender[];
   target?: Target;
   note?: string;
+  /** Runs and warm-up runs for this case (default --runs and --warmup). */
+  runs?: number;
+  warmup?: number;
+  /** Repetitions per run, skipping calibration (for repetitions of seconds, e.g. a 1 GB save). */
+  iters?: number;
 }
 
 interface Stat {
@@ -132,6 +154,7 @@ function stat(values: readonly number[]): Stat {
 
 function toUnit(spec: CaseSpec, nsPerOp: number): number {
   if (spec.unit === 'transitions/s') return ((spec.rowsPerOp ?? 1) * 1e9) / nsPerOp;
+  if (spec.unit === 'bytes/s') return ((spec.bytesPerOp ?? 1) * 1e9) / nsPerOp;
   return nsPerOp / 1000;
 }
 
@@ -141,9 +164,18 @@ function collectGarbage(): void {
 }
 
 async function measure(spec: CaseSpec, opts: Options, log: (s: string) => void): Promise<Result> {
+  return (await measureAll(spec, opts, log))[0];
+}
+
+/** Measures a case; one result per replaykit contender (each against the same references). */
+async function measureAll(spec: CaseSpec, opts: Options, log: (s: string) => void): Promise<Result[]> {
   // Calibrate: grow the repetitions until a call takes >= 2 ms, then size runs to opts.runMs.
   const iters = new Map<Contender, number>();
   for (const c of spec.contenders) {
+    if (spec.iters !== undefined) {
+      iters.set(c, spec.iters);
+      continue;
+    }
     let it = 1;
     let ns = await c.time(it);
     while (ns * it < 2e6 && it < 1e7) {
@@ -153,22 +185,29 @@ async function measure(spec: CaseSpec, opts: Options, log: (s: string) => void):
     iters.set(c, Math.max(1, Math.min(1e7, Math.round((opts.runMs * 1e6) / ns))));
   }
   const samples = new Map<Contender, number[]>(spec.contenders.map((c) => [c, []]));
-  const total = opts.warmup + opts.runs;
+  const warmup = spec.warmup ?? opts.warmup;
+  const total = warmup + (spec.runs ?? opts.runs);
   for (let r = 0; r < total; r++) {
     const k = r % spec.contenders.length;
     const order = [...spec.contenders.slice(k), ...spec.contenders.slice(0, k)];
     for (const c of order) {
       const ns = await c.time(iters.get(c)!);
-      if (r >= opts.warmup) samples.get(c)!.push(toUnit(spec, ns));
+      if (r >= warmup) samples.get(c)!.push(toUnit(spec, ns));
     }
   }
   const byRole = (role: Role): Reference | undefined => {
     const c = spec.contenders.find((x) => x.role === role);
     return c ? { label: c.label, ...stat(samples.get(c)!) } : undefined;
   };
-  const rk = byRole('replaykit')!;
+  return spec.contenders.filter((c) => c.role === 'replaykit').map((c) => {
+    const rk = { label: c.label, ...stat(samples.get(c)!) };
+    return resultOf({ ...spec, name: c.caseName ?? spec.name, target: c.target ?? spec.target, note: c.note ?? spec.note }, rk, byRole, log);
+  });
+}
+
+function resultOf(spec: CaseSpec, rk: Reference, byRole: (role: Role) => Reference | undefined, log: (s: string) => void): Result {
   const result: Result = { case: spec.name, unit: spec.unit, median: rk.median, min: rk.min, max: rk.max, runs: rk.runs };
-  const rate = spec.unit === 'transitions/s';
+  const rate = isRate(spec.unit);
   const speed = (ref: Reference): number => (rate ? rk.median / ref.median : ref.median / rk.median);
   const roof = byRole('roofline');
   if (roof) {
@@ -182,7 +221,8 @@ async function measure(spec: CaseSpec, opts: Options, log: (s: string) => void):
   }
   const core = byRole('core');
   if (core) result.core = core;
-  if (spec.bytesPerOp) {
+  if (spec.unit === 'bytes/s') result.gbPerSecond = rk.median / 1e9;
+  else if (spec.bytesPerOp) {
     const nsPerOp = rate ? ((spec.rowsPerOp ?? 1) * 1e9) / rk.median : rk.median * 1000;
     result.gbPerSecond = spec.bytesPerOp / nsPerOp;
   }
@@ -578,7 +618,363 @@ const memory: Group = {
   },
 };
 
-const GROUPS: Group[] = [memory, push, uniform, prioritized, atari];
+// ---------------------------------------------------------------------------
+// Files: every file the bench makes lives in one directory under os.tmpdir(), removed at the
+// end of its group, and at exit (also on an error, Ctrl-C or SIGTERM) if still there.
+
+const tempDirs = new Set<string>();
+let tempHooks = false;
+
+function makeTempDir(): string {
+  if (!tempHooks) {
+    tempHooks = true;
+    process.on('exit', () => {
+      for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+    });
+    for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) process.once(sig, () => process.exit(code));
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'replaykit-bench-'));
+  tempDirs.add(dir);
+  return dir;
+}
+
+function removeTempDir(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
+}
+
+/** Anonymous resident memory (RssAnon in /proc/self/status), in bytes. */
+function rssAnon(): number {
+  const m = /^RssAnon:\s+(\d+) kB$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  if (!m) throw new Error('no RssAnon in /proc/self/status (Linux only)');
+  return Number(m[1]) * 1024;
+}
+
+// ---------------------------------------------------------------------------
+// tiered (issue #4): Atari rows, a tiered buffer whose cold tier is 5x its hot tier
+
+const TIERED_CAPACITY = 30_000;
+const TIERED_HOT = 5_000;
+const TIERED_FILL = TIERED_CAPACITY + TIERED_HOT; // past capacity: the ring has wrapped, both tiers full
+const TIERED_BATCH = 32;
+
+type TieredKind = 'memory' | 'tiered' | 'mmap';
+
+function atariFields() {
+  return {
+    obs: { shape: [4, 84, 84], dtype: 'uint8' },
+    action: { shape: [], dtype: 'int32' },
+    reward: { shape: [], dtype: 'float32' },
+    nextObs: { shape: [4, 84, 84], dtype: 'uint8' },
+    terminated: { shape: [], dtype: 'bool' },
+    truncated: { shape: [], dtype: 'bool' },
+  } as const;
+}
+
+function newAtariStored(kind: TieredKind, file: string) {
+  const storage = kind === 'memory' ? ({ type: 'memory' } as const)
+    : kind === 'mmap' ? ({ type: 'mmap', path: file } as const)
+    : ({ type: 'tiered', hotCapacity: TIERED_HOT, path: file } as const);
+  return new ReplayBuffer({ capacity: TIERED_CAPACITY, fields: atariFields(), seed: 1, storage });
+}
+
+interface RssProbe {
+  baselineMB: number;
+  afterMB: number;
+  growthMB: number;
+}
+
+/** In a fresh process: RssAnon before making a buffer (inputs already made) and after filling it past capacity. */
+function probeRss(kind: TieredKind, file: string): RssProbe {
+  const chunks = [atariColumns(TIERED_BATCH), atariColumns(TIERED_BATCH)];
+  collectGarbage();
+  const before = rssAnon();
+  const b = newAtariStored(kind, file);
+  fill((k) => b.pushBatch(chunks[k & 1]), TIERED_FILL, TIERED_BATCH);
+  collectGarbage();
+  const after = rssAnon();
+  b.close();
+  return { baselineMB: before / 2 ** 20, afterMB: after / 2 ** 20, growthMB: (after - before) / 2 ** 20 };
+}
+
+const tiered: Group = {
+  name: 'tiered',
+  cases: ['tiered pushBatch(32)', 'mmap pushBatch(32)', 'tiered sample(32)', 'mmap sample(32)', 'tiered sample(256)', 'mmap sample(256)',
+    'tiered RssAnon', 'memory RssAnon', 'mmap RssAnon'],
+  async run(_roof, wanted, opts, log) {
+    const out: Result[] = [];
+    const dir = makeTempDir();
+    const bufs: { close(): void }[] = [];
+    try {
+      const hotMB = (TIERED_HOT * ATARI_ROW_BYTES) / 2 ** 20;
+      const allMB = (TIERED_CAPACITY * ATARI_ROW_BYTES) / 2 ** 20;
+      // Memory first, each in a fresh process, so that nothing else here is resident.
+      for (const kind of ['tiered', 'memory', 'mmap'] as const) {
+        const name = `${kind} RssAnon`;
+        if (!wanted(name)) continue;
+        log(`  ${name} (fresh process) ...`);
+        const r = spawnSync(process.execPath, ['--expose-gc', __filename, '--rss-probe', kind, path.join(dir, `probe-${kind}.rkb`)], { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`RssAnon probe ${kind} failed:\n${r.stderr}`);
+        const p = JSON.parse(r.stdout) as RssProbe;
+        const refMB = kind === 'tiered' ? hotMB : allMB;
+        const res: Result = {
+          case: name, unit: 'MB RssAnon', median: p.growthMB, min: p.growthMB, max: p.growthMB, runs: 1,
+          baselineMB: p.baselineMB, afterMB: p.afterMB,
+          referenceLabel: kind === 'tiered' ? 'hot tier' : 'all items', referenceMB: refMB, vsReference: p.growthMB / refMB,
+          note: `RssAnon growth over filling ${TIERED_FILL} Atari transitions (capacity ${TIERED_CAPACITY}` +
+            `${kind === 'tiered' ? `, hotCapacity ${TIERED_HOT}` : ''}), fresh process, baseline taken before making the buffer`,
+        };
+        if (kind === 'tiered') {
+          res.target = 'RssAnon <= baseline + 1.3x hot tier';
+          res.met = p.growthMB <= 1.3 * hotMB;
+        }
+        log(`  ${name}: +${fmt(p.growthMB)} MB over a ${fmt(p.baselineMB)} MB baseline (${(p.growthMB / refMB).toFixed(2)}x ${res.referenceLabel as string})`);
+        out.push(res);
+      }
+      const speedCases = tiered.cases.filter((c) => !c.includes('RssAnon') && wanted(c));
+      if (speedCases.length === 0) return out;
+      log(`  filling three Atari buffers (memory, tiered, mmap; ${TIERED_FILL} transitions each, ${(allMB / 1024).toFixed(1)} GiB) ...`);
+      const chunks = [atariColumns(TIERED_BATCH), atariColumns(TIERED_BATCH), atariColumns(TIERED_BATCH)];
+      const made = (['memory', 'tiered', 'mmap'] as const).map((kind) => {
+        const b = newAtariStored(kind, path.join(dir, `${kind}.rkb`));
+        bufs.push(b);
+        fill((k) => b.pushBatch(chunks[k % 3]), TIERED_FILL, TIERED_BATCH);
+        return b;
+      });
+      const [mem, tier, mm] = made;
+      const of = (kind: 'tiered' | 'mmap', what: string): string => `${kind} ${what}`;
+      const wantedBoth = (what: string): boolean => wanted(of('tiered', what)) || wanted(of('mmap', what));
+      const contenders = (what: string, time: (b: typeof mem) => Timer, refLabel = 'memory storage'): Contender[] => [
+        ...(wanted(of('tiered', what)) ? [{ role: 'replaykit' as const, label: 'tiered', caseName: of('tiered', what), time: time(tier) }] : []),
+        ...(wanted(of('mmap', what)) ? [{ role: 'replaykit' as const, label: 'mmap', caseName: of('mmap', what), time: time(mm) }] : []),
+        { role: 'roofline', label: refLabel, time: time(mem) },
+      ];
+      const what = `pushBatch(${TIERED_BATCH})`;
+      if (wantedBoth(what)) {
+        let k = 0;
+        out.push(...await measureAll({
+          name: what, unit: 'transitions/s', rowsPerOp: TIERED_BATCH, bytesPerOp: TIERED_BATCH * ATARI_ROW_BYTES,
+          contenders: contenders(what, (b) => loopTimer(() => b.pushBatch(chunks[k++ % 3]))),
+          note: `full ring (steady state), capacity ${TIERED_CAPACITY}, hotCapacity ${TIERED_HOT}; against the same buffer on memory storage`,
+        }, opts, log));
+      }
+      for (const n of [32, 256]) {
+        const w = `sample(${n})`;
+        if (!wantedBoth(w)) continue;
+        const outs = new Map(made.map((b) => [b, b.sample(n)]));
+        out.push(...await measureAll({
+          name: w, unit: 'us/batch', bytesPerOp: n * ATARI_ROW_BYTES,
+          contenders: contenders(w, (b) => loopTimer(() => { outs.set(b, b.sample(n, { out: outs.get(b) })); })),
+          note: `output arrays reused (out); ${((TIERED_CAPACITY - TIERED_HOT) / TIERED_CAPACITY * 100).toFixed(0)}% of draws from the cold tier (page cache); against memory storage`,
+        }, opts, log));
+      }
+    } finally {
+      for (const b of bufs) b.close();
+      removeTempDir(dir);
+    }
+    return out;
+  },
+};
+
+// ---------------------------------------------------------------------------
+// archive (issue #5): save and load of a ~1 GB buffer against plain sequential file I/O
+
+const ARCHIVE_CAPACITY = 5_500_000; // MuJoCo rows: 913 MB of field data, ~1 GB of archive
+const SMALL_ARCHIVE_CAPACITY = 1_000;
+const IO_CHUNK = 16 << 20;
+
+function writeFileChunked(file: string, src: Uint8Array): void {
+  const fd = fs.openSync(file, 'w', 0o644);
+  try {
+    for (let at = 0; at < src.length; at += IO_CHUNK) fs.writeSync(fd, src, at, Math.min(IO_CHUNK, src.length - at), at);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function readFileChunked(file: string, bytes: number): Uint8Array {
+  const dst = new Uint8Array(bytes); // fresh, as load's buffer is: its pages are faulted in by the read
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (let at = 0; at < bytes;) {
+      const got = fs.readSync(fd, dst, at, Math.min(IO_CHUNK, bytes - at), at);
+      if (got <= 0) throw new Error(`short read of ${file}`);
+      at += got;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return dst;
+}
+
+/** Times one async call per repetition. */
+const asyncTimer = (fn: () => Promise<void>): Timer => async (iters) => {
+  const t0 = now();
+  for (let i = 0; i < iters; i++) await fn();
+  return Number(now() - t0) / iters;
+};
+
+const archive: Group = {
+  name: 'archive',
+  cases: ['archive saveSync', 'archive save', 'archive loadSync', 'archive load', 'openArchive(1 GB)'],
+  async run(_roof, wanted, opts, log) {
+    const out: Result[] = [];
+    const dir = makeTempDir();
+    let rk: ReturnType<typeof newMujoco> | undefined;
+    let small: ReturnType<typeof newMujoco> | undefined;
+    try {
+      const free = fs.statfsSync(dir);
+      if (free.bavail * free.bsize < 4 * 2 ** 30) log(`  warning: ${((free.bavail * free.bsize) / 2 ** 30).toFixed(1)} GiB free in ${dir}; this group needs about 3 GiB`);
+      rk = new ReplayBuffer({ capacity: ARCHIVE_CAPACITY, obsShape: [17], actionShape: [6], seed: 1 });
+      log(`  filling (${ARCHIVE_CAPACITY.toLocaleString('en')} MuJoCo transitions) ...`);
+      const chunks = [mujocoColumns(10_000), mujocoColumns(10_000), mujocoColumns(10_000)];
+      const big = rk;
+      fill((k) => big.pushBatch(chunks[k % 3]), ARCHIVE_CAPACITY, 10_000);
+      const bigPath = path.join(dir, 'big.rkb');
+      const plainPath = path.join(dir, 'plain.bin');
+      big.saveSync(bigPath); // the archive the load cases read (saves below overwrite it in place)
+      const bytes = fs.statSync(bigPath).size;
+      log(`  archive: ${(bytes / 2 ** 20).toFixed(0)} MiB`);
+      // The same number of bytes for the plain write: a random 16 MiB block, repeated.
+      const src = new Uint8Array(bytes);
+      src.set(randomU8(Math.min(IO_CHUNK, bytes)));
+      for (let have = Math.min(IO_CHUNK, bytes); have < bytes; have *= 2) src.copyWithin(have, 0, Math.min(have, bytes - have));
+      writeFileChunked(plainPath, src);
+      const io = { runs: opts.slowRuns, warmup: 1, iters: 1, bytesPerOp: bytes };
+      const saves = ['archive saveSync', 'archive save'].filter(wanted);
+      if (saves.length) {
+        out.push(...await measureAll({
+          name: 'archive save', unit: 'bytes/s', ...io,
+          contenders: [
+            ...(wanted('archive saveSync') ? [{ role: 'replaykit' as const, label: 'saveSync', caseName: 'archive saveSync', time: loopTimer(() => big.saveSync(bigPath)) }] : []),
+            ...(wanted('archive save') ? [{ role: 'replaykit' as const, label: 'save', caseName: 'archive save', time: asyncTimer(() => big.save(bigPath)) }] : []),
+            { role: 'roofline', label: 'writeSync 16 MiB chunks + fsync', time: loopTimer(() => writeFileChunked(plainPath, src)) },
+          ],
+          note: `${(bytes / 2 ** 20).toFixed(0)} MiB archive (${ARCHIVE_CAPACITY} MuJoCo transitions), temporary file + fsync + rename; reference: the same bytes written sequentially to a file, fsync`,
+        }, opts, log));
+      }
+      if (['archive loadSync', 'archive load'].some(wanted)) {
+        out.push(...await measureAll({
+          name: 'archive load', unit: 'bytes/s', ...io,
+          contenders: [
+            ...(wanted('archive loadSync') ? [{ role: 'replaykit' as const, label: 'loadSync', caseName: 'archive loadSync', time: loopTimer(() => { ReplayBuffer.loadSync(bigPath).close(); collectGarbage(); }) }] : []),
+            ...(wanted('archive load') ? [{ role: 'replaykit' as const, label: 'load', caseName: 'archive load', time: asyncTimer(async () => { (await ReplayBuffer.load(bigPath)).close(); collectGarbage(); }) }] : []),
+            { role: 'roofline', label: 'readSync 16 MiB chunks', time: loopTimer(() => { readFileChunked(plainPath, bytes); collectGarbage(); }) },
+          ],
+          note: 'files in the page cache (just written): memory-speed reads; load verifies every checksum and copies into a new memory buffer; reference: readSync of the same bytes into a fresh array',
+        }, opts, log));
+      }
+      if (wanted('openArchive(1 GB)')) {
+        small = new ReplayBuffer({ capacity: SMALL_ARCHIVE_CAPACITY, obsShape: [17], actionShape: [6], seed: 1 });
+        const s = small;
+        fill((k) => s.pushBatch(chunks[k % 3]), SMALL_ARCHIVE_CAPACITY, 1_000);
+        const smallPath = path.join(dir, 'small.rkb');
+        s.saveSync(smallPath);
+        const smallBytes = fs.statSync(smallPath).size;
+        out.push(...await measureAll({
+          name: 'openArchive(1 GB)', unit: 'us/call',
+          contenders: [
+            { role: 'replaykit', label: 'openArchive', time: loopTimer(() => openArchive(bigPath).close()) },
+            { role: 'roofline', label: `openArchive of ${(smallBytes / 1024).toFixed(0)} KiB`, time: loopTimer(() => openArchive(smallPath).close()) },
+          ],
+          note: `openArchive + close of the ${(bytes / 2 ** 20).toFixed(0)} MiB archive, against a ${(smallBytes / 1024).toFixed(0)} KiB one (${SMALL_ARCHIVE_CAPACITY} items)`,
+        }, opts, log));
+      }
+    } finally {
+      rk?.close();
+      small?.close();
+      removeTempDir(dir);
+    }
+    return out;
+  },
+};
+
+// ---------------------------------------------------------------------------
+// epochs (issue #6): full sweeps of a 1,000,000-item MuJoCo buffer against a sequential read
+
+/** An epoch estimated to take longer than this is timed over its first EPOCH_PART_BATCHES batches. */
+const EPOCH_SLOW_MS = 5000;
+const EPOCH_PART_BATCHES = 400;
+
+const epochs: Group = {
+  name: 'epochs',
+  cases: ['epoch(256) shuffled', 'epoch(256) in order'],
+  async run(roof, wanted, opts, log) {
+    const rk = newMujoco();
+    try {
+      log('  filling (1,000,000 transitions) ...');
+      const cols = mujocoColumns(MUJOCO_CAPACITY);
+      const plain = Object.values(cols) as (Float32Array | Uint8Array)[];
+      for (let at = 0; at < MUJOCO_CAPACITY; at += 10_000) {
+        const part = (a: Float32Array | Uint8Array, elems: number) => a.subarray(at * elems, (at + 10_000) * elems);
+        rk.pushBatch({
+          obs: part(cols.obs, 17) as Float32Array, action: part(cols.action, 6) as Float32Array, reward: part(cols.reward, 1) as Float32Array,
+          nextObs: part(cols.nextObs, 17) as Float32Array, terminated: part(cols.terminated, 1) as Uint8Array, truncated: part(cols.truncated, 1) as Uint8Array,
+        });
+      }
+      const elems = [17, 6, 1, 17, 1, 1];
+      const batch = 256;
+      await roof.command(`setup-seq ${MUJOCO_CAPACITY * MUJOCO_ROW_BYTES} ${batch * MUJOCO_ROW_BYTES}`);
+      let sink = 0;
+      // The first `batches` batches of an epoch (all of them by default); returns the rows got.
+      const sweep = (shuffle: boolean, batches: number): number => {
+        const it = rk.epochs({ batchSize: batch, shuffle });
+        let rows = 0;
+        for (let i = 0; i < batches; i++) {
+          const r = it.next();
+          if (r.done) break;
+          rows += r.value.reward.length;
+        }
+        return rows;
+      };
+      // A whole epoch per repetition, unless one would take more than EPOCH_SLOW_MS: then the
+      // first EPOCH_PART_BATCHES batches (the epoch's setup, listing and shuffling every key,
+      // included), scaled to the epoch's 1,000,000 rows.
+      const allBatches = Math.ceil(MUJOCO_CAPACITY / batch);
+      const t0 = now();
+      sweep(true, 40);
+      const estimateMs = (Number(now() - t0) / 1e6 / 40) * allBatches;
+      const batches = opts.fullEpochs || estimateMs <= EPOCH_SLOW_MS ? allBatches : EPOCH_PART_BATCHES;
+      if (batches < allBatches)
+        log(`  an epoch would take ~${(estimateMs / 1000).toFixed(1)} s: timing its first ${batches} batches, scaled to the epoch (--full-epochs for whole ones)`);
+      const epoch = (shuffle: boolean): Timer => (iters) => {
+        let rows = 0;
+        const t = now();
+        for (let i = 0; i < iters; i++) rows += sweep(shuffle, batches);
+        return (Number(now() - t) / rows) * MUJOCO_CAPACITY; // ns per 1,000,000 rows
+      };
+      const timedNote = batches < allBatches ? `; timed over the first ${batches} of ${allBatches} batches of each epoch, scaled` : '; whole epochs timed';
+      const results = await measureAll({
+        name: 'epoch(256)', unit: 'transitions/s', rowsPerOp: MUJOCO_CAPACITY, bytesPerOp: MUJOCO_CAPACITY * MUJOCO_ROW_BYTES,
+        runs: opts.slowRuns, warmup: 1, iters: 1, // one repetition = one whole epoch (seconds)
+        contenders: [
+          ...(wanted('epoch(256) shuffled') ? [{ role: 'replaykit' as const, label: 'shuffle: true', caseName: 'epoch(256) shuffled', time: epoch(true),
+            note: `rb.epochs({ batchSize: 256, shuffle: true }) over 1,000,000 items (fresh arrays per batch)${timedNote}; reference: a sequential read of the same bytes` }] : []),
+          ...(wanted('epoch(256) in order') ? [{ role: 'replaykit' as const, label: 'shuffle: false', caseName: 'epoch(256) in order', time: epoch(false),
+            note: `rb.epochs({ batchSize: 256, shuffle: false }) over 1,000,000 items, oldest first (fresh arrays per batch)${timedNote}` }] : []),
+          { role: 'roofline', label: 'sequential read', time: (n) => roof.time(`seq-read ${n}`) },
+          {
+            role: 'ts', label: 'JS slice per column', time: loopTimer(() => {
+              for (let at = 0; at < MUJOCO_CAPACITY; at += batch) {
+                const end = Math.min(MUJOCO_CAPACITY, at + batch);
+                for (let f = 0; f < plain.length; f++) sink += plain[f].slice(at * elems[f], end * elems[f]).length;
+              }
+            }),
+          },
+        ],
+      }, opts, log);
+      if (sink < 0) log('');
+      await roof.command('free');
+      for (const r of results) r.batchesTimed = batches;
+      return results;
+    } finally {
+      rk.close();
+    }
+  },
+};
+
+const GROUPS: Group[] = [memory, push, uniform, prioritized, atari, tiered, archive, epochs];
 
 // ---------------------------------------------------------------------------
 // Output
@@ -594,7 +990,7 @@ function fmt(v: number): string {
 
 function vsRooflineText(r: Result): string {
   if (r.vsRoofline === undefined) return '';
-  if (r.unit === 'transitions/s') return `${(100 * r.vsRoofline).toFixed(0)}% of its rate`;
+  if (isRate(r.unit)) return `${(100 * r.vsRoofline).toFixed(r.vsRoofline < 0.01 ? 2 : 0)}% of its rate`;
   return `${(1 / r.vsRoofline).toFixed(2)}x its time`;
 }
 
@@ -604,13 +1000,16 @@ function table(results: readonly Result[]): string {
     if (r.unit === 'bytes/transition')
       return [r.case, r.unit, fmt(r.median), '', `raw ${r.rawBytes as number}`, `${(r.vsRaw as number).toFixed(2)}x raw`, `storage ${fmt(r.storageBytesPerTransition as number)}`,
         r.ts ? fmt(r.ts.median) : '', '', `RSS ${fmt(r.residentMB as number)} MB`, ''];
+    if (r.unit === 'MB RssAnon')
+      return [r.case, r.unit, fmt(r.median), '', `${r.referenceLabel as string} ${fmt(r.referenceMB as number)} MB`, `${(r.vsReference as number).toFixed(2)}x ${r.referenceLabel as string}`,
+        '', '', '', r.target ?? `baseline ${fmt(r.baselineMB as number)} MB`, r.met === undefined ? '' : r.met ? 'yes' : 'NO'];
     return [
       r.case, r.unit, fmt(r.median), `${fmt(r.min)} .. ${fmt(r.max)}`,
       r.roofline ? `${fmt(r.roofline.median)} (${r.roofline.label})` : '',
-      vsRooflineText(r) + (r.gbPerSecond ? `, ${r.gbPerSecond.toFixed(1)} GB/s` : ''),
+      vsRooflineText(r) + (r.gbPerSecond ? `, ${r.gbPerSecond.toFixed(r.gbPerSecond < 0.1 ? 3 : 1)} GB/s` : ''),
       r.core ? fmt(r.core.median) : '',
       r.ts ? fmt(r.ts.median) : '',
-      r.vsTs !== undefined ? `${r.vsTs.toFixed(1)}x faster` : '',
+      r.vsTs !== undefined ? `${r.vsTs < 0.1 ? r.vsTs.toPrecision(2) : r.vsTs.toFixed(1)}x faster` : '',
       r.target ?? '', r.met === undefined ? '' : r.met ? 'yes' : 'NO',
     ];
   });
@@ -647,6 +1046,10 @@ function warnIfStale(root: string, log: (s: string) => void): void {
 async function main(): Promise<void> {
   if (process.argv[2] === '--memory-probe') {
     process.stdout.write(JSON.stringify(probeMemory(process.argv[3] ?? 'uniform')));
+    return;
+  }
+  if (process.argv[2] === '--rss-probe') {
+    process.stdout.write(JSON.stringify(probeRss(process.argv[3] as TieredKind, process.argv[4])));
     return;
   }
   const opts = parseArgs(process.argv.slice(2));

@@ -22,10 +22,14 @@
 //                               (prioritized: every priority randomised)
 //   core-sample N ITERS         ITERS core samples of N (no Node, no facade)
 //   core-step N ITERS           ITERS core PER steps: sample N, update_priorities of those N
+//   setup-seq BYTES CHUNK       BYTES of source, touched, and a CHUNK-byte destination
+//   seq-read ITERS              ITERS sequential passes over the source: memcpy CHUNK bytes at a
+//                               time into the (reused) destination (the epochs' roofline)
 //   free                        frees everything
 //   quit
 //
 // Timed commands answer {"ns": nanoseconds per iteration, "iters": ITERS}.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -186,6 +190,24 @@ void gather_these(const std::vector<uint64_t>& idx, uint64_t n) {
   for (uint64_t i = 0; i < n; ++i) std::memcpy(o + i * rb, gat.records.p + (idx[i] % gat.cap) * rb, rb);
 }
 
+// --- sequential read -------------------------------------------------------
+struct SeqState {
+  Block src, dst;
+} seq;
+
+void setup_seq(uint64_t bytes, uint64_t chunk) {
+  seq = SeqState();
+  seq.src = Block(bytes);
+  seq.dst = Block(chunk);
+}
+
+void seq_read() {
+  const size_t chunk = seq.dst.bytes;
+  for (size_t at = 0; at < seq.src.bytes; at += chunk)
+    std::memcpy(seq.dst.p, seq.src.p + at, std::min(chunk, seq.src.bytes - at));
+  sink = sink + seq.dst.p[0];
+}
+
 // --- the plain binary sum-tree ----------------------------------------------
 struct Tree {
   uint64_t leaves = 0;
@@ -328,6 +350,8 @@ int main() {
       else if (cmd == "gather") ns = timed(b, [&] { gather(a); });
       else if (cmd == "setup-gather-col") setup_gather_col(a);
       else if (cmd == "gather-col") ns = timed(b, [&] { gather_col(a); });
+      else if (cmd == "setup-seq") setup_seq(a, b);
+      else if (cmd == "seq-read") ns = timed(a, seq_read);
       else if (cmd == "setup-tree") setup_tree(a, b);
       else if (cmd == "tree-sample") ns = timed(b, [&] { tree.sample(a); });
       else if (cmd == "tree-step") ns = timed(b, [&] { tree_step(a); });
@@ -341,6 +365,7 @@ int main() {
         gcol = GatherState();
         tree = Tree();
         core = CoreState();
+        seq = SeqState();
       } else {
         std::cout << "{\"error\":\"unknown command: " << cmd << "\"}" << std::endl;
         continue;
@@ -350,7 +375,7 @@ int main() {
       continue;
     }
     if (ns >= 0)
-      std::cout << "{\"ns\":" << ns << ",\"iters\":" << (cmd.rfind("memcpy", 0) == 0 ? a : b) << "}" << std::endl;
+      std::cout << "{\"ns\":" << ns << ",\"iters\":" << (cmd.rfind("memcpy", 0) == 0 || cmd == "seq-read" ? a : b) << "}" << std::endl;
     else
       std::cout << "{\"ok\":true}" << std::endl;
   }
