@@ -275,8 +275,9 @@ export function archivedOptions(info: ArchiveInfo, load: LoadOptions): ArchivedO
 }
 
 /** Checks the header's checksum (cheap: header and section table only). */
-function verifyHeader(info: ArchiveInfo, bytes: ArrayBuffer): void {
-  const head = new Uint8Array(bytes, 0, info.tableEnd).slice();
+function verifyHeader(info: ArchiveInfo, map: NativeArchiveMap): void {
+  const head = new Uint8Array(info.tableEnd);
+  map.head(head);
   new DataView(head.buffer).setUint32(HEADER_CRC_OFFSET, 0, true);
   if (crc32(head) !== info.headerCrc) throw new ArchiveError('the archive is corrupt: the header checksum does not match');
 }
@@ -297,14 +298,16 @@ function* verifySections(info: ArchiveInfo, bytes: ArrayBuffer, onProgress?: Loa
   }
 }
 
-/** Maps an archive and checks its structure and header checksum. */
-function openMap(path: string): { map: NativeArchiveMap; info: ArchiveInfo; bytes: ArrayBuffer } {
+/**
+ * Maps an archive and checks its structure and header checksum, in time independent of its
+ * size: the ArrayBuffer over the whole file is made only when asked for (`bytes()`).
+ */
+function openMap(path: string): { map: NativeArchiveMap; info: ArchiveInfo } {
   const map = new ArchiveMapCtor(nodePath.resolve(checkPath(path)));
   try {
     const info = map.info();
-    const bytes = map.buffer();
-    verifyHeader(info, bytes);
-    return { map, info, bytes };
+    verifyHeader(info, map);
+    return { map, info };
   } catch (e) {
     map.close();
     throw e;
@@ -320,8 +323,9 @@ export interface Restorable {
 
 /** Loads an archive into a buffer made by `make`. @internal */
 export function loadSync<B extends Restorable>(path: string, options: LoadOptions, make: (a: ArchivedOptions) => B): B {
-  const { map, info, bytes } = openMap(path);
+  const { map, info } = openMap(path);
   try {
+    const bytes = map.buffer();
     for (const _ of verifySections(info, bytes, options.onProgress)) void _;
     return restoreInto(map, info, bytes, options, make);
   } finally {
@@ -331,8 +335,9 @@ export function loadSync<B extends Restorable>(path: string, options: LoadOption
 
 /** As {@link loadSync}, yielding to the event loop while it verifies checksums. @internal */
 export async function load<B extends Restorable>(path: string, options: LoadOptions, make: (a: ArchivedOptions) => B): Promise<B> {
-  const { map, info, bytes } = openMap(path);
+  const { map, info } = openMap(path);
   try {
+    const bytes = map.buffer();
     for (const _ of verifySections(info, bytes, options.onProgress)) {
       void _;
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -383,14 +388,13 @@ export class Archive<F extends FieldsSpec = FieldsSpec> {
   readonly schema: { readonly [K in keyof F]: FieldSpec<F[K]['dtype']> };
   #map: NativeArchiveMap | null;
   #info: ArchiveInfo;
-  #bytes: ArrayBuffer;
+  #bytes: ArrayBuffer | null = null;
 
   /** @internal Use {@link openArchive}. */
   constructor(path: string) {
-    const { map, info, bytes } = openMap(path);
+    const { map, info } = openMap(path);
     this.#map = map;
     this.#info = info;
-    this.#bytes = bytes;
     this.path = nodePath.resolve(path);
     this.version = info.version;
     this.kind = info.flags & 1 ? 'prioritized' : 'uniform';
@@ -413,7 +417,7 @@ export class Archive<F extends FieldsSpec = FieldsSpec> {
     if (!f) throw new ShapeError(`the archive has no field '${String(name)}'; it has ${this.#info.fields.map((x) => `'${x.name}'`).join(', ')}`);
     const s = this.#info.sections[f.section];
     const ctor = DTYPES[DTYPE_BY_CODE[f.dtype]].ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => AnyTypedArray;
-    return new ctor(this.#bytes, s.offset, s.length / ctor.prototype.BYTES_PER_ELEMENT) as never;
+    return new ctor(this.#buffer(), s.offset, s.length / ctor.prototype.BYTES_PER_ELEMENT) as never;
   }
 
   /** Each item's priority p, oldest first (`Float64Array(length)`, in place); undefined for a uniform buffer's archive. */
@@ -421,7 +425,7 @@ export class Archive<F extends FieldsSpec = FieldsSpec> {
     this.#assertOpen();
     if (this.#info.prioritiesSection < 0) return undefined;
     const s = this.#info.sections[this.#info.prioritiesSection];
-    return new Float64Array(this.#bytes, s.offset, s.length / 8);
+    return new Float64Array(this.#buffer(), s.offset, s.length / 8);
   }
 
   /** Verifies every section's checksum (reads the whole file). */
@@ -430,7 +434,7 @@ export class Archive<F extends FieldsSpec = FieldsSpec> {
     const sections = this.#info.sections.map((s) => {
       const name = s.kind === 2 ? `field '${this.#info.fields[s.index]?.name}'` : SECTION_NAMES[s.kind] ?? 'unknown';
       let crc = 0;
-      for (let at = 0; at < s.length; at += VERIFY_CHUNK) crc = crc32(new Uint8Array(this.#bytes, s.offset + at, Math.min(VERIFY_CHUNK, s.length - at)), crc);
+      for (let at = 0; at < s.length; at += VERIFY_CHUNK) crc = crc32(new Uint8Array(this.#buffer(), s.offset + at, Math.min(VERIFY_CHUNK, s.length - at)), crc);
       return { name, bytes: s.length, ok: crc === s.crc };
     });
     return { ok: sections.every((s) => s.ok), sections };
@@ -449,6 +453,12 @@ export class Archive<F extends FieldsSpec = FieldsSpec> {
 
   #assertOpen(): void {
     if (this.#map === null) throw new StateError('the archive is closed');
+  }
+
+  /** The ArrayBuffer over the mapped file, made on first use (zero-copy where the runtime allows). */
+  #buffer(): ArrayBuffer {
+    this.#bytes ??= (this.#map as NativeArchiveMap).buffer();
+    return this.#bytes;
   }
 }
 

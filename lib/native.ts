@@ -82,6 +82,7 @@ export interface ArchiveInfo {
 export interface NativeArchiveMap {
   info(): ArchiveInfo;
   buffer(): ArrayBuffer;
+  head(dst: Uint8Array): void;
   close(): void;
 }
 

@@ -42,6 +42,19 @@ describe.each(kinds)('%s storage', (_name, storage) => {
     disk.close();
   });
 
+  test('indexed and field reads across the tiers match memory storage', () => {
+    const disk = standard(30, storage(), 5);
+    const mem = standard(30, undefined, 5);
+    for (const b of [disk, mem]) b.pushBatch(columns(0, 47)); // ids 17..46, the oldest in the file
+    const positions = [0, 29, 3, 3, 15, 28];
+    expect(disk.sampleByIndex(positions)).toEqual(mem.sampleByIndex(positions));
+    const some = disk.sampleByIndexFields(positions, ['reward', 'terminated']);
+    expect(some).toEqual(mem.sampleByIndexFields(positions, ['reward', 'terminated']));
+    expect(Array.from(some.reward, (r) => r * 2)).toEqual([17, 46, 20, 20, 32, 45]);
+    expect(Object.keys(some).sort()).toEqual(['indices', 'reward', 'terminated']);
+    disk.close();
+  });
+
   test('every sampled row across the tiers is the item it names', () => {
     const rb = standard(50, storage(), 9);
     rb.pushBatch(columns(0, 120)); // ids 70..119 stay

@@ -176,6 +176,7 @@ class ArchiveMap : public Napi::ObjectWrap<ArchiveMap> {
                        {
                            InstanceMethod<&ArchiveMap::Info>("info"),
                            InstanceMethod<&ArchiveMap::Buffer>("buffer"),
+                           InstanceMethod<&ArchiveMap::Head>("head"),
                            InstanceMethod<&ArchiveMap::Close>("close"),
                        });
   }
@@ -287,6 +288,21 @@ class ArchiveMap : public Napi::ObjectWrap<ArchiveMap> {
       o.Set("epoch", eo);
     }
     return o;
+  }
+
+  // head(dst: Uint8Array(n)): copies the first n bytes (the header and section table), so that
+  // their checksum can be checked without handing V8 a buffer as large as the file.
+  Napi::Value Head(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    view(env);
+    napi_typedarray_type type;
+    size_t n = 0;
+    void* dst = nullptr;
+    if (napi_get_typedarray_info(env, info[0], &type, &n, &dst, nullptr, nullptr) != napi_ok || type != napi_uint8_array)
+      throw_kind(env, ErrorKind::Dtype, "head: expected Uint8Array");
+    if (n > mapping_->size) throw_kind(env, ErrorKind::Range, "head: longer than the file");
+    if (n) std::memcpy(dst, mapping_->data, n);
+    return env.Undefined();
   }
 
   // buffer() -> an ArrayBuffer over the whole file: external over the mapping where the
