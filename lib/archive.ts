@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import { Worker } from 'node:worker_threads';
 import { AnyTypedArray, Dtype, DtypeArrayMap, DTYPES } from './dtypes';
 import { ArchiveError, ShapeError, StateError } from './errors';
 import { ArchiveInfo, ArchiveMapCtor, NativeArchiveMap, NativeBuffer } from './native';
@@ -75,53 +76,58 @@ function plan(b: Saveable): { meta: ArchiveMetaJs; plan: ArchivePlan; bytes: num
   return { meta, plan: p, bytes: p.sections.reduce((sum, s) => sum + s.length, p.tableEnd) };
 }
 
-/** One write of a save: `bytes` at `position`. */
+/** One write of a save: `bytes` at `position`, part of section `section` (-1: the header). */
 interface Write {
   bytes: Uint8Array;
   position: number;
+  section: number;
+}
+
+/** The header and section table with the sections' checksums, and its own checksum. */
+function headerWith(b: Saveable, plan: ArchivePlan, crcs: Uint32Array): Uint8Array {
+  const header = new Uint8Array(plan.tableEnd);
+  b._native.archiveBytes(0, header, crcs);
+  new DataView(header.buffer).setUint32(HEADER_CRC_OFFSET, crc32(header), true);
+  return header;
 }
 
 /**
- * The writes of an archive, in order, computing checksums as it goes; the header (with
- * the checksums) comes last. `chunk` is reused: each write must finish before the next is asked for.
+ * The writes of an archive's sections, in order. With `crcs`, it computes each section's
+ * checksum into it as it goes and ends with the header; without, the consumer checksums the
+ * writes (by `section`) and writes the header itself. `chunk` is reused: each write must be
+ * consumed before the next is asked for.
  */
-function* archiveWrites(b: Saveable, meta: ArchiveMetaJs, plan: ArchivePlan, chunkBytes: number): Generator<Write, void, undefined> {
-  const crcs = new Uint32Array(plan.sections.length);
+function* archiveWrites(b: Saveable, meta: ArchiveMetaJs, plan: ArchivePlan, chunkBytes: number, crcs?: Uint32Array): Generator<Write, void, undefined> {
   let chunk = new Uint8Array(chunkBytes);
   for (let i = 0; i < plan.sections.length; i++) {
     const s = plan.sections[i];
     if (s.kind === 1) {
       const bytes = new Uint8Array(s.length);
       b._native.archiveBytes(1, bytes);
-      crcs[i] = crc32(bytes);
-      yield { bytes, position: s.offset };
+      if (crcs) crcs[i] = crc32(bytes);
+      yield { bytes, position: s.offset, section: i };
     } else if (s.kind === 7) {
       const record = new Uint8Array(64);
       b._native.archiveBytes(2, record);
       const keys = meta.epochKeys ?? new Float64Array(0);
       const keyBytes = new Uint8Array(keys.buffer, keys.byteOffset, keys.byteLength);
-      crcs[i] = crc32(keyBytes, crc32(record));
-      yield { bytes: record, position: s.offset };
-      if (keyBytes.length) yield { bytes: keyBytes, position: s.offset + 64 };
+      if (crcs) crcs[i] = crc32(keyBytes, crc32(record));
+      yield { bytes: record, position: s.offset, section: i };
+      if (keyBytes.length) yield { bytes: keyBytes, position: s.offset + 64, section: i };
     } else {
       const items = s.length / s.itemBytes;
       if (chunk.length < s.itemBytes) chunk = new Uint8Array(s.itemBytes);
       const per = Math.floor(chunk.length / s.itemBytes);
-      let crc = 0;
       for (let first = 0; first < items; first += per) {
         const count = Math.min(per, items - first);
         const view = chunk.subarray(0, count * s.itemBytes);
         b._native.exportItems(i, first, count, view);
-        crc = crc32(view, crc);
-        yield { bytes: view, position: s.offset + first * s.itemBytes };
+        if (crcs) crcs[i] = crc32(view, crcs[i]);
+        yield { bytes: view, position: s.offset + first * s.itemBytes, section: i };
       }
-      crcs[i] = crc;
     }
   }
-  const header = new Uint8Array(plan.tableEnd);
-  b._native.archiveBytes(0, header, crcs);
-  new DataView(header.buffer).setUint32(HEADER_CRC_OFFSET, crc32(header), true);
-  yield { bytes: header, position: 0 };
+  if (crcs) yield { bytes: headerWith(b, plan, crcs), position: 0, section: -1 };
 }
 
 /** Temporary files of saves in flight: removed if the process exits in the middle of one. */
@@ -171,7 +177,7 @@ export function saveSync(b: Saveable, path: string, options: SaveOptions = {}): 
     fd = fs.openSync(tmp, 'wx', 0o644);
     fs.ftruncateSync(fd, p.plan.fileBytes);
     let written = 0;
-    for (const w of archiveWrites(b, p.meta, p.plan, chunkSize(options))) {
+    for (const w of archiveWrites(b, p.meta, p.plan, chunkSize(options), new Uint32Array(p.plan.sections.length))) {
       fs.writeSync(fd, w.bytes, 0, w.bytes.length, w.position);
       written += w.bytes.length;
       options.onProgress?.({ bytesWritten: written, totalBytes: p.bytes });
@@ -191,37 +197,173 @@ export function saveSync(b: Saveable, path: string, options: SaveOptions = {}): 
   }
 }
 
-/** As {@link saveSync}, with the file I/O on libuv's thread pool, progress and cancellation. @internal */
+/**
+ * The worker thread that checksums and writes a save's chunks: the main thread only gathers
+ * each chunk into one of two shared buffers (a copy), so it stays free while the file is
+ * checksummed and written.
+ */
+const WRITER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const { crc32 } = require('node:zlib');
+const { tmp, fileBytes, sections, slots } = workerData;
+const crcs = new Array(sections).fill(0);
+let fd = -1;
+const fail = (e) => {
+  try { if (fd >= 0) fs.closeSync(fd); } catch {}
+  fd = -1;
+  try { fs.rmSync(tmp, { force: true }); } catch {}
+  parentPort.postMessage({ type: 'error', message: String(e && e.message), code: e && e.code, syscall: e && e.syscall });
+};
+try {
+  fd = fs.openSync(tmp, 'wx', 0o644);
+  fs.ftruncateSync(fd, fileBytes);
+  parentPort.postMessage({ type: 'ready' });
+} catch (e) { fail(e); }
+parentPort.on('message', (m) => {
+  try {
+    if (m.type === 'chunk') {
+      const view = new Uint8Array(slots[m.slot], 0, m.length);
+      crcs[m.section] = crc32(view, crcs[m.section]);
+      fs.writeSync(fd, view, 0, m.length, m.position);
+      parentPort.postMessage({ type: 'free', slot: m.slot, length: m.length });
+    } else if (m.type === 'crcs') {
+      parentPort.postMessage({ type: 'crcs', crcs });
+    } else if (m.type === 'header') {
+      fs.writeSync(fd, m.bytes, 0, m.bytes.length, 0);
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      fd = -1;
+      parentPort.postMessage({ type: 'closed' });
+    } else if (m.type === 'abort') {
+      if (fd >= 0) fs.closeSync(fd);
+      fd = -1;
+      fs.rmSync(tmp, { force: true });
+      parentPort.postMessage({ type: 'closed' });
+    }
+  } catch (e) { fail(e); }
+});
+`;
+
+type WriterMessage =
+  | { type: 'ready' | 'closed' }
+  | { type: 'free'; slot: number; length: number }
+  | { type: 'crcs'; crcs: number[] }
+  | { type: 'error'; message: string; code?: string; syscall?: string };
+
+/** The main thread's end of the writer thread: messages in order, errors as exceptions. */
+class WriterThread {
+  readonly slots: SharedArrayBuffer[];
+  #worker: Worker;
+  #queue: WriterMessage[] = [];
+  #waiting: ((m: WriterMessage) => void) | null = null;
+  #failure: Error | null = null;
+
+  constructor(tmp: string, fileBytes: number, sections: number, slotBytes: number) {
+    this.slots = [new SharedArrayBuffer(slotBytes), new SharedArrayBuffer(slotBytes)];
+    this.#worker = new Worker(WRITER_SOURCE, { eval: true, workerData: { tmp, fileBytes, sections, slots: this.slots } });
+    this.#worker.on('message', (m: WriterMessage) => this.#deliver(m));
+    this.#worker.on('error', (e: Error) => this.#deliver({ type: 'error', message: e.message }));
+    this.#worker.on('exit', (code) => {
+      if (code !== 0) this.#deliver({ type: 'error', message: `the archive writer thread exited with code ${code}` });
+    });
+  }
+
+  #deliver(m: WriterMessage): void {
+    if (this.#waiting) {
+      const w = this.#waiting;
+      this.#waiting = null;
+      w(m);
+    } else this.#queue.push(m);
+  }
+
+  /** The next message; throws the writer's error. */
+  async receive(): Promise<WriterMessage> {
+    if (this.#failure) throw this.#failure;
+    const m = this.#queue.shift() ?? (await new Promise<WriterMessage>((resolve) => (this.#waiting = resolve)));
+    if (m.type === 'error') {
+      const e = Object.assign(new Error(m.message), { code: m.code, syscall: m.syscall });
+      this.#failure = e;
+      throw e;
+    }
+    return m;
+  }
+
+  post(m: object): void {
+    this.#worker.postMessage(m);
+  }
+
+  /** Closes and removes the temporary file after an abort (best effort), then ends the thread. */
+  async abort(): Promise<void> {
+    if (!this.#failure) {
+      this.post({ type: 'abort' });
+      try {
+        for (let m = await this.receive(); m.type !== 'closed'; m = await this.receive());
+      } catch {
+        // already failed: the writer removed the file
+      }
+    }
+    await this.stop();
+  }
+
+  async stop(): Promise<void> {
+    await this.#worker.terminate();
+  }
+}
+
+/**
+ * As {@link saveSync}, off the main thread: the main thread gathers each chunk (a copy into
+ * a shared buffer); a worker thread checksums and writes it, while the main thread gathers
+ * the next. Progress and cancellation between chunks. @internal
+ */
 export async function save(b: Saveable, path: string, options: SaveOptions = {}): Promise<void> {
   const target = nodePath.resolve(checkPath(path));
   options.signal?.throwIfAborted();
   beginSave(b);
   const tmp = tempPathFor(target);
-  let handle: fs.promises.FileHandle | undefined;
+  let writer: WriterThread | undefined;
+  let finished = false;
   try {
     const p = plan(b);
-    const total = p.bytes;
-    handle = await fs.promises.open(tmp, 'wx', 0o644);
-    await handle.truncate(p.plan.fileBytes);
+    const slotBytes = chunkSize(options);
+    writer = new WriterThread(tmp, p.plan.fileBytes, p.plan.sections.length, slotBytes);
+    await writer.receive(); // ready
+    const free = [1, 0];
     let written = 0;
-    for (const w of archiveWrites(b, p.meta, p.plan, chunkSize(options))) {
-      options.signal?.throwIfAborted();
-      await handle.write(w.bytes, 0, w.bytes.length, w.position);
-      written += w.bytes.length;
-      options.onProgress?.({ bytesWritten: written, totalBytes: total });
+    const reclaim = async () => {
+      const m = (await (writer as WriterThread).receive()) as { slot: number; length: number };
+      free.push(m.slot);
+      written += m.length;
+      options.onProgress?.({ bytesWritten: written, totalBytes: p.bytes });
+    };
+    for (const w of archiveWrites(b, p.meta, p.plan, slotBytes)) {
+      for (let at = 0; at < w.bytes.length; at += slotBytes) {
+        const length = Math.min(slotBytes, w.bytes.length - at);
+        while (free.length === 0) await reclaim();
+        options.signal?.throwIfAborted();
+        const slot = free.pop() as number;
+        new Uint8Array(writer.slots[slot], 0, length).set(w.bytes.subarray(at, at + length));
+        writer.post({ type: 'chunk', slot, length, position: w.position + at, section: w.section });
+      }
     }
+    while (free.length < 2) await reclaim();
     options.signal?.throwIfAborted();
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
+    writer.post({ type: 'crcs' });
+    const { crcs } = (await writer.receive()) as { crcs: number[] };
+    const header = headerWith(b, p.plan, Uint32Array.from(crcs));
+    writer.post({ type: 'header', bytes: header });
+    await writer.receive(); // closed: written, flushed, closed
+    finished = true;
+    options.onProgress?.({ bytesWritten: written + header.length, totalBytes: p.bytes });
     await fs.promises.rename(tmp, target);
     syncDirectory(nodePath.dirname(target));
   } catch (e) {
-    await handle?.close().catch(() => undefined);
+    if (!finished) await writer?.abort();
     await fs.promises.rm(tmp, { force: true });
     if (options.signal?.aborted && e === options.signal.reason) throw e;
     throw wrapFsError(e, target);
   } finally {
+    await writer?.stop();
     inFlight.delete(tmp);
     b._saving = false;
   }

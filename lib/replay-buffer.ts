@@ -285,8 +285,9 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
    * every storage tier, keys, priorities, beta's progress, the random generator, the epoch
    * iterator). The file is written to a temporary file in the same directory, flushed to
    * disk and renamed over `path`, so a crash at any moment leaves either the previous
-   * archive or the new one, never a broken one. File I/O runs on libuv's thread pool in
-   * chunks; pushes, updates, `clear` and `close` are refused with {@link StateError} until
+   * archive or the new one, never a broken one. A worker thread checksums and writes the
+   * file chunk by chunk while the main thread only gathers the next chunk (a copy into a
+   * shared buffer); pushes, updates, `clear` and `close` are refused with {@link StateError} until
    * it ends (sampling is allowed: the archive holds the state from when the save began).
    * @param options `onProgress({ bytesWritten, totalBytes })`, `signal` (an AbortSignal: the
    *   target is left untouched and the promise rejects with the signal's reason), `chunkBytes`.
@@ -297,7 +298,7 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
     return archive.save(this, path, options);
   }
 
-  /** As {@link save}, synchronously. */
+  /** As {@link save}, synchronously, on the calling thread. */
   saveSync(path: string, options?: Omit<SaveOptions, 'signal'>): void {
     archive.saveSync(this, path, options);
   }
