@@ -6,6 +6,7 @@
 #include <set>
 
 #include "buffer.h"
+#include "detmath.h"
 #include "error.h"
 
 namespace replaykit {
@@ -369,8 +370,16 @@ void ReplayBuffer::restore(const ArchiveView& v) {
   if (v.priorities >= 0) {
     priorities.resize(len);
     if (len) std::memcpy(priorities.data(), v.at(v.priorities), 8 * len);
-    for (double p : priorities)
+    for (double p : priorities) {
       if (!(std::isfinite(p) && p > 0)) bad("a priority is not a finite number > 0");
+      const double mass = det_pow(p, h.alpha);
+      if (!(mass > 0 && std::isfinite(mass))) bad("a priority raised to alpha is outside the range of a double");
+    }
+  }
+
+  if (v.prioritized()) {
+    const double mass = det_pow(h.max_priority, h.alpha);
+    if (!(mass > 0 && std::isfinite(mass))) bad("the maximum priority raised to alpha is outside the range of a double");
   }
 
   // Apply. From here on nothing can fail for want of validity.

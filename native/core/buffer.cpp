@@ -6,6 +6,7 @@
 #include <queue>
 #include <string>
 
+#include "detmath.h"
 #include "error.h"
 
 namespace replaykit {
@@ -44,6 +45,15 @@ void ReplayBuffer::check_priority(double p, uint64_t row) const {
   if (!(std::isfinite(p) && p > 0))
     fail(ErrorKind::Range,
          "priority of row " + std::to_string(row) + " must be a finite number > 0, got " + num(p));
+  check_mass(p, "priority of row " + std::to_string(row));
+}
+
+void ReplayBuffer::check_mass(double p, const std::string& what) const {
+  // p^alpha is what the sum-tree adds up: it must neither overflow nor underflow.
+  const double mass = det_pow(p, per_->alpha());
+  if (!(mass > 0 && std::isfinite(mass)))
+    fail(ErrorKind::Range, what + " = " + num(p) + " raised to alpha = " + num(per_->alpha()) +
+                               " is outside the range of a double");
 }
 
 double ReplayBuffer::min_priority() const {
@@ -127,6 +137,7 @@ uint64_t ReplayBuffer::update_priorities(const uint64_t* keys, uint64_t n, const
     const double d = static_cast<double>(deltas[i]);
     if (!std::isfinite(d))
       fail(ErrorKind::Range, "tdErrors[" + std::to_string(i) + "] must be finite, got " + num(d));
+    check_mass(std::fabs(d) + epsilon, "the priority |tdErrors[" + std::to_string(i) + "]| + epsilon");
     if (writer_.resolve(keys[i], &slot) == KeyState::Unknown)
       fail(ErrorKind::Range,
            "indices[" + std::to_string(i) + "] = " + std::to_string(keys[i]) + " was never handed out");

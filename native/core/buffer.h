@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "sampler.h"
@@ -90,6 +91,7 @@ class ReplayBuffer {
  private:
   void require_prioritized(const char* what) const;
   void check_priority(double p, uint64_t row) const;
+  void check_mass(double p, const std::string& what) const;  // prioritized only
   void gather(const uint64_t* slots, uint64_t n, void* const* outs) const;
 
   std::unique_ptr<Storage> storage_;

@@ -65,6 +65,7 @@ inline double det_log(double x) {
 
 // e^y for finite y.
 inline double det_exp(double y) {
+  if (y != y) return y;  // NaN stays NaN (and never reaches the integer conversion below)
   if (y > 709.782712893384) return HUGE_VAL;
   if (y < -745.2) return 0.0;
   constexpr double inv_ln2 = 1.44269504088896338700e+00;
@@ -111,7 +112,7 @@ inline void det_pow_lanes(const double* x, double a, double* out) {
     const double log_m = 2 * s[w] * sum[w];
     const double lx = (e[w] * ln2_hi + log_m) + e[w] * ln2_lo;
     y[w] = a * lx;
-    const double yy = (y[w] > 709.782712893384 || y[w] < -745.2) ? 0.0 : y[w];  // lanes out of range: any finite value
+    const double yy = (y[w] >= -745.2 && y[w] <= 709.782712893384) ? y[w] : 0.0;  // lanes out of range or NaN: any finite value
     k[w] = std::floor(yy * inv_ln2 + 0.5);
     r[w] = (yy - k[w] * ln2_hi) - k[w] * ln2_lo;
     sum[w] = 1.0;
@@ -122,6 +123,7 @@ inline void det_pow_lanes(const double* x, double a, double* out) {
     double v = det_ldexp(sum[w], static_cast<int>(k[w]));
     if (y[w] > 709.782712893384) v = HUGE_VAL;
     if (y[w] < -745.2) v = 0.0;
+    if (y[w] != y[w]) v = y[w];
     if (a == 0.0 || x[w] == 1.0) v = 1.0;
     if (a == 1.0) v = x[w];
     out[w] = v;

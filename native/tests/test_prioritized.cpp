@@ -249,3 +249,18 @@ TEST_CASE("weights are det_pow of the formula bit for bit (the batched pow chang
     CHECK(weights[i] == static_cast<float>(want));
   }
 }
+
+TEST_CASE("a priority whose p^alpha overflows or underflows is refused, never stored") {
+  auto b = make_buffer(4, per(50.0));
+  Rows rows(0, 2);
+  std::vector<double> huge = {1.0, 1e300};
+  CHECK_THROWS_AS(b->push(rows.cols, 2, huge.data()), Error);
+  std::vector<double> tiny = {1e-300, 1.0};
+  CHECK_THROWS_AS(b->push(rows.cols, 2, tiny.data()), Error);
+  CHECK(b->length() == 0);
+  b->push(rows.cols, 1, nullptr);
+  uint64_t key = 0;
+  double delta = 1e200;
+  CHECK_THROWS_AS(b->update_priorities(&key, 1, &delta, 1e-6), Error);
+  CHECK(b->priority_of_slot(0) == 1.0);
+}
