@@ -78,3 +78,30 @@ export function writeRow(f: ResolvedField, v: unknown, dst: AnyTypedArray, where
 function shapeText(f: ResolvedField, rows: number): string {
   return f.shape.length === 0 ? `${rows} rows` : `${rows} rows of [${f.shape.join(', ')}]`;
 }
+
+/**
+ * Numbers as a Float64Array (a Float64Array as is; a Float32Array when `float32` is allowed,
+ * or a plain array, converted) of `length` values (any length when -1). A non-number element
+ * throws `elementError`; another type DtypeError; a wrong length ShapeError.
+ */
+export function float64(
+  v: unknown,
+  what: string,
+  length: number,
+  { float32 = true, elementError = DtypeError }: { float32?: boolean; elementError?: new (message: string) => Error } = {},
+): Float64Array {
+  const tag = typedArrayTag(v);
+  let out: Float64Array;
+  if (tag === 'Float64Array') out = v as Float64Array;
+  else if ((float32 && tag === 'Float32Array') || Array.isArray(v)) {
+    const src = v as ArrayLike<unknown>;
+    out = new Float64Array(src.length);
+    for (let i = 0; i < src.length; i++) {
+      const x = src[i];
+      if (typeof x !== 'number') throw new elementError(`${what}[${i}]: expected a number, got ${describe(x)}`);
+      out[i] = x;
+    }
+  } else throw new DtypeError(`${what}: expected a Float64Array${float32 ? ', Float32Array' : ''} or number[], got ${describe(v)}`);
+  if (length >= 0 && out.length !== length) throw new ShapeError(`${what}: expected length ${length} (one per row), got ${out.length}`);
+  return out;
+}

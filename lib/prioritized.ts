@@ -4,6 +4,7 @@
  * @module
  */
 import { describe, Dtype, typedArrayTag } from './dtypes';
+import { float64 } from './convert';
 import { DtypeError, OutOfRangeError, ShapeError } from './errors';
 import type { EpochIterator, EpochOptions } from './epochs';
 import type { ArchiveInfo, ArchiveMetaJs } from './native';
@@ -291,24 +292,6 @@ registerPrioritizedKind(PrioritizedReplayBufferImpl as unknown as new (options: 
 function makePrioritized(a: archive.ArchivedOptions): PrioritizedReplayBufferImpl {
   if (!a.prioritized) throw new ArchiveError('the archive holds a uniform buffer: load it with ReplayBuffer.load');
   return new PrioritizedReplayBufferImpl(a.options as unknown as BufferOptions);
-}
-
-/** Values as a Float64Array of `length` (any length when -1); throws ShapeError/DtypeError. */
-function float64(v: unknown, what: string, length: number): Float64Array {
-  const tag = typedArrayTag(v);
-  let out: Float64Array;
-  if (tag === 'Float64Array') out = v as Float64Array;
-  else if (tag === 'Float32Array' || Array.isArray(v)) {
-    const src = v as ArrayLike<unknown>;
-    out = new Float64Array(src.length);
-    for (let i = 0; i < src.length; i++) {
-      const x = src[i];
-      if (typeof x !== 'number') throw new DtypeError(`${what}[${i}]: expected a number, got ${describe(x)}`);
-      out[i] = x;
-    }
-  } else throw new DtypeError(`${what}: expected a Float64Array, Float32Array or number[], got ${describe(v)}`);
-  if (length >= 0 && out.length !== length) throw new ShapeError(`${what}: expected length ${length} (one per row), got ${out.length}`);
-  return out;
 }
 
 /** The constructor of {@link PrioritizedReplayBuffer}, typed so that batches follow the schema. */

@@ -36,6 +36,7 @@ export function seedState(seed: number): number[] {
 export class WordStream {
   #rng: Generator;
   #words = new Uint32Array(0);
+  #view = new Uint32Array(0); // the last count's view of #words, reused while the count repeats
 
   /** @param seed any safe integer (negative ones as their 64-bit two's complement). */
   constructor(seed: number) {
@@ -45,8 +46,12 @@ export class WordStream {
 
   /** The next `count` words, in a scratch array that the next call overwrites. */
   next(count: number): Uint32Array {
-    if (this.#words.length < count) this.#words = new Uint32Array(Math.max(count, 2 * this.#words.length));
-    const w = count === this.#words.length ? this.#words : this.#words.subarray(0, count);
+    if (this.#view.length !== count) {
+      // A new count (rare: batch sizes repeat): grow the scratch if needed and keep one view of it.
+      if (this.#words.length < count) this.#words = new Uint32Array(Math.max(count, 2 * this.#words.length));
+      this.#view = count === this.#words.length ? this.#words : this.#words.subarray(0, count);
+    }
+    const w = this.#view;
     const rng = this.#rng;
     for (let i = 0; i < count; i++) w[i] = rng.next();
     return w;

@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto';
 import * as nodePath from 'node:path';
 import { AnyTypedArray, DTYPES, Dtype, describe, typedArrayTag } from './dtypes';
 import { DtypeError, OutOfRangeError, ShapeError, StateError } from './errors';
-import { column, writeRow } from './convert';
+import { column, float64, writeRow } from './convert';
 import type { ArchiveInfo, ArchiveMetaJs } from './native';
 import { EpochIterator, EpochOptions } from './epochs';
 import * as archive from './archive';
@@ -388,16 +388,7 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
   /** @internal Reads positions into fresh arrays (only the fields in `only`, when given). */
   private _readPositions<B>(indices: unknown, only: ReadonlySet<string> | null): B {
     this._assertOpen();
-    const tag = typedArrayTag(indices);
-    let positions: Float64Array;
-    if (tag === 'Float64Array') positions = indices as Float64Array;
-    else if (Array.isArray(indices)) {
-      positions = new Float64Array(indices.length);
-      indices.forEach((p, i) => {
-        if (typeof p !== 'number') throw new OutOfRangeError(`indices[${i}]: expected a position (an integer), got ${describe(p)}`);
-        positions[i] = p;
-      });
-    } else throw new DtypeError(`indices: expected a Float64Array or number[] of positions, got ${describe(indices)}`);
+    const positions = float64(indices, 'indices', -1, { float32: false, elementError: OutOfRangeError });
     const batch = this._prepare(positions.length, undefined, only);
     this._native.readPositions(positions, this.#outs, batch.indices);
     return (only ? batch : this._decorate(batch, positions.length)) as B;
