@@ -11,7 +11,8 @@
         "native/core/writer.cpp",
         "native/core/buffer.cpp",
         "native/core/file.cpp",
-        "native/core/archive.cpp"
+        "native/core/archive.cpp",
+        "native/core/memory.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/core"],
       "defines": ["NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "buffer.h"
+#include "memory.h"
 #include "storage.h"
 
 namespace {
@@ -78,9 +79,12 @@ struct Rng {
 Rng rng(12345);
 volatile uint64_t sink;
 
+// Blocks as replaykit's core allocates its own (native/core/memory.cpp): from 2 MiB up,
+// 2 MiB aligned and advised for transparent huge pages, so that the roofline's random
+// reads get the same TLB reach as replaykit's.
 uint8_t* alloc(size_t bytes) {
-  void* p = nullptr;
-  if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) {
+  void* p = replaykit::allocate_block(bytes);
+  if (!p) {
     std::fprintf(stderr, "roofline: cannot allocate %zu bytes\n", bytes);
     std::exit(2);
   }
@@ -99,7 +103,7 @@ struct Block {
     std::swap(bytes, o.bytes);
     return *this;
   }
-  ~Block() { std::free(p); }
+  ~Block() { replaykit::free_block(p); }
 };
 
 const size_t kMujoco[6] = {68, 24, 4, 68, 1, 1};

@@ -41,18 +41,22 @@ void ReplayBuffer::require_prioritized(const char* what) const {
   if (!per_) fail(ErrorKind::State, std::string(what) + " needs a prioritized buffer");
 }
 
-void ReplayBuffer::check_priority(double p, uint64_t row) const {
-  if (!(std::isfinite(p) && p > 0))
-    fail(ErrorKind::Range,
-         "priority of row " + std::to_string(row) + " must be a finite number > 0, got " + num(p));
-  check_mass(p, "priority of row " + std::to_string(row));
+void ReplayBuffer::check_priorities(const double* p, uint64_t n) {
+  for (uint64_t r = 0; r < n; ++r)
+    if (!(std::isfinite(p[r]) && p[r] > 0))
+      fail(ErrorKind::Range,
+           "priority of row " + std::to_string(r) + " must be a finite number > 0, got " + num(p[r]));
+  update_masses_.resize(n);
+  per_->masses(p, n, update_masses_.data());
+  for (uint64_t r = 0; r < n; ++r)
+    check_mass(p[r], update_masses_[r], [r] { return "priority of row " + std::to_string(r); });
 }
 
-void ReplayBuffer::check_mass(double p, const std::string& what) const {
+template <typename Describe>
+void ReplayBuffer::check_mass(double p, double mass, Describe&& what) const {
   // p^alpha is what the sum-tree adds up: it must neither overflow nor underflow.
-  const double mass = det_pow(p, per_->alpha());
   if (!(mass > 0 && std::isfinite(mass)))
-    fail(ErrorKind::Range, what + " = " + num(p) + " raised to alpha = " + num(per_->alpha()) +
+    fail(ErrorKind::Range, what() + " = " + num(p) + " raised to alpha = " + num(per_->alpha()) +
                                " is outside the range of a double");
 }
 
@@ -64,7 +68,7 @@ uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double
   if (n == 0) fail(ErrorKind::Shape, "a push needs at least one row");
   if (priorities) {
     require_prioritized("an explicit priority");
-    for (uint64_t r = 0; r < n; ++r) check_priority(priorities[r], r);
+    check_priorities(priorities, n);
   }
   const uint64_t cap = capacity();
 
@@ -132,25 +136,36 @@ template <typename T>
 uint64_t ReplayBuffer::update_priorities(const uint64_t* keys, uint64_t n, const T* deltas, double epsilon) {
   require_prioritized("updatePriorities");
   if (!(std::isfinite(epsilon) && epsilon > 0)) fail(ErrorKind::Range, "epsilon must be a finite number > 0");
-  uint64_t slot;
+  // Validate everything (each p^alpha computed once, all in one pass) before changing anything.
+  update_values_.resize(n);
+  update_masses_.resize(n);
+  update_slots_.resize(n);
   for (uint64_t i = 0; i < n; ++i) {
     const double d = static_cast<double>(deltas[i]);
     if (!std::isfinite(d))
       fail(ErrorKind::Range, "tdErrors[" + std::to_string(i) + "] must be finite, got " + num(d));
-    check_mass(std::fabs(d) + epsilon, "the priority |tdErrors[" + std::to_string(i) + "]| + epsilon");
-    if (writer_.resolve(keys[i], &slot) == KeyState::Unknown)
+    update_values_[i] = std::fabs(d) + epsilon;
+  }
+  per_->masses(update_values_.data(), n, update_masses_.data());
+  constexpr uint64_t kStale = ~uint64_t(0);
+  for (uint64_t i = 0; i < n; ++i) {
+    check_mass(update_values_[i], update_masses_[i],
+               [i] { return "the priority |tdErrors[" + std::to_string(i) + "]| + epsilon"; });
+    const KeyState st = writer_.resolve(keys[i], &update_slots_[i]);
+    if (st == KeyState::Unknown)
       fail(ErrorKind::Range,
            "indices[" + std::to_string(i) + "] = " + std::to_string(keys[i]) + " was never handed out");
+    if (st == KeyState::Stale) update_slots_[i] = kStale;
   }
-  update_slots_.clear();
-  update_values_.clear();
+  uint64_t live = 0;
   for (uint64_t i = 0; i < n; ++i) {
-    if (writer_.resolve(keys[i], &slot) != KeyState::Live) continue;
-    update_slots_.push_back(slot);
-    update_values_.push_back(std::fabs(static_cast<double>(deltas[i])) + epsilon);
+    if (update_slots_[i] == kStale) continue;
+    update_slots_[live] = update_slots_[i];
+    update_values_[live] = update_values_[i];
+    update_masses_[live++] = update_masses_[i];
   }
-  per_->set_priorities(update_slots_.data(), update_values_.data(), update_slots_.size());
-  return update_slots_.size();
+  per_->set_priorities(update_slots_.data(), update_values_.data(), update_masses_.data(), live);
+  return live;
 }
 
 template uint64_t ReplayBuffer::update_priorities<float>(const uint64_t*, uint64_t, const float*, double);

@@ -90,8 +90,10 @@ class ReplayBuffer {
 
  private:
   void require_prioritized(const char* what) const;
-  void check_priority(double p, uint64_t row) const;
-  void check_mass(double p, const std::string& what) const;  // prioritized only
+  // Prioritized only: every p finite and > 0, with p^alpha finite and > 0 (Error(Range) if not).
+  void check_priorities(const double* p, uint64_t n);
+  template <typename Describe>
+  void check_mass(double p, double mass, Describe&& what) const;
   void gather(const uint64_t* slots, uint64_t n, void* const* outs) const;
 
   std::unique_ptr<Storage> storage_;
@@ -101,7 +103,8 @@ class ReplayBuffer {
   Eviction eviction_ = Eviction::Fifo;
   mutable std::vector<uint64_t> scratch_;  // slots of the current batch
   std::vector<uint64_t> update_slots_;     // batched priority updates
-  std::vector<double> update_values_;
+  std::vector<double> update_values_;     // their priorities p
+  std::vector<double> update_masses_;     // and p^alpha
 };
 
 extern template uint64_t ReplayBuffer::update_priorities<float>(const uint64_t*, uint64_t, const float*, double);

@@ -4,15 +4,23 @@
 // bits. libm's pow differs in the last place between C libraries (glibc, Apple,
 // MSVC), which would let the same seed give different batches on different
 // machines. det_pow uses only IEEE-754 basic operations (+, -, *, /, correctly
-// rounded everywhere) and exact scalings (frexp, ldexp), evaluated in a fixed order,
-// so it is bit-reproducible wherever the compiler does not contract a*b+c into a
-// fused multiply-add (we build with -ffp-contract=off). Its relative error is below
-// 1e-13 for results between 1e-60 and 1e60, far below what sampling can notice.
+// rounded everywhere), exact scalings (frexp, ldexp) and two tables of constants
+// written out bit for bit, evaluated in a fixed order, so it is bit-reproducible
+// wherever the compiler does not contract a*b+c into a fused multiply-add (we build
+// with -ffp-contract=off). Its relative error is about |a ln x| * 2^-53 (the
+// rounding of a * ln x), below 1e-13 for results between 1e-60 and 1e60: far below
+// what sampling can notice.
+//
+// The method is the classic table-driven one (Tang 1989/1990, as in fdlibm's and
+// glibc's log and exp): ln x = e ln 2 + ln c_j + 2 atanh((m - c_j) / (m + c_j)) with
+// c_j the nearest of 129 table points in [1, 2], and e^y = 2^(n/32) e^r with
+// |r| <= ln 2 / 64 and a table of 2^(j/32); the short polynomials left are far
+// shorter than plain series, with one division in all.
 //
 // det_frexp / det_ldexp are exact bit manipulations equal to std::frexp / std::ldexp
 // (which they call outside the normal range), without a libm call. det_pow_many
 // evaluates det_pow on several inputs in lockstep (the same operations in the same
-// order for each, so the same bits) to keep the divider and multipliers busy.
+// order for each, so the same bits) so that their latencies overlap.
 #pragma once
 #include <cmath>
 #include <cstddef>
@@ -44,38 +52,149 @@ inline double det_ldexp(double x, int k) {
   return x * scale;
 }
 
+namespace detail {
+
+// ln(1 + j/128), j = 0 .. 128, each the double nearest the exact value.
+inline constexpr double kLogTable[129] = {
+    0x0.0p+0, 0x1.fe02a6b106789p-8, 0x1.fc0a8b0fc03e4p-7, 0x1.7b91b07d5b11bp-6,
+    0x1.f829b0e783300p-6, 0x1.39e87b9febd60p-5, 0x1.77458f632dcfcp-5, 0x1.b42dd711971bfp-5,
+    0x1.f0a30c01162a6p-5, 0x1.16536eea37ae1p-4, 0x1.341d7961bd1d1p-4, 0x1.51b073f06183fp-4,
+    0x1.6f0d28ae56b4cp-4, 0x1.8c345d6319b21p-4, 0x1.a926d3a4ad563p-4, 0x1.c5e548f5bc743p-4,
+    0x1.e27076e2af2e6p-4, 0x1.fec9131dbeabbp-4, 0x1.0d77e7cd08e59p-3, 0x1.1b72ad52f67a0p-3,
+    0x1.29552f81ff523p-3, 0x1.371fc201e8f74p-3, 0x1.44d2b6ccb7d1ep-3, 0x1.526e5e3a1b438p-3,
+    0x1.5ff3070a793d4p-3, 0x1.6d60fe719d21dp-3, 0x1.7ab890210d909p-3, 0x1.87fa06520c911p-3,
+    0x1.9525a9cf456b4p-3, 0x1.a23bc1fe2b563p-3, 0x1.af3c94e80bff3p-3, 0x1.bc286742d8cd6p-3,
+    0x1.c8ff7c79a9a22p-3, 0x1.d5c216b4fbb91p-3, 0x1.e27076e2af2e6p-3, 0x1.ef0adcbdc5936p-3,
+    0x1.fb9186d5e3e2bp-3, 0x1.0402594b4d041p-2, 0x1.0a324e27390e3p-2, 0x1.1058bf9ae4ad5p-2,
+    0x1.1675cababa60ep-2, 0x1.1c898c16999fbp-2, 0x1.22941fbcf7966p-2, 0x1.2895a13de86a3p-2,
+    0x1.2e8e2bae11d31p-2, 0x1.347dd9a987d55p-2, 0x1.3a64c556945eap-2, 0x1.404308686a7e4p-2,
+    0x1.4618bc21c5ec2p-2, 0x1.4be5f957778a1p-2, 0x1.51aad872df82dp-2, 0x1.5767717455a6cp-2,
+    0x1.5d1bdbf5809cap-2, 0x1.62c82f2b9c795p-2, 0x1.686c81e9b14afp-2, 0x1.6e08eaa2ba1e4p-2,
+    0x1.739d7f6bbd007p-2, 0x1.792a55fdd47a2p-2, 0x1.7eaf83b82afc3p-2, 0x1.842d1da1e8b17p-2,
+    0x1.89a3386c1425bp-2, 0x1.8f11e873662c7p-2, 0x1.947941c2116fbp-2, 0x1.99d958117e08bp-2,
+    0x1.9f323ecbf984cp-2, 0x1.a484090e5bb0ap-2, 0x1.a9cec9a9a084ap-2, 0x1.af1293247786bp-2,
+    0x1.b44f77bcc8f63p-2, 0x1.b9858969310fbp-2, 0x1.beb4d9da71b7cp-2, 0x1.c3dd7a7cdad4dp-2,
+    0x1.c8ff7c79a9a22p-2, 0x1.ce1af0b85f3ebp-2, 0x1.d32fe7e00ebd5p-2, 0x1.d83e7258a2f3ep-2,
+    0x1.dd46a04c1c4a1p-2, 0x1.e24881a7c6c26p-2, 0x1.e744261d68788p-2, 0x1.ec399d2468cc0p-2,
+    0x1.f128f5faf06edp-2, 0x1.f6123fa7028acp-2, 0x1.faf588f78f31fp-2, 0x1.ffd2e0857f498p-2,
+    0x1.02552a5a5d0ffp-1, 0x1.04bdf9da926d2p-1, 0x1.0723e5c1cdf40p-1, 0x1.0986f4f573521p-1,
+    0x1.0be72e4252a83p-1, 0x1.0e44985d1cc8cp-1, 0x1.109f39e2d4c97p-1, 0x1.12f719593efbcp-1,
+    0x1.154c3d2f4d5eap-1, 0x1.179eabbd899a1p-1, 0x1.19ee6b467c96fp-1, 0x1.1c3b81f713c25p-1,
+    0x1.1e85f5e7040d0p-1, 0x1.20cdcd192ab6ep-1, 0x1.23130d7bebf43p-1, 0x1.2555bce98f7cbp-1,
+    0x1.2795e1289b11bp-1, 0x1.29d37fec2b08bp-1, 0x1.2c0e9ed448e8cp-1, 0x1.2e47436e40268p-1,
+    0x1.307d7334f10bep-1, 0x1.32b1339121d71p-1, 0x1.34e289d9ce1d3p-1, 0x1.37117b54747b6p-1,
+    0x1.393e0d3562a1ap-1, 0x1.3b68449fffc23p-1, 0x1.3d9026a7156fbp-1, 0x1.3fb5b84d16f42p-1,
+    0x1.41d8fe84672aep-1, 0x1.43f9fe2f9ce67p-1, 0x1.4618bc21c5ec2p-1, 0x1.48353d1ea88dfp-1,
+    0x1.4a4f85db03ebbp-1, 0x1.4c679afccee3ap-1, 0x1.4e7d811b75bb1p-1, 0x1.50913cc01686bp-1,
+    0x1.52a2d265bc5abp-1, 0x1.54b2467999498p-1, 0x1.56bf9d5b3f399p-1, 0x1.58cadb5cd7989p-1,
+    0x1.5ad404c359f2dp-1, 0x1.5cdb1dc6c1765p-1, 0x1.5ee02a9241675p-1, 0x1.60e32f44788d9p-1,
+    0x1.62e42fefa39efp-1,
+};
+
+// 2^(j/32), j = 0 .. 31, each the double nearest the exact value.
+inline constexpr double kExp2Table[32] = {
+    0x1.0000000000000p+0, 0x1.059b0d3158574p+0, 0x1.0b5586cf9890fp+0, 0x1.11301d0125b51p+0,
+    0x1.172b83c7d517bp+0, 0x1.1d4873168b9aap+0, 0x1.2387a6e756238p+0, 0x1.29e9df51fdee1p+0,
+    0x1.306fe0a31b715p+0, 0x1.371a7373aa9cbp+0, 0x1.3dea64c123422p+0, 0x1.44e086061892dp+0,
+    0x1.4bfdad5362a27p+0, 0x1.5342b569d4f82p+0, 0x1.5ab07dd485429p+0, 0x1.6247eb03a5585p+0,
+    0x1.6a09e667f3bcdp+0, 0x1.71f75e8ec5f74p+0, 0x1.7a11473eb0187p+0, 0x1.82589994cce13p+0,
+    0x1.8ace5422aa0dbp+0, 0x1.93737b0cdc5e5p+0, 0x1.9c49182a3f090p+0, 0x1.a5503b23e255dp+0,
+    0x1.ae89f995ad3adp+0, 0x1.b7f76f2fb5e47p+0, 0x1.c199bdd85529cp+0, 0x1.cb720dcef9069p+0,
+    0x1.d5818dcfba487p+0, 0x1.dfc97337b9b5fp+0, 0x1.ea4afa2a490dap+0, 0x1.f50765b6e4540p+0,
+};
+
+constexpr double kLn2Hi = 0x1.62e42fee00000p-1;      // ln 2 to 32 bits: e * kLn2Hi is exact
+constexpr double kLn2Lo = 0x1.a39ef35793c76p-33;     // ln 2 - kLn2Hi
+constexpr double kLn2By32Hi = 0x1.62e42fee00000p-6;  // ln 2 / 32 to 32 bits: n * kLn2By32Hi is exact
+constexpr double kLn2By32Lo = 0x1.a39ef35793c76p-38;
+constexpr double k32ByLn2 = 0x1.71547652b82fep+5;    // 32 / ln 2
+constexpr double kExpMax = 709.782712893384;         // e^y overflows above
+constexpr double kExpMin = -745.2;                   // and is 0 below
+
+}  // namespace detail
+
+namespace detail {
+
+// x = m * 2^e with m in [1, 2), for finite x > 0.
+inline double mantissa12(double x, int* e) {
+  const double m = det_frexp(x, e);
+  *e -= 1;
+  return m * 2;  // exact
+}
+
+// Index j of the table point 1 + j/128 nearest m in [1, 2): j in [0, 128].
+inline unsigned log_index(double m) {
+  uint64_t bits;
+  std::memcpy(&bits, &m, sizeof bits);
+  return static_cast<unsigned>((((bits >> 44) & 0xff) + 1) >> 1);
+}
+
+// ln x for finite x > 0, from its mantissa m in [1, 2), exponent e and table index j.
+inline double log_parts(double m, int e, unsigned j) {
+  const double c = 1.0 + j * (1.0 / 128);  // exact
+  // ln(m / c) = 2 atanh(s), |s| <= 1/512: three terms of the series leave < 1e-19.
+  const double s = (m - c) / (m + c);  // m - c is exact
+  const double s2 = s * s;
+  const double log_r = 2 * s + s * (s2 * (0.66666666666666666667 + s2 * 0.4));
+  return (e * kLn2Hi + kLogTable[j]) + (log_r + e * kLn2Lo);
+}
+
+// e^y for y in [kExpMin, kExpMax].
+inline double exp_in_range(double y) {
+  // n = y * 32 / ln 2 rounded to the nearest integer (ties to even), |n| <= 34,400: adding
+  // and subtracting 1.5 * 2^52 rounds in the FPU's default mode, without a libm call.
+  const double nd = (y * k32ByLn2 + 0x1.8p52) - 0x1.8p52;
+  const double r = (y - nd * kLn2By32Hi) - nd * kLn2By32Lo;  // |r| <= ln 2 / 64 (+ rounding)
+  // e^r to degree 6 (the next term is below 4e-18), in Estrin's order: a shorter chain
+  // of dependent operations than Horner's.
+  const double r2 = r * r;
+  const double hi = 0.041666666666666666667 + r * 0.0083333333333333333333 + r2 * 0.0013888888888888888889;
+  const double mid = 0.5 + r * 0.16666666666666666667 + r2 * hi;
+  const double p = (1.0 + r) + r2 * mid;
+  const int n = static_cast<int>(nd);
+  return det_ldexp(kExp2Table[n & 31] * p, n >> 5);  // n >> 5 = floor(n / 32); the product is in [0.98, 1.98]
+}
+
+// det_pow on W inputs in lockstep: for each lane exactly the operations of det_pow, in
+// the same order (so the same bits), interleaved across lanes so that their latencies
+// overlap.
+template <int W>
+inline void pow_lanes(const double* x, double a, double* out) {
+  double m[W], y[W];
+  int e[W];
+  unsigned j[W];
+  for (int w = 0; w < W; ++w) {
+    m[w] = mantissa12(x[w], &e[w]);
+    j[w] = log_index(m[w]);
+  }
+  for (int w = 0; w < W; ++w) y[w] = a * log_parts(m[w], e[w], j[w]);
+  for (int w = 0; w < W; ++w) {
+    const double yy = (y[w] >= kExpMin && y[w] <= kExpMax) ? y[w] : 0.0;  // other lanes: any finite value
+    double v = exp_in_range(yy);
+    if (y[w] > kExpMax) v = HUGE_VAL;
+    if (y[w] < kExpMin) v = 0.0;
+    if (y[w] != y[w]) v = y[w];  // NaN stays NaN
+    if (a == 0.0 || x[w] == 1.0) v = 1.0;
+    if (a == 1.0) v = x[w];
+    out[w] = v;
+  }
+}
+
+}  // namespace detail
+
 // Natural logarithm of a finite x > 0.
 inline double det_log(double x) {
   int e;
-  double m = det_frexp(x, &e);  // x = m * 2^e, m in [0.5, 1)
-  if (m < 0.70710678118654752440) {
-    m *= 2;
-    e -= 1;
-  }
-  // log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.1716
-  const double s = (m - 1) / (m + 1);
-  const double s2 = s * s;
-  double sum = 1.0 / 23;
-  for (int k = 21; k >= 1; k -= 2) sum = sum * s2 + 1.0 / k;
-  const double log_m = 2 * s * sum;
-  constexpr double ln2_hi = 6.93147180369123816490e-01;  // high bits of ln 2, exact in k * ln2_hi
-  constexpr double ln2_lo = 1.90821492927058770002e-10;
-  return (e * ln2_hi + log_m) + e * ln2_lo;
+  const double m = detail::mantissa12(x, &e);
+  return detail::log_parts(m, e, detail::log_index(m));
 }
 
-// e^y for finite y.
+// e^y for finite y (NaN stays NaN).
 inline double det_exp(double y) {
-  if (y != y) return y;  // NaN stays NaN (and never reaches the integer conversion below)
-  if (y > 709.782712893384) return HUGE_VAL;
-  if (y < -745.2) return 0.0;
-  constexpr double inv_ln2 = 1.44269504088896338700e+00;
-  constexpr double ln2_hi = 6.93147180369123816490e-01;
-  constexpr double ln2_lo = 1.90821492927058770002e-10;
-  const double k = std::floor(y * inv_ln2 + 0.5);
-  const double r = (y - k * ln2_hi) - k * ln2_lo;  // |r| <= 0.35
-  double sum = 1.0;
-  for (int n = 17; n >= 1; --n) sum = 1.0 + sum * r / n;
-  return det_ldexp(sum, static_cast<int>(k));
+  if (y != y) return y;
+  if (y > detail::kExpMax) return HUGE_VAL;
+  if (y < detail::kExpMin) return 0.0;
+  return detail::exp_in_range(y);
 }
 
 // x^a for finite x > 0 and finite a >= 0, bit-identical on every platform.
@@ -85,54 +204,7 @@ inline double det_pow(double x, double a) {
   return det_exp(a * det_log(x));
 }
 
-namespace detail {
-
-// det_pow on W inputs in lockstep: for each lane exactly the operations of det_pow,
-// in the same order (so the same bits), interleaved across lanes.
-template <int W>
-inline void det_pow_lanes(const double* x, double a, double* out) {
-  constexpr double ln2_hi = 6.93147180369123816490e-01;
-  constexpr double ln2_lo = 1.90821492927058770002e-10;
-  constexpr double inv_ln2 = 1.44269504088896338700e+00;
-  double m[W], s[W], s2[W], sum[W], y[W], k[W], r[W];
-  int e[W];
-  for (int w = 0; w < W; ++w) {
-    m[w] = det_frexp(x[w], &e[w]);
-    if (m[w] < 0.70710678118654752440) {
-      m[w] *= 2;
-      e[w] -= 1;
-    }
-    s[w] = (m[w] - 1) / (m[w] + 1);
-    s2[w] = s[w] * s[w];
-    sum[w] = 1.0 / 23;
-  }
-  for (int j = 21; j >= 1; j -= 2)
-    for (int w = 0; w < W; ++w) sum[w] = sum[w] * s2[w] + 1.0 / j;
-  for (int w = 0; w < W; ++w) {
-    const double log_m = 2 * s[w] * sum[w];
-    const double lx = (e[w] * ln2_hi + log_m) + e[w] * ln2_lo;
-    y[w] = a * lx;
-    const double yy = (y[w] >= -745.2 && y[w] <= 709.782712893384) ? y[w] : 0.0;  // lanes out of range or NaN: any finite value
-    k[w] = std::floor(yy * inv_ln2 + 0.5);
-    r[w] = (yy - k[w] * ln2_hi) - k[w] * ln2_lo;
-    sum[w] = 1.0;
-  }
-  for (int n = 17; n >= 1; --n)
-    for (int w = 0; w < W; ++w) sum[w] = 1.0 + sum[w] * r[w] / n;
-  for (int w = 0; w < W; ++w) {
-    double v = det_ldexp(sum[w], static_cast<int>(k[w]));
-    if (y[w] > 709.782712893384) v = HUGE_VAL;
-    if (y[w] < -745.2) v = 0.0;
-    if (y[w] != y[w]) v = y[w];
-    if (a == 0.0 || x[w] == 1.0) v = 1.0;
-    if (a == 1.0) v = x[w];
-    out[w] = v;
-  }
-}
-
-}  // namespace detail
-
-// out[i] = det_pow(x[i], a) for i < n, bit for bit.
+// out[i] = det_pow(x[i], a) for i < n, bit for bit (out may be x), 4 at a time in lockstep.
 inline void det_pow_many(const double* x, double a, double* out, size_t n) {
   if (a == 0.0 || a == 1.0) {
     for (size_t i = 0; i < n; ++i) out[i] = det_pow(x[i], a);
@@ -140,7 +212,7 @@ inline void det_pow_many(const double* x, double a, double* out, size_t n) {
   }
   constexpr int W = 4;
   size_t i = 0;
-  for (; i + W <= n; i += W) detail::det_pow_lanes<W>(x + i, a, out + i);
+  for (; i + W <= n; i += W) detail::pow_lanes<W>(x + i, a, out + i);
   for (; i < n; ++i) out[i] = det_pow(x[i], a);
 }
 

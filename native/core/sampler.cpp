@@ -21,13 +21,21 @@ void PrioritizedSampler::set_priority(uint64_t slot, double p) {
   if (p > max_priority_) max_priority_ = p;
 }
 
+void PrioritizedSampler::masses(const double* p, uint64_t n, double* out) const {
+  det_pow_many(p, alpha_, out, n);
+}
+
 void PrioritizedSampler::set_priorities(const uint64_t* slots, const double* p, uint64_t n) {
   masses_.resize(n);
+  masses(p, n, masses_.data());
+  set_priorities(slots, p, masses_.data(), n);
+}
+
+void PrioritizedSampler::set_priorities(const uint64_t* slots, const double* p, const double* masses, uint64_t n) {
   double top = max_priority_;
-  det_pow_many(p, alpha_, masses_.data(), n);
   for (uint64_t k = 0; k < n; ++k)
     if (p[k] > top) top = p[k];
-  sum_.set_many(slots, masses_.data(), n);
+  sum_.set_many(slots, masses, n);
   min_.set_many(slots, p, n);
   max_priority_ = top;
 }

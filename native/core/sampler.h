@@ -29,6 +29,10 @@ class PrioritizedSampler {
   // set_priority(slots[k], p[k]) for k in order (a later repeat of a slot wins), with each
   // tree's parents recomputed once per batch: the same trees, faster for many slots.
   void set_priorities(const uint64_t* slots, const double* p, uint64_t n);
+  // The same with masses[k] = masses_of(p[k]) already computed.
+  void set_priorities(const uint64_t* slots, const double* p, const double* masses, uint64_t n);
+  // out[k] = p[k]^alpha, the mass the sum-tree holds for priority p[k] (det_pow: the same bits everywhere).
+  void masses(const double* p, uint64_t n, double* out) const;
   void sample(uint64_t length, uint64_t n, const uint32_t* words, uint64_t* slots, float* weights,
               double beta) const;
   void clear();

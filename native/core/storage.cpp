@@ -5,6 +5,7 @@
 #include <string>
 
 #include "error.h"
+#include "memory.h"
 
 namespace replaykit {
 
@@ -20,14 +21,30 @@ void copy_elements(Dtype d, void* dst, const void* src, size_t n) {
 
 namespace {
 
-// Copies one field of one row; small fixed sizes as single loads and stores.
+// Copies n bytes, inline for n <= 64 (two possibly overlapping loads and stores of the
+// largest power-of-two size not above n, as libc's memcpy does inside, without its call
+// and size dispatch: the fields of a row are small and copied by the thousand).
+template <size_t K>
+inline void copy_pair(uint8_t* dst, const uint8_t* src, size_t n) {
+  uint8_t a[K], b[K];
+  std::memcpy(a, src, K);
+  std::memcpy(b, src + n - K, K);
+  std::memcpy(dst, a, K);
+  std::memcpy(dst + n - K, b, K);
+}
+
 inline void copy_field(uint8_t* dst, const uint8_t* src, size_t bytes) {
-  switch (bytes) {
-    case 1: *dst = *src; return;
-    case 2: std::memcpy(dst, src, 2); return;
-    case 4: std::memcpy(dst, src, 4); return;
-    case 8: std::memcpy(dst, src, 8); return;
-    default: std::memcpy(dst, src, bytes);
+  if (bytes >= 16) {
+    if (bytes <= 32) return copy_pair<16>(dst, src, bytes);
+    if (bytes <= 64) return copy_pair<32>(dst, src, bytes);
+    std::memcpy(dst, src, bytes);
+  } else if (bytes >= 4) {
+    if (bytes >= 8) return copy_pair<8>(dst, src, bytes);
+    copy_pair<4>(dst, src, bytes);
+  } else if (bytes >= 2) {
+    copy_pair<2>(dst, src, bytes);
+  } else if (bytes == 1) {
+    *dst = *src;
   }
 }
 
@@ -52,21 +69,31 @@ template <typename RowOf>
 void gather_all_rows(const Schema& schema, const RowLayout& layout, const uint64_t* slots, size_t n,
                      void* const* outs, RowOf row_of) {
   constexpr size_t kAhead = 8;
-  const size_t fields = schema.size();
-  for (size_t i = 0; i < n && i < kAhead; ++i) {
-    const uint8_t* r = row_of(slots[i]);
-    for (size_t b = 0; b < layout.stride; b += 64) __builtin_prefetch(r + b);
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (i + kAhead < n) {
-      const uint8_t* ahead = row_of(slots[i + kAhead]);
-      for (size_t b = 0; b < layout.stride && b < 512; b += 64) __builtin_prefetch(ahead + b);
+  constexpr size_t kPlanned = 16;
+  const size_t stride = layout.stride;
+  // The requested fields as (row offset, bytes, destination) in plain local arrays, up to
+  // 16 at a time (a wider schema takes one pass over the rows per 16 fields).
+  for (size_t next = 0; next < schema.size();) {
+    size_t count = 0, off[kPlanned], bytes[kPlanned];
+    uint8_t* dst[kPlanned];
+    for (; next < schema.size() && count < kPlanned; ++next) {
+      if (!outs[next]) continue;
+      off[count] = layout.offset[next];
+      bytes[count] = schema[next].row_bytes;
+      dst[count++] = static_cast<uint8_t*>(outs[next]);
     }
-    const uint8_t* row = row_of(slots[i]);
-    for (size_t f = 0; f < fields; ++f) {
-      if (!outs[f]) continue;
-      const size_t bytes = schema[f].row_bytes;
-      copy_field(static_cast<uint8_t*>(outs[f]) + i * bytes, row + layout.offset[f], bytes);
+    if (count == 0) break;
+    for (size_t i = 0; i < n && i < kAhead; ++i) {
+      const uint8_t* r = row_of(slots[i]);
+      for (size_t b = 0; b < stride; b += 64) __builtin_prefetch(r + b);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) {
+        const uint8_t* ahead = row_of(slots[i + kAhead]);
+        for (size_t b = 0; b < stride && b < 512; b += 64) __builtin_prefetch(ahead + b);
+      }
+      const uint8_t* row = row_of(slots[i]);
+      for (size_t k = 0; k < count; ++k) copy_field(dst[k] + i * bytes[k], row + off[k], bytes[k]);
     }
   }
 }
@@ -123,13 +150,12 @@ size_t RowLayout::block_bytes(uint64_t rows) const {
 }
 
 HeapBlock::HeapBlock(size_t bytes) : size_(bytes ? bytes : 64) {
-  void* p = nullptr;
-  if (posix_memalign(&p, 64, size_) != 0 || !p)
-    fail(ErrorKind::Range, "cannot allocate " + std::to_string(bytes) + " bytes of memory");
+  void* p = allocate_block(size_);
+  if (!p) fail(ErrorKind::Range, "cannot allocate " + std::to_string(bytes) + " bytes of memory");
   data_ = static_cast<uint8_t*>(p);
 }
 
-HeapBlock::~HeapBlock() { std::free(data_); }
+HeapBlock::~HeapBlock() { free_block(data_); }
 
 // ---- RowStorage, MemoryStorage, MmapStorage ----
 

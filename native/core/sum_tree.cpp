@@ -5,6 +5,8 @@
 #include <limits>
 #include <new>
 
+#include "memory.h"
+
 namespace replaykit {
 
 namespace {
@@ -125,7 +127,8 @@ void update_path(double* nodes, const detail::LineTreeShape& shape, uint64_t i) 
 namespace detail {
 
 AlignedDoubles::AlignedDoubles(size_t n, double fill)
-    : p_(static_cast<double*>(::operator new[](n * sizeof(double), std::align_val_t{64}))), n_(n) {
+    : p_(static_cast<double*>(allocate_block(n * sizeof(double)))), n_(n) {
+  if (!p_) throw std::bad_alloc();
   std::fill(p_, p_ + n_, fill);
 }
 
@@ -145,7 +148,7 @@ AlignedDoubles& AlignedDoubles::operator=(AlignedDoubles&& o) noexcept {
 }
 
 AlignedDoubles::~AlignedDoubles() {
-  if (p_) ::operator delete[](p_, std::align_val_t{64});
+  if (p_) free_block(p_);
 }
 
 LineTreeShape::LineTreeShape(uint64_t cap) : capacity(cap == 0 ? 1 : cap) {
