@@ -215,7 +215,8 @@ void seq_read() {
 // --- the plain binary sum-tree ----------------------------------------------
 struct Tree {
   uint64_t leaves = 0;
-  std::vector<double> t;  // 1-based heap; leaves at [leaves, 2 leaves)
+  Block block;            // allocated as replaykit's trees are (huge pages from 2 MiB)
+  double* t = nullptr;    // 1-based heap; leaves at [leaves, 2 leaves)
   std::vector<uint64_t> picked;
   void set(uint64_t i, double v) {
     uint64_t n = leaves + i;
@@ -245,7 +246,9 @@ struct Tree {
 void setup_tree(uint64_t leaves, uint64_t cap) {
   tree = Tree();
   tree.leaves = leaves;
-  tree.t.assign(2 * leaves, 0.0);
+  tree.block = Block(2 * leaves * sizeof(double));
+  tree.t = reinterpret_cast<double*>(tree.block.p);
+  std::fill(tree.t, tree.t + 2 * leaves, 0.0);
   for (uint64_t i = 0; i < cap && i < leaves; ++i) tree.t[leaves + i] = 0.01 + 0.99 * rng.uniform();
   for (uint64_t n = leaves - 1; n >= 1; --n) tree.t[n] = tree.t[2 * n] + tree.t[2 * n + 1];
 }

@@ -126,8 +126,10 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
     uniform_.sample(len, n, words, scratch_.data());
   // A key needs the slot's write count: a second random access per item. Prefetch those
   // lines so that their misses overlap the gather of the rows.
-  const uint64_t* writes = writer_.writes().data();
-  for (uint64_t i = 0; i < n; ++i) __builtin_prefetch(writes + scratch_[i]);
+  if (writer_.reads_write_table()) {
+    const uint64_t* writes = writer_.writes().data();
+    for (uint64_t i = 0; i < n; ++i) __builtin_prefetch(writes + scratch_[i]);
+  }
   gather(scratch_.data(), n, outs);
   for (uint64_t i = 0; i < n; ++i) keys[i] = writer_.key(scratch_[i]);
 }

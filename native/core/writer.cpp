@@ -12,6 +12,7 @@ uint64_t Writer::advance(uint64_t n) {
   if (laps)
     for (uint64_t s = 0; s < capacity_; ++s) writes_[s] += laps;
   for (uint64_t r = 0; r < rest; ++r) ++writes_[(cursor_ + r) % capacity_];
+  if (regular_) lap_base_ += laps + (cursor_ + rest) / capacity_;
   cursor_ = (cursor_ + rest) % capacity_;
   length_ = (n >= capacity_ - length_) ? capacity_ : length_ + n;
   if (tracks_order()) {
@@ -23,6 +24,7 @@ uint64_t Writer::advance(uint64_t n) {
 }
 
 void Writer::record(uint64_t slot) {
+  regular_ = false;  // writes at chosen slots (tracking writers are never regular)
   ++writes_[slot];
   if (tracks_order()) {
     inserted_[slot] = inserted_count_++;
@@ -37,8 +39,9 @@ void Writer::record(uint64_t slot) {
 KeyState Writer::resolve(uint64_t key, uint64_t* slot) const {
   const uint64_t s = key % capacity_, generation = key / capacity_;
   *slot = s;
-  if (generation >= writes_[s]) return KeyState::Unknown;
-  if (generation + 1 == writes_[s] && s < length_) return KeyState::Live;
+  const uint64_t w = writes_of(s);
+  if (generation >= w) return KeyState::Unknown;
+  if (generation + 1 == w && s < length_) return KeyState::Live;
   return KeyState::Stale;
 }
 
@@ -50,6 +53,11 @@ void Writer::restore(uint64_t length, uint64_t cursor, const uint64_t* writes, c
   if (tracks_order()) std::copy(inserted, inserted + capacity_, inserted_.begin());
   inserted_count_ = inserted_count;
   order_.clear();
+  // Regular again when the table has the regular shape for this cursor.
+  regular_ = !tracks_order();
+  lap_base_ = writes_[capacity_ - 1];  // the last slot is never below the cursor
+  for (uint64_t s = 0; regular_ && s < capacity_; ++s)
+    if (writes_[s] != lap_base_ + (s < cursor_ ? 1 : 0)) regular_ = false;
 }
 
 const std::vector<uint64_t>& Writer::order() const {

@@ -24,7 +24,7 @@ class Writer {
  public:
   // track_order: keep insertion numbers, for writers that replace out of FIFO order.
   explicit Writer(uint64_t capacity, bool track_order = false)
-      : capacity_(capacity), writes_(capacity, 0), inserted_(track_order ? capacity : 0, 0) {}
+      : capacity_(capacity), writes_(capacity, 0), inserted_(track_order ? capacity : 0, 0), regular_(!track_order) {}
   uint64_t capacity() const { return capacity_; }
   uint64_t length() const { return length_; }
   uint64_t cursor() const { return cursor_; }  // the FIFO slot written next
@@ -35,6 +35,8 @@ class Writer {
   // Records one write at `slot` (slot <= length; slot == length while filling).
   void record(uint64_t slot);
   void clear() {  // write counts persist, so old keys stay stale
+    // Regular stays regular only if every slot has been written equally often.
+    if (regular_ && cursor_ != 0) regular_ = false;
     length_ = 0;
     cursor_ = 0;
     order_.clear();
@@ -45,7 +47,15 @@ class Writer {
   // The slots of every stored item, oldest first, into out[0 .. length).
   void slots_in_order(uint64_t* out) const;
 
-  uint64_t key(uint64_t slot) const { return (writes_[slot] - 1) * capacity_ + slot; }
+  // Times `slot` has been written. In the regular state (a FIFO ring never cleared in
+  // mid-lap) that follows from the cursor, without reading the per-slot table: a batch's
+  // keys then cost no random memory access.
+  uint64_t writes_of(uint64_t slot) const {
+    return regular_ ? lap_base_ + (slot < cursor_ ? 1 : 0) : writes_[slot];
+  }
+  uint64_t key(uint64_t slot) const { return (writes_of(slot) - 1) * capacity_ + slot; }
+  // Whether writes_of reads the per-slot table (then prefetching it helps).
+  bool reads_write_table() const { return !regular_; }
 
   // State, for archives.
   const std::vector<uint64_t>& writes() const { return writes_; }
@@ -65,8 +75,11 @@ class Writer {
   uint64_t capacity_;
   uint64_t length_ = 0;
   uint64_t cursor_ = 0;
-  std::vector<uint64_t> writes_;
+  std::vector<uint64_t> writes_;          // the record; writes_of() agrees with it always
   std::vector<uint64_t> inserted_;        // insertion number per slot, when tracking order
+  // Regular state: writes_[s] == lap_base_ + (s < cursor_) for every slot s.
+  bool regular_;
+  uint64_t lap_base_ = 0;
   uint64_t inserted_count_ = 0;
   mutable std::vector<uint64_t> order_;  // cache of order(); empty when stale
 };
