@@ -535,15 +535,17 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
     bytes = indicesAt + 8 * rows;
     const weightsAt = bytes;
     if (withWeights) bytes += 4 * rows;
-    const buffer = new ArrayBuffer(bytes);
+    const buffer = uninitialisedArrayBuffer(bytes);
     const batch: Record<string, AnyTypedArray> = {};
     let at = 0;
+    let padding: Uint8Array | null = null; // the alignment gaps: zeroed, as the native call writes every other byte
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i];
       if (only && !only.has(f.name)) {
         this.#outs[i] = null;
         continue;
       }
+      if (at !== align8(at)) (padding ??= new Uint8Array(buffer)).fill(0, at, align8(at));
       at = align8(at);
       const ctor = DTYPES[f.dtype].ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => AnyTypedArray;
       const view = new ctor(buffer, at, rows * f.elems);
@@ -551,6 +553,7 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
       this.#outs[i] = view;
       at += view.byteLength;
     }
+    if (at !== indicesAt) (padding ??= new Uint8Array(buffer)).fill(0, at, indicesAt);
     batch.indices = new Float64Array(buffer, indicesAt, rows);
     if (withWeights) batch.weights = new Float32Array(buffer, weightsAt, rows);
     return batch as unknown as Batch<F> & { weights?: Float32Array };
@@ -598,6 +601,17 @@ function align8(n: number): number {
 }
 
 /** `batch[name]` if it is a typed array of `dtype` and `length`; a fresh one set on `batch` if absent. */
+/**
+ * An ArrayBuffer of `bytes` bytes whose contents are not zeroed first (Node's
+ * `Buffer.allocUnsafeSlow`: its own ArrayBuffer, never a pooled one), for batches that the
+ * native call overwrites entirely: zeroing 40 KB first would cost as much again as the
+ * allocation. Falls back to `new ArrayBuffer` where that is not what it gives.
+ */
+function uninitialisedArrayBuffer(bytes: number): ArrayBuffer {
+  const b = Buffer.allocUnsafeSlow(bytes);
+  return b.byteOffset === 0 && b.buffer.byteLength === bytes ? (b.buffer as ArrayBuffer) : new ArrayBuffer(bytes);
+}
+
 function outArray(batch: Record<string, unknown>, name: string, dtype: Dtype, length: number): AnyTypedArray {
   const a = batch[name];
   if (a === undefined) {

@@ -95,10 +95,21 @@ const char* array_name(napi_typedarray_type t) {
   }
 }
 
+// What an argument is, for error messages: a literal, or "field '<name>'". Built into a
+// string only when a message is needed, so a call that passes pays no allocation.
+struct What {
+  const char* text;
+  const std::string* field = nullptr;
+  What(const char* t) : text(t) {}  // NOLINT: implicit from a literal on purpose
+  What(const char* t, const std::string& f) : text(t), field(&f) {}
+  std::string str() const { return field ? std::string(text) + " '" + *field + "'" : std::string(text); }
+};
+std::string operator+(const What& w, const char* s) { return w.str() + s; }
+
 // The data of a typed array of the expected type and length, or a dtype/shape error.
 // One napi_get_typedarray_info call: it gives the type, the length and the data pointer
 // (already offset into its ArrayBuffer), which matters on the per-call hot path.
-void* typed_data(Napi::Env env, Napi::Value v, napi_typedarray_type type, size_t length, const std::string& what) {
+void* typed_data(Napi::Env env, Napi::Value v, napi_typedarray_type type, size_t length, const What& what) {
   napi_typedarray_type got;
   size_t got_length = 0;
   void* data = nullptr;
@@ -488,7 +499,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer> {
       const replaykit::Field& fd = schema[f];
       Napi::Value col = a.Get(static_cast<uint32_t>(f));
       if (allow_null && col.IsNull()) continue;
-      out[f] = typed_data(env, col, array_type_of(fd.dtype), n * fd.elems, "field '" + fd.name + "'");
+      out[f] = typed_data(env, col, array_type_of(fd.dtype), n * fd.elems, What("field", fd.name));
     }
     return out;
   }

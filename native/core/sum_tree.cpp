@@ -93,10 +93,15 @@ void update_parents(double* nodes, const detail::LineTreeShape& shape, const uin
         const uint64_t p = dirty[k] / kFan;
         if (p == last) continue;
         last = p;
-        here[p] = Combine(children + p * kFan);
+        const double v = Combine(children + p * kFan);
+        // A node whose value did not change leaves its ancestors as they are: most
+        // min-tree paths stop after a level or two.
+        if (v == here[p]) continue;
+        here[p] = v;
         dirty[out++] = p;
       }
       count = out;
+      if (count == 0) return;
     }
     below = real;
   }
@@ -106,7 +111,10 @@ template <double (*Combine)(const double*)>
 void update_path(double* nodes, const detail::LineTreeShape& shape, uint64_t i) {
   for (int level = 1; level <= shape.top(); ++level) {
     i /= kFan;
-    nodes[shape.offset[level] + i] = Combine(nodes + shape.offset[level - 1] + i * kFan);
+    const double v = Combine(nodes + shape.offset[level - 1] + i * kFan);
+    double& node = nodes[shape.offset[level] + i];
+    if (v == node) return;  // unchanged: so are the ancestors
+    node = v;
   }
 }
 

@@ -155,11 +155,11 @@ TEST_CASE("storage files: faults are Storage errors, never crashes") {
   CHECK_FALSE(exists(path));
 }
 
-TEST_CASE("gathers copy fields of every size from 1 to 72 bytes exactly, more than 16 fields at once") {
-  // Fields uint8[k] for k = 1 .. 72 (every small-copy path and its boundaries), plus a
-  // float64 field: 73 fields, so a gather plans them in several groups of 16.
+TEST_CASE("gathers copy fields of every size from 1 to 140 bytes exactly, more than 16 fields at once") {
+  // Fields uint8[k] for k = 1 .. 140 (every small-copy path and its boundaries), plus a
+  // float64 field: 141 fields, so a gather plans them in several groups of 16.
   std::vector<Field> fields;
-  for (int k = 1; k <= 72; ++k) fields.push_back(make_field("f" + std::to_string(k), Dtype::Uint8, {uint32_t(k)}));
+  for (int k = 1; k <= 140; ++k) fields.push_back(make_field("f" + std::to_string(k), Dtype::Uint8, {uint32_t(k)}));
   fields.push_back(make_field("x", Dtype::Float64, {3}));
   const Schema schema(fields);
   const uint64_t cap = 50, n = 40;
@@ -172,9 +172,9 @@ TEST_CASE("gathers copy fields of every size from 1 to 72 bytes exactly, more th
     ReplayBuffer rb(std::move(storage), std::nullopt);
     // Row r's byte j of field k is (r * 31 + k * 7 + j) mod 251: no two neighbours alike.
     auto byte_of = [](uint64_t r, int k, int j) { return uint8_t((r * 31 + uint64_t(k) * 7 + uint64_t(j)) % 251); };
-    std::vector<std::vector<uint8_t>> cols(72);
+    std::vector<std::vector<uint8_t>> cols(140);
     std::vector<double> xs;
-    for (int k = 1; k <= 72; ++k)
+    for (int k = 1; k <= 140; ++k)
       for (uint64_t r = 0; r < cap; ++r)
         for (int j = 0; j < k; ++j) cols[k - 1].push_back(byte_of(r, k, j));
     for (uint64_t r = 0; r < cap; ++r)
@@ -185,10 +185,10 @@ TEST_CASE("gathers copy fields of every size from 1 to 72 bytes exactly, more th
     rb.push(in.data(), cap, nullptr);
 
     // Outputs with a guard byte after each, to catch a copy that writes past its row.
-    std::vector<std::vector<uint8_t>> outs(72);
+    std::vector<std::vector<uint8_t>> outs(140);
     std::vector<double> xo(3 * n + 1, -1.0);
     std::vector<void*> out_ptrs;
-    for (int k = 1; k <= 72; ++k) {
+    for (int k = 1; k <= 140; ++k) {
       outs[k - 1].assign(uint64_t(k) * n + 1, 0xee);
       out_ptrs.push_back(outs[k - 1].data());
     }
@@ -201,13 +201,13 @@ TEST_CASE("gathers copy fields of every size from 1 to 72 bytes exactly, more th
     rb.sample(n, words.data(), out_ptrs.data(), keys.data(), nullptr, 0.0);
     for (uint64_t i = 0; i < n; ++i) {
       const uint64_t r = keys[i] % cap;
-      for (int k = 1; k <= 72; ++k) {
+      for (int k = 1; k <= 140; ++k) {
         if (k == 10) continue;
         for (int j = 0; j < k; ++j) REQUIRE(outs[k - 1][i * uint64_t(k) + uint64_t(j)] == byte_of(r, k, j));
       }
       for (int j = 0; j < 3; ++j) REQUIRE(xo[3 * i + uint64_t(j)] == double(r) + j / 4.0);
     }
-    for (int k = 1; k <= 72; ++k) CHECK(outs[k - 1].back() == 0xee);
+    for (int k = 1; k <= 140; ++k) CHECK(outs[k - 1].back() == 0xee);
     CHECK(xo.back() == -1.0);
     CHECK(std::count(outs[9].begin(), outs[9].end(), 0xee) == long(outs[9].size()));
   }
