@@ -51,6 +51,10 @@ struct LineTreeShape {
   int top() const { return static_cast<int>(offset.size()) - 1; }
 };
 
+// For tests: one step of a descent (the child of 8 that `mass` falls in; mass reduced),
+// by the vector code (SSE2, where built) or the portable one, which must agree bit for bit.
+unsigned choose_child_for_test(const double* children, double* mass, bool vector);
+
 }  // namespace detail
 
 // A sum-tree over `capacity` non-negative leaves.

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -223,4 +224,36 @@ TEST_CASE("min-tree argmin is the leftmost minimum across lines and levels") {
   CHECK(m.argmin() == 517);
   m.prefetch(999);  // a hint only
   CHECK(m.min() == 0.7);
+}
+
+TEST_CASE("a descent step gives the same child and the same remaining mass, vector code or portable") {
+  // Lines with zeros, equal values, tiny and huge sums; masses inside, at every running sum
+  // (the boundaries), just below them, and at or past the line's total (the fallback).
+  std::mt19937_64 g(31);
+  std::uniform_real_distribution<double> u(0, 1);
+  alignas(64) double line[8];
+  for (int trial = 0; trial < 200000; ++trial) {
+    const int kind = trial % 5;
+    for (double& c : line) {
+      const double r = u(g);
+      c = kind == 0 ? (r < 0.5 ? 0.0 : r) : kind == 1 ? 0.25 : kind == 2 ? r * 1e-300 : kind == 3 ? r * 1e300 : r;
+    }
+    if (trial % 97 == 0) std::fill(line, line + 8, 0.0);
+    double total = 0, running[8];
+    for (int k = 0; k < 8; ++k) running[k] = total += line[k];
+    const double pick = running[g() % 8];
+    const double masses[] = {u(g) * total, pick, std::nextafter(pick, 0.0), total, total * 1.5, 0.0};
+    for (double m : masses) {
+      double a = m, b = m;
+      const unsigned ca = detail::choose_child_for_test(line, &a, true);
+      const unsigned cb = detail::choose_child_for_test(line, &b, false);
+      REQUIRE(ca == cb);
+      REQUIRE(std::memcmp(&a, &b, sizeof a) == 0);
+      REQUIRE(ca < 8);
+      if (total > 0) {
+        REQUIRE(line[ca] > 0.0);  // never a child of sum 0 while some child is positive
+        REQUIRE(a >= 0.0);
+      }
+    }
+  }
 }
