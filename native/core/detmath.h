@@ -27,6 +27,11 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__) && defined(__x86_64__)
+#define REPLAYKIT_DETMATH_SSE2 1
+#include <emmintrin.h>
+#endif
+
 namespace replaykit {
 
 // std::frexp for finite x > 0: x = m * 2^e with m in [0.5, 1).
@@ -204,15 +209,85 @@ inline double det_pow(double x, double a) {
   return det_exp(a * det_log(x));
 }
 
-// out[i] = det_pow(x[i], a) for i < n, bit for bit (out may be x), 4 at a time in lockstep.
+#if defined(REPLAYKIT_DETMATH_SSE2)
+namespace detail {
+
+// det_pow of two inputs in the two lanes of SSE2 registers (baseline on x86-64): exactly
+// det_pow's operations on the common case (x normal and not 1, |a ln x| <= 700, so the
+// result is normal and the exponent scaling a plain multiplication). Returns a 2-bit mask
+// of the lanes outside that case, which the caller computes with det_pow instead.
+inline int pow2_sse2(const double* x, double a, double* out) {
+  const __m128d xv = _mm_loadu_pd(x);
+  const __m128i bits = _mm_castpd_si128(xv);
+  const __m128i two52 = _mm_set1_epi64x(0x4330000000000000LL);  // the bits of 2^52
+  const __m128d two52d = _mm_castsi128_pd(two52);
+  // x = m 2^e with m in [1, 2): e = biased exponent - 1023, as a double by the 2^52 trick.
+  const __m128i biased = _mm_and_si128(_mm_srli_epi64(bits, 52), _mm_set1_epi64x(0x7ff));
+  const __m128d e = _mm_sub_pd(_mm_sub_pd(_mm_castsi128_pd(_mm_or_si128(biased, two52)), two52d), _mm_set1_pd(1023.0));
+  const __m128d m = _mm_castsi128_pd(
+      _mm_or_si128(_mm_and_si128(bits, _mm_set1_epi64x(0x000fffffffffffffLL)), _mm_set1_epi64x(0x3ff0000000000000LL)));
+  // j: the nearest table point 1 + j/128.
+  const __m128i j = _mm_srli_epi64(
+      _mm_add_epi64(_mm_and_si128(_mm_srli_epi64(bits, 44), _mm_set1_epi64x(0xff)), _mm_set1_epi64x(1)), 1);
+  const __m128d jd = _mm_sub_pd(_mm_castsi128_pd(_mm_or_si128(j, two52)), two52d);
+  const __m128d c = _mm_add_pd(_mm_set1_pd(1.0), _mm_mul_pd(jd, _mm_set1_pd(1.0 / 128)));
+  const __m128d s = _mm_div_pd(_mm_sub_pd(m, c), _mm_add_pd(m, c));
+  const __m128d s2 = _mm_mul_pd(s, s);
+  const __m128d log_r = _mm_add_pd(
+      _mm_add_pd(s, s),  // 2 * s, exact either way
+      _mm_mul_pd(s, _mm_mul_pd(s2, _mm_add_pd(_mm_set1_pd(0.66666666666666666667), _mm_mul_pd(s2, _mm_set1_pd(0.4))))));
+  const int j0 = _mm_cvtsi128_si32(j), j1 = _mm_cvtsi128_si32(_mm_unpackhi_epi64(j, j));
+  const __m128d table_log = _mm_setr_pd(kLogTable[j0], kLogTable[j1]);
+  const __m128d lx = _mm_add_pd(_mm_add_pd(_mm_mul_pd(e, _mm_set1_pd(kLn2Hi)), table_log),
+                                _mm_add_pd(log_r, _mm_mul_pd(e, _mm_set1_pd(kLn2Lo))));
+  const __m128d y = _mm_mul_pd(_mm_set1_pd(a), lx);
+  // e^y: t = y 32/ln 2 + 1.5 2^52 rounds n into t's low bits (n + 2^51 there, >= 0).
+  const __m128d magic = _mm_set1_pd(0x1.8p52);
+  const __m128d t = _mm_add_pd(_mm_mul_pd(y, _mm_set1_pd(k32ByLn2)), magic);
+  const __m128d nd = _mm_sub_pd(t, magic);
+  const __m128d r = _mm_sub_pd(_mm_sub_pd(y, _mm_mul_pd(nd, _mm_set1_pd(kLn2By32Hi))), _mm_mul_pd(nd, _mm_set1_pd(kLn2By32Lo)));
+  const __m128d r2 = _mm_mul_pd(r, r);
+  const __m128d hi = _mm_add_pd(_mm_add_pd(_mm_set1_pd(0.041666666666666666667), _mm_mul_pd(r, _mm_set1_pd(0.0083333333333333333333))),
+                                _mm_mul_pd(r2, _mm_set1_pd(0.0013888888888888888889)));
+  const __m128d mid = _mm_add_pd(_mm_add_pd(_mm_set1_pd(0.5), _mm_mul_pd(r, _mm_set1_pd(0.16666666666666666667))), _mm_mul_pd(r2, hi));
+  const __m128d p = _mm_add_pd(_mm_add_pd(_mm_set1_pd(1.0), r), _mm_mul_pd(r2, mid));
+  const __m128i nb = _mm_and_si128(_mm_castpd_si128(t), _mm_set1_epi64x(0x000fffffffffffffLL));  // n + 2^51
+  const int i0 = _mm_cvtsi128_si32(nb) & 31, i1 = _mm_cvtsi128_si32(_mm_unpackhi_epi64(nb, nb)) & 31;
+  // 2^(n >> 5) from its bits: ((n + 2^51) >> 5) - 2^46 + 1023 is the biased exponent.
+  const __m128i biased_k = _mm_add_epi64(_mm_srli_epi64(nb, 5), _mm_set1_epi64x(1023 - (int64_t(1) << 46)));
+  const __m128d scale = _mm_castsi128_pd(_mm_slli_epi64(biased_k, 52));
+  const __m128d v = _mm_mul_pd(_mm_mul_pd(_mm_setr_pd(kExp2Table[i0], kExp2Table[i1]), p), scale);
+  _mm_storeu_pd(out, v);
+  // The common case: 2.2250738585072014e-308 <= x <= DBL_MAX, x != 1, -700 <= y <= 700 (false for NaN).
+  const __m128d ok = _mm_and_pd(
+      _mm_and_pd(_mm_cmpge_pd(xv, _mm_set1_pd(2.2250738585072014e-308)), _mm_cmple_pd(xv, _mm_set1_pd(1.7976931348623157e308))),
+      _mm_and_pd(_mm_cmpneq_pd(xv, _mm_set1_pd(1.0)),
+                 _mm_and_pd(_mm_cmpge_pd(y, _mm_set1_pd(-700.0)), _mm_cmple_pd(y, _mm_set1_pd(700.0)))));
+  return _mm_movemask_pd(ok) ^ 3;
+}
+
+}  // namespace detail
+#endif
+
+// out[i] = det_pow(x[i], a) for i < n, bit for bit (out may be x): two at a time in SSE2
+// where built for x86-64, otherwise 4 at a time in lockstep.
 inline void det_pow_many(const double* x, double a, double* out, size_t n) {
   if (a == 0.0 || a == 1.0) {
     for (size_t i = 0; i < n; ++i) out[i] = det_pow(x[i], a);
     return;
   }
-  constexpr int W = 4;
   size_t i = 0;
+#if defined(REPLAYKIT_DETMATH_SSE2)
+  for (; i + 2 <= n; i += 2) {
+    double in[2] = {x[i], x[i + 1]};  // out may be x
+    const int slow = detail::pow2_sse2(in, a, out + i);
+    if (slow & 1) out[i] = det_pow(in[0], a);
+    if (slow & 2) out[i + 1] = det_pow(in[1], a);
+  }
+#else
+  constexpr int W = 4;
   for (; i + W <= n; i += W) detail::pow_lanes<W>(x + i, a, out + i);
+#endif
   for (; i < n; ++i) out[i] = det_pow(x[i], a);
 }
 
