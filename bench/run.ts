@@ -532,6 +532,32 @@ const atari: Group = {
     // The roofline copies the same bytes from random records of a 1 GiB pool (four times the L3 here).
     const poolRecords = Math.floor(2 ** 30 / ATARI_ROW_BYTES);
     await roof.command(`setup-gather ${poolRecords} ${ATARI_ROW_BYTES}`);
+    // On these VMs the first random reads of freshly filled gigabytes run several times
+    // slower than later ones (seen as 2-8x on the first few hundred batches, for replaykit,
+    // the plain TS buffer and the roofline's pool alike): sample each for a while first, so
+    // that the timed runs see the steady state.
+    log('  warming up (sampling each buffer and the roofline\'s pool for about 3 s) ...');
+    {
+      let wb = rk.sample(32);
+      const wtb = ts.newBatch(32);
+      const wslots = new Uint32Array(32);
+      for (const [label, fn] of [['replaykit', () => { wb = rk.sample(32, { out: wb }); }], ['plain TS', () => ts.sample(32, wtb, wslots)]] as const) {
+        const t0 = now();
+        let calls = 0;
+        while (Number(now() - t0) < 3e9) {
+          fn();
+          calls++;
+        }
+        log(`    ${label}: ${calls} batches`);
+      }
+      const t0 = now();
+      let calls = 0;
+      while (Number(now() - t0) < 3e9) {
+        await roof.time('gather 32 200');
+        calls += 200;
+      }
+      log(`    roofline: ${calls} batches`);
+    }
     for (const n of [32, 256]) {
       const name = `atari sample(${n})`;
       if (!wanted(name)) continue;
