@@ -49,16 +49,33 @@ inline void copy_field(uint8_t* dst, const uint8_t* src, size_t bytes) {
 }
 
 // Writes rows [first_row, first_row + n) of every column into consecutive rows of `rows`
-// starting at row `at`.
+// starting at row `at`: row by row, so each destination row is written whole while its
+// lines are in cache (field by field would pass over the destination once per field).
 void write_rows(const Schema& schema, const RowBlock& rows, uint64_t at, uint64_t n, const void* const* columns,
                 uint64_t first_row) {
-  for (size_t f = 0; f < schema.size(); ++f) {
-    const Field& fd = schema[f];
-    const uint8_t* src = static_cast<const uint8_t*>(columns[f]) + first_row * fd.row_bytes;
-    if (fd.dtype == Dtype::Bool) {
-      for (uint64_t r = 0; r < n; ++r) copy_elements(fd.dtype, rows.at(f, at + r), src + r * fd.row_bytes, fd.elems);
-    } else {
-      for (uint64_t r = 0; r < n; ++r) copy_field(rows.at(f, at + r), src + r * fd.row_bytes, fd.row_bytes);
+  const size_t fields = schema.size();
+  constexpr size_t kPlanned = 16;
+  for (size_t next = 0; next < fields;) {
+    size_t count = 0, off[kPlanned], bytes[kPlanned];
+    bool boolean[kPlanned];
+    const uint8_t* src[kPlanned];
+    for (; next < fields && count < kPlanned; ++next, ++count) {
+      const Field& fd = schema[next];
+      off[count] = rows.offset(next);
+      bytes[count] = fd.row_bytes;
+      boolean[count] = fd.dtype == Dtype::Bool;
+      src[count] = static_cast<const uint8_t*>(columns[next]) + first_row * fd.row_bytes;
+    }
+    for (uint64_t r = 0; r < n; ++r) {
+      uint8_t* row = rows.row(at + r);
+      for (size_t k = 0; k < count; ++k) {
+        const uint8_t* from = src[k] + r * bytes[k];
+        if (boolean[k]) {
+          for (size_t b = 0; b < bytes[k]; ++b) row[off[k] + b] = from[b] != 0;  // stored as 0 or 1
+        } else {
+          copy_field(row + off[k], from, bytes[k]);
+        }
+      }
     }
   }
 }
