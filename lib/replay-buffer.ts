@@ -71,6 +71,7 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
   #iterator: EpochIterator<Batch<F>> | null = null;
   #randomBatchSize = 0; // getNextBatch samples at random when > 0 (getStepsAndIterator with nEpochs 0)
   readonly #names: ReadonlySet<string>;
+  readonly #where: readonly string[]; // "field 'obs'", per field: error-message prefixes made once
 
   /** @internal Use `new ReplayBuffer(options)`. */
   constructor(options: BufferOptions, prioritized: NativeSpec['prioritized'] = null) {
@@ -89,6 +90,7 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
     this.#row = this._fields.map((f) => allocate(f, 1));
     this.#outs = new Array<AnyTypedArray | null>(this._fields.length).fill(null);
     this.#names = new Set(this._fields.map((f) => f.name));
+    this.#where = this._fields.map((f) => `field '${f.name}'`);
   }
 
   /** The number of transitions stored, from 0 to `capacity`. @throws {@link StateError} after `close()`. */
@@ -460,7 +462,7 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
       const f = this._fields[i];
       const v = obj[f.name];
       if (v === undefined) this._throwFieldMismatch(obj);
-      writeRow(f, v, this.#row[i], `field '${f.name}'`);
+      writeRow(f, v, this.#row[i], this.#where[i]);
     }
     if (Object.keys(obj).length !== this._fields.length) this._throwFieldMismatch(obj);
     return this.#row;
@@ -478,7 +480,7 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
     if (typeof firstLen !== 'number' || firstLen % first.elems !== 0)
       throw new ShapeError(`field '${first.name}': length must be a multiple of ${first.elems}, got ${describe(obj[first.name])}`);
     const rows = firstLen / first.elems;
-    const arrays = this._fields.map((f) => column(f, obj[f.name], rows, `field '${f.name}'`));
+    const arrays = this._fields.map((f, i) => column(f, obj[f.name], rows, this.#where[i]));
     return rows === 0 ? null : { arrays, rows };
   }
 

@@ -513,8 +513,8 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer> {
     const double* pr = nullptr;
     if (!info[2].IsUndefined() && !info[2].IsNull())
       pr = static_cast<const double*>(typed_data(env, info[2], napi_float64_array, n, "priorities"));
-    std::vector<const void*> ccols(cols.begin(), cols.end());
-    const uint64_t key = guard(env, [&] { return b.push(ccols.data(), n, pr); });
+    const void* const* columns_in = cols.data();
+    const uint64_t key = guard(env, [&] { return b.push(columns_in, n, pr); });
     return Napi::Number::New(env, static_cast<double>(key));
   }
 
