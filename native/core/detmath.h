@@ -19,8 +19,9 @@
 //
 // det_frexp / det_ldexp are exact bit manipulations equal to std::frexp / std::ldexp
 // (which they call outside the normal range), without a libm call. det_pow_many
-// evaluates det_pow on several inputs in lockstep (the same operations in the same
-// order for each, so the same bits) so that their latencies overlap.
+// evaluates det_pow on several inputs at once with the same operations in the same order
+// for each, so the same bits: two per SSE2 register on x86-64 (det_pow itself for the rare
+// inputs outside the common range), four interleaved in lockstep elsewhere.
 #pragma once
 #include <cmath>
 #include <cstddef>
@@ -115,10 +116,6 @@ constexpr double kLn2By32Lo = 0x1.a39ef35793c76p-38;
 constexpr double k32ByLn2 = 0x1.71547652b82fep+5;    // 32 / ln 2
 constexpr double kExpMax = 709.782712893384;         // e^y overflows above
 constexpr double kExpMin = -745.2;                   // and is 0 below
-
-}  // namespace detail
-
-namespace detail {
 
 // x = m * 2^e with m in [1, 2), for finite x > 0.
 inline double mantissa12(double x, int* e) {

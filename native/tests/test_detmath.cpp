@@ -120,3 +120,24 @@ TEST_CASE("det_pow_many is det_pow bit for bit on any positive double, at every 
       }
   }
 }
+
+TEST_CASE("the portable lockstep path (used where SSE2 is not) is det_pow bit for bit") {
+  std::mt19937_64 g(23);
+  std::vector<double> x(4000);
+  for (size_t i = 0; i < x.size(); ++i) {
+    uint64_t bits = g() & ~(uint64_t(1) << 63);
+    std::memcpy(&x[i], &bits, sizeof bits);
+    if (std::isnan(x[i]) || x[i] == 0 || i % 7 == 0) x[i] = std::exp((double(g() % 20000) / 10000 - 1) * 720);
+    if (i % 11 == 0) x[i] = 1.0;
+  }
+  for (double a : {0.0, 1.0, 0.6, 1.3}) {
+    double out[4];
+    for (size_t i = 0; i + 4 <= x.size(); i += 4) {
+      detail::pow_lanes<4>(x.data() + i, a, out);
+      for (int k = 0; k < 4; ++k) {
+        const double want = det_pow(x[i + size_t(k)], a);
+        REQUIRE(std::memcmp(&want, &out[k], sizeof want) == 0);
+      }
+    }
+  }
+}
