@@ -29,6 +29,22 @@ inline void prefetch_line(const void* p) {
 #endif
 }
 
+// The end of a descent step, shared by both versions below: given c, how many of the
+// running sums q[1 .. 8] are <= m (q[0] = 0), takes child c, or, when rounding left m at or
+// past the node's sum (c == 8), the last child of positive sum; leaves m - q[child].
+inline unsigned take_child(const double* ch, const double* q, unsigned c, double m, double* mass) {
+  if (c == kFan) {
+    c = 0;
+    for (unsigned k = kFan; k-- > 0;)
+      if (ch[k] > 0.0) {
+        c = k;
+        break;
+      }
+  }
+  *mass = m - q[c];
+  return c;
+}
+
 // Among the 8 children `ch` of a node, the one where the running sum first exceeds
 // `mass`, and the mass left for the descent below it (`mass` minus the sums of the
 // children before it). The running sums are taken in pairs, P[2j] = B + ch[2j] and
@@ -50,16 +66,7 @@ inline unsigned choose_child_scalar(const double* ch, double* mass) {
   const double m = *mass;
   unsigned c = 0;
   for (unsigned k = 1; k <= kFan; ++k) c += static_cast<unsigned>(q[k] <= m);
-  if (c == kFan) {  // past the node's sum by rounding: the last positive child
-    c = 0;
-    for (unsigned k = kFan; k-- > 0;)
-      if (ch[k] > 0.0) {
-        c = k;
-        break;
-      }
-  }
-  *mass = m - q[c];
-  return c;
+  return take_child(ch, q, c, m, mass);
 }
 
 #if defined(REPLAYKIT_SSE2)
@@ -86,16 +93,7 @@ inline unsigned choose_child_sse2(const double* ch, double* mass) {
   _mm_storeu_pd(q + 3, q23);
   _mm_storeu_pd(q + 5, q45);
   _mm_storeu_pd(q + 7, q67);
-  if (c == kFan) {  // past the node's sum by rounding: the last positive child
-    c = 0;
-    for (unsigned k = kFan; k-- > 0;)
-      if (ch[k] > 0.0) {
-        c = k;
-        break;
-      }
-  }
-  *mass = _mm_cvtsd_f64(m) - q[c];
-  return c;
+  return take_child(ch, q, c, _mm_cvtsd_f64(m), mass);
 }
 #endif
 
