@@ -602,7 +602,6 @@ function align8(n: number): number {
   return (n + 7) & ~7;
 }
 
-/** `batch[name]` if it is a typed array of `dtype` and `length`; a fresh one set on `batch` if absent. */
 /**
  * An ArrayBuffer of `bytes` bytes whose contents are not zeroed first (Node's
  * `Buffer.allocUnsafeSlow`: its own ArrayBuffer, never a pooled one), for batches that the
@@ -614,6 +613,7 @@ function uninitialisedArrayBuffer(bytes: number): ArrayBuffer {
   return b.byteOffset === 0 && b.buffer.byteLength === bytes ? (b.buffer as ArrayBuffer) : new ArrayBuffer(bytes);
 }
 
+/** `batch[name]` if it is a typed array of `dtype` and `length`; a fresh one set on `batch` if absent. */
 function outArray(batch: Record<string, unknown>, name: string, dtype: Dtype, length: number): AnyTypedArray {
   const a = batch[name];
   if (a === undefined) {

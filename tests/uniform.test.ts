@@ -203,6 +203,29 @@ describe('uniform replay', () => {
     expect(rb.schema.terminated).toEqual({ shape: [], dtype: 'bool' });
   });
 
+  test('a fresh batch shares nothing stale: every byte of its ArrayBuffer is data or zeroed padding', () => {
+    // Fresh batches live in memory that is not zeroed first: make that memory all 0xff and
+    // check that each view holds exactly the items and that the alignment gaps are zero.
+    const spy = jest.spyOn(Buffer, 'allocUnsafeSlow').mockImplementation((n: number) => Buffer.alloc(n, 0xff));
+    try {
+      const rb = new ReplayBuffer({ capacity: 8, seed: 3, fields: { a: { shape: [3], dtype: 'uint8' }, x: { shape: [], dtype: 'float64' }, t: { shape: [], dtype: 'bool' } } });
+      rb.pushBatch({ a: Uint8Array.from({ length: 24 }, (_, i) => i % 3), x: Float64Array.from({ length: 8 }, (_, i) => i), t: new Uint8Array(8) });
+      const b = rb.sample(5);
+      expect(spy).toHaveBeenCalled();
+      const bytes = new Uint8Array(b.a.buffer);
+      const used = new Uint8Array(bytes.length);
+      for (const v of [b.a, b.x, b.t, b.indices]) used.fill(1, v.byteOffset, v.byteOffset + v.byteLength);
+      expect(used.includes(0)).toBe(true); // this layout has gaps (15 bytes of a, then x at 16; t, then indices at 8k)
+      for (let i = 0; i < bytes.length; i++) if (!used[i]) expect(bytes[i]).toBe(0);
+      expect(Array.from(b.a)).toEqual(Array.from({ length: 15 }, (_, i) => i % 3));
+      expect(Array.from(b.t)).toEqual([0, 0, 0, 0, 0]);
+      for (let r = 0; r < 5; r++) expect(b.x[r]).toBe(b.indices[r]); // x = slot = key before any overwrite
+      rb.close();
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   test('close frees the buffer; every later call throws StateError; dispose closes', () => {
     const rb = standard(10);
     rb.push(transition(1));
