@@ -95,8 +95,12 @@ uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double
   if (kept > head) storage_->write(0, kept - head, columns, skip + head);
   if (per_) {
     if (priorities) {
-      // Row by row, as a loop of pushes would: overwritten rows still raise the running maximum.
-      for (uint64_t r = 0; r < n; ++r) per_->set_priority((first_slot + r) % cap, priorities[r]);
+      // Every row, in order, as a loop of pushes would (a later row in the same slot wins;
+      // overwritten rows still raise the running maximum), with the masses check_priorities
+      // computed.
+      update_slots_.resize(n);
+      for (uint64_t r = 0; r < n; ++r) update_slots_[r] = (first_slot + r) % cap;
+      per_->set_priorities(update_slots_.data(), priorities, update_masses_.data(), n);
     } else {
       update_slots_.resize(kept);
       update_values_.assign(kept, per_->max_priority());

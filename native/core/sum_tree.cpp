@@ -219,18 +219,33 @@ LineTreeShape::LineTreeShape(uint64_t cap) : capacity(cap == 0 ? 1 : cap) {
 
 }  // namespace detail
 
-SumTree::SumTree(uint64_t capacity) : shape_(capacity), nodes_(shape_.size, 0.0) {}
+namespace detail {
 
-void SumTree::set(uint64_t i, double value) {
+LineTree::LineTree(uint64_t capacity, double identity)
+    : shape_(capacity), nodes_(shape_.size, identity), identity_(identity) {}
+
+void LineTree::clear() { std::fill(nodes_.data(), nodes_.data() + nodes_.size(), identity_); }
+
+template <double (*Combine)(const double*)>
+void LineTree::set_leaf(uint64_t i, double value) {
   nodes_.data()[i] = value;
-  update_path<sum8>(nodes_.data(), shape_, i);
+  update_path<Combine>(nodes_.data(), shape_, i);
 }
 
-void SumTree::set_many(const uint64_t* i, const double* values, uint64_t n) {
+template <double (*Combine)(const double*)>
+void LineTree::set_leaves(const uint64_t* i, const double* values, uint64_t n) {
   double* leaves = nodes_.data();
   for (uint64_t k = 0; k < n; ++k) leaves[i[k]] = values[k];
-  update_parents<sum8>(nodes_.data(), shape_, i, n, &scratch_);
+  update_parents<Combine>(nodes_.data(), shape_, i, n, &scratch_);
 }
+
+}  // namespace detail
+
+SumTree::SumTree(uint64_t capacity) : LineTree(capacity, 0.0) {}
+
+void SumTree::set(uint64_t i, double value) { set_leaf<sum8>(i, value); }
+
+void SumTree::set_many(const uint64_t* i, const double* values, uint64_t n) { set_leaves<sum8>(i, values, n); }
 
 uint64_t SumTree::find(double mass) const {
   const double* nodes = nodes_.data();
@@ -266,20 +281,11 @@ void SumTree::find_many(const double* masses, uint64_t n, uint64_t* out) const {
   }
 }
 
-void SumTree::clear() { std::fill(nodes_.data(), nodes_.data() + nodes_.size(), 0.0); }
+MinTree::MinTree(uint64_t capacity) : LineTree(capacity, kInf) {}
 
-MinTree::MinTree(uint64_t capacity) : shape_(capacity), nodes_(shape_.size, kInf) {}
+void MinTree::set(uint64_t i, double value) { set_leaf<min8>(i, value); }
 
-void MinTree::set(uint64_t i, double value) {
-  nodes_.data()[i] = value;
-  update_path<min8>(nodes_.data(), shape_, i);
-}
-
-void MinTree::set_many(const uint64_t* i, const double* values, uint64_t n) {
-  double* leaves = nodes_.data();
-  for (uint64_t k = 0; k < n; ++k) leaves[i[k]] = values[k];
-  update_parents<min8>(nodes_.data(), shape_, i, n, &scratch_);
-}
+void MinTree::set_many(const uint64_t* i, const double* values, uint64_t n) { set_leaves<min8>(i, values, n); }
 
 void MinTree::reset(uint64_t i) { set(i, kInf); }
 
@@ -303,6 +309,5 @@ void MinTree::prefetch(uint64_t i) const {
   if (shape_.top() >= 2) prefetch_line(nodes + shape_.offset[1] + i / kFan);
 }
 
-void MinTree::clear() { std::fill(nodes_.data(), nodes_.data() + nodes_.size(), kInf); }
 
 }  // namespace replaykit

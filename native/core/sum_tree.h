@@ -57,16 +57,41 @@ unsigned choose_child_for_test(const double* children, double* mass, bool vector
 
 }  // namespace detail
 
+namespace detail {
+
+// What the two trees share: the levels, the nodes, and setting leaves with their parents
+// recomputed from their children (Combine: the sum or the minimum of a line).
+class LineTree {
+ public:
+  double get(uint64_t i) const { return nodes_.data()[i]; }
+  uint64_t capacity() const { return shape_.capacity; }
+  void clear();  // every leaf back to the identity
+
+ protected:
+  LineTree(uint64_t capacity, double identity);
+  double root() const { return nodes_.data()[shape_.offset.back()]; }
+  template <double (*Combine)(const double*)>
+  void set_leaf(uint64_t i, double value);
+  template <double (*Combine)(const double*)>
+  void set_leaves(const uint64_t* i, const double* values, uint64_t n);
+
+  LineTreeShape shape_;
+  AlignedDoubles nodes_;
+  double identity_;
+  std::vector<uint64_t> scratch_;
+};
+
+}  // namespace detail
+
 // A sum-tree over `capacity` non-negative leaves.
-class SumTree {
+class SumTree : public detail::LineTree {
  public:
   explicit SumTree(uint64_t capacity);
   void set(uint64_t i, double value);
   // Sets leaves[i[k]] = values[k] for k in order (a later repeat wins), then recomputes
   // each affected parent once; the tree equals the one a loop of set() would leave.
   void set_many(const uint64_t* i, const double* values, uint64_t n);
-  double get(uint64_t i) const { return nodes_.data()[i]; }
-  double total() const { return nodes_.data()[shape_.offset.back()]; }
+  double total() const { return root(); }
   // The leaf where the running sum first exceeds `mass`, for 0 <= mass < total().
   // Never returns a leaf of value 0 while total() > 0: a descent steers away from a
   // subtree whose sum is 0 (a mass at or past the total, by rounding, goes to the last
@@ -74,35 +99,21 @@ class SumTree {
   uint64_t find(double mass) const;
   // out[k] = find(masses[k]) for k < n, with the descents interleaved and prefetched.
   void find_many(const double* masses, uint64_t n, uint64_t* out) const;
-  void clear();
-  uint64_t capacity() const { return shape_.capacity; }
-
- private:
-  detail::LineTreeShape shape_;
-  detail::AlignedDoubles nodes_;
-  mutable std::vector<uint64_t> scratch_;
 };
 
 // A min-tree; empty leaves hold +infinity.
-class MinTree {
+class MinTree : public detail::LineTree {
  public:
   explicit MinTree(uint64_t capacity);
   void set(uint64_t i, double value);
   // As SumTree::set_many.
   void set_many(const uint64_t* i, const double* values, uint64_t n);
   void reset(uint64_t i);  // back to +infinity
-  double get(uint64_t i) const { return nodes_.data()[i]; }
-  double min() const { return nodes_.data()[shape_.offset.back()]; }
+  double min() const { return root(); }
   // The leftmost leaf holding min(); precondition: some leaf is finite.
   uint64_t argmin() const;
   // A hint: starts loading the lines that set(i, ...) will touch first. No effect on values.
   void prefetch(uint64_t i) const;
-  void clear();
-
- private:
-  detail::LineTreeShape shape_;
-  detail::AlignedDoubles nodes_;
-  mutable std::vector<uint64_t> scratch_;
 };
 
 }  // namespace replaykit
