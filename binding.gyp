@@ -11,6 +11,7 @@
         "native/core/writer.cpp",
         "native/core/buffer.cpp",
         "native/core/file.cpp",
+        "native/core/fault_guard.cpp",
         "native/core/archive.cpp",
         "native/core/memory.cpp"
       ],

@@ -133,13 +133,11 @@ std::string schema_text(const Schema& schema) {
   return s;
 }
 
-// Writes the informative header at the start of a storage file.
+// Writes the informative part of a storage file's header, after the preamble (magic,
+// version, owner) that MappedFile wrote and owns.
 StorageFileHeader* write_header(const MappedFile& file, const Schema& schema, uint64_t rows) {
   auto* h = reinterpret_cast<StorageFileHeader*>(file.data());
-  std::memset(h, 0, sizeof *h);
-  std::memcpy(h->magic, "RKSTORE", 8);
-  h->version = 1;
-  h->header_bytes = sizeof(StorageFileHeader);
+  std::memset(reinterpret_cast<uint8_t*>(h) + sizeof h->preamble, 0, sizeof *h - sizeof h->preamble);
   h->rows = rows;
   h->row_bytes = schema.row_bytes();
   const std::string text = schema_text(schema);
@@ -174,18 +172,32 @@ HeapBlock::HeapBlock(size_t bytes) : size_(bytes ? bytes : 64) {
 
 HeapBlock::~HeapBlock() { free_block(data_); }
 
+void Storage::fail_damaged() const {
+  fail(ErrorKind::Storage, "the storage file '" + mapped_->path() +
+                               "' was truncated or damaged by another process; the buffer can no longer be used");
+}
+
 // ---- RowStorage, MemoryStorage, MmapStorage ----
+// A file storage checks its mapping before touching it (a damaged storage changes
+// nothing) and after (a fault during the copy read zeros or wrote into a zero page: the
+// result must not be used). Memory storage has no mapping: the checks are a null test.
 
 void RowStorage::write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) {
+  check_intact();
   write_rows(schema_, rows_, slot, n, columns, first_row);
+  check_intact();
 }
 
 void RowStorage::gather(size_t f, const uint64_t* slots, size_t n, void* dst) const {
+  check_intact();
   gather_field(schema_, layout_, f, slots, n, dst, [this](uint64_t s) { return rows_.row(s); });
+  check_intact();
 }
 
 void RowStorage::gather_all(const uint64_t* slots, size_t n, void* const* outs) const {
+  check_intact();
   gather_all_rows(schema_, layout_, slots, n, outs, [this](uint64_t s) { return rows_.row(s); });
+  check_intact();
 }
 
 MemoryStorage::MemoryStorage(Schema schema, uint64_t capacity)
@@ -195,7 +207,8 @@ MemoryStorage::MemoryStorage(Schema schema, uint64_t capacity)
 
 MmapStorage::MmapStorage(Schema schema, uint64_t capacity, const std::string& path)
     : RowStorage(std::move(schema), capacity) {
-  file_ = std::make_unique<MappedFile>(path, sizeof(StorageFileHeader) + layout_.block_bytes(capacity));
+  file_ = MappedFile::create_storage(path, sizeof(StorageFileHeader) + layout_.block_bytes(capacity));
+  mapped_ = file_.get();
   write_header(*file_, schema_, capacity);
   file_->advise_random(sizeof(StorageFileHeader));
   rows_ = RowBlock(layout_, file_->data() + sizeof(StorageFileHeader));
@@ -219,7 +232,8 @@ TieredStorage::TieredStorage(Schema schema, uint64_t capacity, uint64_t hot_capa
       cold_rows_(capacity - hot_capacity),
       hot_block_(layout_.block_bytes(hot_rows_)) {
   hot_ = RowBlock(layout_, hot_block_.data());
-  file_ = std::make_unique<MappedFile>(path, sizeof(StorageFileHeader) + layout_.block_bytes(cold_rows_));
+  file_ = MappedFile::create_storage(path, sizeof(StorageFileHeader) + layout_.block_bytes(cold_rows_));
+  mapped_ = file_.get();
   header_ = write_header(*file_, schema_, cold_rows_);
   file_->advise_random(sizeof(StorageFileHeader));
   cold_ = RowBlock(layout_, file_->data() + sizeof(StorageFileHeader));
@@ -229,11 +243,13 @@ TieredStorage::TieredStorage(Schema schema, uint64_t capacity, uint64_t hot_capa
 }
 
 void TieredStorage::clear() {
+  check_intact();
   std::fill(loc_.begin(), loc_.end(), kNone);
   std::fill(hot_slot_.begin(), hot_slot_.end(), kNone);
   std::fill(cold_slot_.begin(), cold_slot_.end(), kNone);
   hot_head_ = hot_count_ = cold_head_ = cold_count_ = 0;
   header_->count = header_->head = 0;
+  check_intact();
 }
 
 void TieredStorage::spill_hot_head_to(uint64_t cold_row) {
@@ -281,6 +297,7 @@ uint8_t* TieredStorage::row_of(uint64_t location) const {
 }
 
 void TieredStorage::write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) {
+  check_intact();
   for (uint64_t r = 0; r < n; ++r) {
     uint8_t* row = row_of(locate_for_write(slot + r));
     for (size_t f = 0; f < schema_.size(); ++f) {
@@ -291,14 +308,19 @@ void TieredStorage::write(uint64_t slot, uint64_t n, const void* const* columns,
   }
   header_->count = cold_count_;
   header_->head = cold_head_;
+  check_intact();
 }
 
 void TieredStorage::gather(size_t f, const uint64_t* slots, size_t n, void* dst) const {
+  check_intact();
   gather_field(schema_, layout_, f, slots, n, dst, [this](uint64_t s) { return row_of(loc_[s]); });
+  check_intact();
 }
 
 void TieredStorage::gather_all(const uint64_t* slots, size_t n, void* const* outs) const {
+  check_intact();
   gather_all_rows(schema_, layout_, slots, n, outs, [this](uint64_t s) { return row_of(loc_[s]); });
+  check_intact();
 }
 
 }  // namespace replaykit

@@ -2,11 +2,19 @@
 // slots of every field; the writer decides which slot a row goes to and the sampler
 // which slots are read. (TorchRL's Storage plays the same part.)
 //
-// Three storages:
-// - MemoryStorage: one 64-byte aligned column per field in RAM.
-// - MmapStorage:   the same columns in a memory-mapped file.
+// Rows are stored whole (row-major, see RowLayout): a sampled row costs a few
+// neighbouring cache lines rather than one line per field. Three storages:
+// - MemoryStorage: the rows in one 64-byte aligned block of RAM.
+// - MmapStorage:   the rows in a memory-mapped file, after a one-page header.
 // - TieredStorage: the newest `hot_capacity` items in RAM, older ones spilled into a
-//                  memory-mapped file used as a ring of capacity - hot_capacity items.
+//                  memory-mapped file used as a ring of capacity - hot_capacity rows.
+//
+// The file storages' files follow MappedFile's contract (file.h): created new or taken
+// over from a dead replaykit process, anything else refused untouched; no descriptor
+// kept open; deleted when the storage is destroyed, if the path still names that file.
+// If someone else truncates the file, the storage is damaged for good: the operation
+// that notices and every later one throw Error(Storage) (check_intact), instead of the
+// process dying of SIGBUS.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -49,9 +57,22 @@ class Storage {
   // Bytes of disk this storage holds.
   virtual size_t file_bytes() const { return 0; }
 
+  // Whether the storage's file was truncated or damaged by another process (never for
+  // memory storage). Sticky: a damaged storage stays damaged.
+  bool damaged() const { return mapped_ && mapped_->damaged(); }
+  // Throws Error(Storage) when damaged(). write, gather, gather_all and clear call it
+  // before and after touching the file; a buffer calls it before changing its own state
+  // (so that a push into a damaged file does not advance the writer) and to refuse every
+  // operation once the file is damaged.
+  void check_intact() const {
+    if (damaged()) fail_damaged();
+  }
+
  protected:
+  [[noreturn]] void fail_damaged() const;
   Schema schema_;
   uint64_t capacity_;
+  const MappedFile* mapped_ = nullptr;  // the file storage's mapping, set by subclasses
 };
 
 // Where each field sits in a row: rows are stored whole (row-major), so a sampled row
@@ -102,6 +123,7 @@ class RowStorage : public Storage {
   void write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) override;
   void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const override;
   void gather_all(const uint64_t* slots, size_t n, void* const* outs) const override;
+  void clear() override { check_intact(); }
 
  protected:
   RowStorage(Schema schema, uint64_t capacity) : Storage(std::move(schema), capacity), layout_(schema_) {}
@@ -120,19 +142,18 @@ class MemoryStorage final : public RowStorage {
   HeapBlock block_;
 };
 
-// The header at the start of a storage file (little-endian; informative: the file is
-// private to one buffer and deleted when it closes).
+// The header page at the start of a storage file (little-endian; informative apart from
+// the preamble, which says the file is a replaykit storage file and who uses it: the file
+// is private to one buffer and deleted when it closes).
 struct StorageFileHeader {
-  char magic[8];          // "RKSTORE\0"
-  uint32_t version;       // 1
-  uint32_t header_bytes;  // where the columns start
-  uint64_t rows;          // rows the file holds
-  uint64_t row_bytes;     // bytes of one transition, all fields
-  uint64_t count;         // rows in use
-  uint64_t head;          // the oldest row (tiered cold ring)
-  char schema[4048];      // "name:dtype[shape];..." (truncated if longer)
+  StorageFilePreamble preamble;  // magic "RKSTORE\0", version 2, header_bytes, owner (file.h)
+  uint64_t rows;                 // rows the file holds
+  uint64_t row_bytes;            // bytes of one transition, all fields
+  uint64_t count;                // rows in use (tiered cold ring)
+  uint64_t head;                 // the oldest row (tiered cold ring)
+  char schema[3912];             // "name:dtype[shape];..." (truncated if longer)
 };
-static_assert(sizeof(StorageFileHeader) == 4096, "the header is one page");
+static_assert(sizeof(StorageFileHeader) == kStorageHeaderBytes, "the header is one page");
 
 // Every item in a memory-mapped file at `path`.
 class MmapStorage final : public RowStorage {
