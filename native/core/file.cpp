@@ -177,9 +177,9 @@ bool owner_alive(const StorageOwner& o, const StorageOwner& me, std::string* why
 
 // ---- creation and takeover ----
 
-// Takes an exclusive flock, waiting up to about a second: other replaykit processes hold
-// it only while they look at or claim the file (microseconds), never while using it.
-bool lock_briefly(int fd) {
+// Takes the exclusive flock of a file we just created, waiting up to about a second: a
+// process looking at the new file meanwhile holds it only for microseconds.
+bool lock_new_file(int fd) {
   for (int attempt = 0; attempt < 200; ++attempt) {
     if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
     if (errno != EWOULDBLOCK && errno != EINTR) return false;
@@ -217,19 +217,29 @@ int open_dead_owners_file(const std::string& path, const StorageOwner& me, struc
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != ls.st_dev || st.st_ino != ls.st_ino)
     give_up("was replaced while it was being opened");
   if (st.st_nlink != 1) give_up("exists and has other hard links; replaykit never overwrites a file it did not create");
-  if (!lock_briefly(fd)) give_up("is in use by another buffer");
-  // Read under the lock: a process claiming the file at the same time holds the lock
-  // until its owner record is written, so this sees either the dead owner or the new one.
   StorageFilePreamble pre;
   std::memset(&pre, 0, sizeof pre);
   const ssize_t got = ::pread(fd, &pre, sizeof pre, 0);
   const std::string not_ours = "exists and is not a replaykit storage file; replaykit never overwrites a file it did not create";
   if (got < 16 || std::memcmp(pre.magic, "RKSTORE", 8) != 0) give_up(not_ours);
+  // The owner's mapping holds the file's flock for as long as it exists (flock belongs to
+  // the open file description, which the mapping keeps after the descriptor is closed),
+  // and the kernel drops it when the owner dies: taken, the owner is alive. A process
+  // claiming the file holds it too, so two takeovers cannot both win.
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const bool named = got == ssize_t(sizeof pre) && pre.version == kStorageFileVersion && pre.owner.pid != 0;
+    give_up("is in use by another buffer" + (named ? " (process " + std::to_string(pre.owner.pid) + ")" : std::string()));
+  }
+  // Read again under the lock: a claim that finished meanwhile has written its owner.
+  std::memset(&pre, 0, sizeof pre);
+  if (::pread(fd, &pre, sizeof pre, 0) != got || std::memcmp(pre.magic, "RKSTORE", 8) != 0) give_up(not_ours);
   if (pre.version == 1) {
-    // Before owner records, the owner held this flock as long as it lived: we hold it now.
+    // Before owner records: the lock alone said the owner was gone.
     if (pre.header_bytes != kStorageHeaderBytes) give_up(not_ours);
   } else if (pre.version == kStorageFileVersion) {
     if (got != ssize_t(sizeof pre) || pre.header_bytes != kStorageHeaderBytes) give_up(not_ours);
+    // The lock was free; the owner record is the second check (a lock not shared across
+    // hosts on a network file system, a pid namespace that hides the owner).
     std::string why;
     if (owner_alive(pre.owner, me, &why)) give_up(why);
   } else {
@@ -261,7 +271,7 @@ std::unique_ptr<MappedFile> MappedFile::create_storage(const std::string& path, 
       ::close(fd);
       fail_errno("cannot inspect the new storage file", path, err);
     }
-    if (!lock_briefly(fd)) {
+    if (!lock_new_file(fd)) {
       const int err = errno;
       ::close(fd);
       unlink_if_same(path, st.st_dev, st.st_ino);
@@ -300,8 +310,8 @@ std::unique_ptr<MappedFile> MappedFile::create_storage(const std::string& path, 
     abandon("cannot reserve " + std::to_string(size) + " bytes for the storage file", err);
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) abandon("cannot map the storage file", errno);
-  // The mapping keeps the file; the descriptor is not needed (nor the lock: the owner
-  // record says who uses the file from now on).
+  // The mapping keeps the file, and with it the flock taken above (until munmap or this
+  // process's death): the descriptor is not needed.
   ::close(fd);
   f->data_ = static_cast<uint8_t*>(p);
   f->size_ = size;

@@ -9,9 +9,10 @@
 // - Taken over: an existing file only if it is a replaykit storage file (its header's
 //   magic "RKSTORE\0" and a known version say so) left by a process that is gone:
 //   owned by the same user, a regular file with one link, reached without following a
-//   symbolic link, and whose owner record (pid, the process's start time, pid
-//   namespace, boot id, host name) names no live process. Version 1 files (no owner
-//   record; their owner held an flock for life) are taken over when that lock is free.
+//   symbolic link, not locked (the owner's mapping holds an flock on the file until it
+//   is unmapped or the owner dies), and whose owner record (pid, the process's start
+//   time, pid namespace, boot id, host name) names no live process. Version 1 files
+//   (no owner record) are taken over when the lock is free.
 // - Refused, with Error(Storage) and the file left exactly as it was (not opened for
 //   writing unless it passed the checks above, never truncated, written or deleted, even
 //   when construction fails later): a symbolic link (dangling or not), a directory, a
@@ -35,15 +36,19 @@
 // mapping checks damaged() after touching it and refuses: a storage says Error(Storage)
 // for that operation and every later one; archive readers say Error(Archive).
 //
-// Races, stated honestly. Claiming a dead owner's file happens under an flock held only
-// while the header is read and rewritten, so two processes taking over the same file
-// at once cannot both win: the second sees the lock taken (refused) or, once it is
-// released, the winner's live owner record (refused). Between O_EXCL creation and the
-// owner record being written (microseconds) another process sees a file without a valid
-// header and refuses it; a process killed exactly there leaves an empty file that
-// nothing takes over (delete it by hand). Delete-by-identity compares lstat(path) with
-// the file's device and inode and then unlinks: a file swapped in between those two
-// calls (microseconds) would be deleted; POSIX offers no unlink-if-inode call.
+// Liveness and races, stated honestly. The creator or claimer takes an exclusive flock
+// on the file before writing its owner record; the lock belongs to the open file
+// description, which the mapping keeps after the descriptor is closed, so it lasts until
+// munmap or the owner's death (the kernel drops it then). A takeover needs that lock
+// (one try, no wait), so two processes taking over the same dead file at once cannot
+// both win, and a live owner is refused even where its record could not say so. The
+// owner record is the second check, for where the lock is not shared (a network file
+// system seen from two hosts) and for naming the owner. Between O_EXCL creation and the
+// lock (microseconds) another process sees a file without a valid header and refuses it;
+// a process killed exactly there leaves an empty file that nothing takes over (delete it
+// by hand). Delete-by-identity compares lstat(path) with the file's device and inode and
+// then unlinks: a file swapped in between those two calls (microseconds) would be
+// deleted; POSIX offers no unlink-if-inode call.
 #pragma once
 #include <sys/types.h>
 
