@@ -114,11 +114,14 @@ std::string read_small(const char* path, size_t n = 4096) {
 
 // Field 22 of /proc/<pid>/stat: when the process started, in clock ticks after boot. With
 // the pid it names one process: a recycled pid has a later start time. 0 when unknown.
-uint64_t start_ticks_of(pid_t pid) {
+// *zombie: the process has exited and waits to be reaped (field 3 is 'Z'): it is gone.
+uint64_t start_ticks_of(pid_t pid, bool* zombie = nullptr) {
   const std::string stat = read_small(("/proc/" + std::to_string(pid) + "/stat").c_str());
   const size_t paren = stat.rfind(')');  // the command name may contain spaces and ')'
   if (paren == std::string::npos) return 0;
   const char* p = stat.c_str() + paren + 1;
+  while (*p == ' ') ++p;
+  if (zombie) *zombie = *p == 'Z' || *p == 'X';
   for (int field = 3; field < 22; ++field) {  // fields after the name start at 3 (state)
     while (*p == ' ') ++p;
     while (*p && *p != ' ') ++p;
@@ -170,8 +173,10 @@ bool owner_alive(const StorageOwner& o, const StorageOwner& me, std::string* why
   }
   *why = "is in use by another buffer (" + who + ")";
   if (::kill(static_cast<pid_t>(o.pid), 0) != 0 && errno == ESRCH) return false;
+  bool zombie = false;
+  const uint64_t now = start_ticks_of(static_cast<pid_t>(o.pid), &zombie);
+  if (zombie) return false;             // exited, not yet reaped by its parent
   if (o.start_ticks == 0) return true;  // no start time recorded: a live pid counts as the owner
-  const uint64_t now = start_ticks_of(static_cast<pid_t>(o.pid));
   return now == 0 || now == o.start_ticks;  // unknown: alive; another start time: a recycled pid
 }
 
@@ -191,8 +196,8 @@ bool lock_new_file(int fd) {
 
 // Opens the existing file at `path` for a takeover: returns its descriptor, locked,
 // once everything says it is a replaykit storage file whose owner is gone. Otherwise
-// throws Error(Storage) having written nothing (a file that is not a storage file's
-// shape is never even opened for writing unless it is a regular file of ours).
+// throws Error(Storage) having written nothing: only a regular file of this user is
+// opened at all, and nothing is written to it before every check has passed.
 int open_dead_owners_file(const std::string& path, const StorageOwner& me, struct stat* out) {
   struct stat ls;
   if (::lstat(path.c_str(), &ls) != 0) fail_errno("cannot create the storage file", path, errno);
@@ -264,8 +269,8 @@ std::unique_ptr<MappedFile> MappedFile::create_storage(const std::string& path, 
   bool took_over = false;
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd >= 0) {
-    // Ours. Locked while the owner record is written, so that a process looking at the
-    // new file meanwhile never acts on a half-written header.
+    // Ours. Locked before the owner record is written, so that a process looking at the
+    // new file meanwhile never acts on a half-written header; the mapping keeps the lock.
     if (::fstat(fd, &st) != 0) {
       const int err = errno;
       ::close(fd);
