@@ -1,13 +1,10 @@
 /**
- * Loads the native addon (a prebuilt binary from `prebuilds/`, or a local build) and
- * registers the error classes its errors become. Internal.
+ * The typed contract with the native addon (native/binding/addon.cpp): the objects it
+ * makes and what their methods take and return. Types only; the numbers some of them carry
+ * (dtypes, storage types, eviction, archive kinds and flags) are named in ./codes.
  * @module
- * @internal
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { ArchiveError, DtypeError, OutOfRangeError, ShapeError, StateError, StorageError } from './errors';
-import type { AnyTypedArray } from './dtypes';
+import type { AnyTypedArray } from '../schema/dtypes';
 
 /** The native buffer's interface (native/binding/addon.cpp). */
 export interface NativeBuffer {
@@ -94,26 +91,3 @@ export interface NativeSpec {
   /** type: 0 memory, 1 mmap, 2 tiered. */
   storage?: { type: number; path?: string; hotCapacity?: number };
 }
-
-interface Addon {
-  NativeBuffer: new (spec: NativeSpec) => NativeBuffer;
-  ArchiveMap: new (path: string) => NativeArchiveMap;
-  setErrorClasses(classes: Record<string, unknown>): void;
-}
-
-function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'binding.gyp')) || fs.existsSync(path.join(dir, 'prebuilds'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) return path.join(__dirname, '..', '..');
-    dir = up;
-  }
-}
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const addon: Addon = require('node-gyp-build')(packageRoot());
-addon.setErrorClasses({ shape: ShapeError, dtype: DtypeError, range: OutOfRangeError, state: StateError, archive: ArchiveError, storage: StorageError });
-
-export const NativeBufferCtor = addon.NativeBuffer;
-export const ArchiveMapCtor = addon.ArchiveMap;

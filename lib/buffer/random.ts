@@ -1,13 +1,13 @@
 /**
- * The buffers' random generator: pure-rand's xoroshiro128+, whose whole state is four
- * 32-bit integers that can be read and restored. The native core consumes its raw
+ * The buffers' random generator, a seeded stream of 32-bit words: pure-rand's xoroshiro128+,
+ * whose whole state is four 32-bit integers that can be read and restored. The native core consumes its raw
  * 32-bit words (two per draw) with integer arithmetic, so draws are the same on every platform.
  * @module
  */
 import { xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
-import { ShapeError } from './errors';
-import { describe } from './dtypes';
-import { checkInteger } from './schema';
+import { ShapeError } from '../errors';
+import { describe } from '../schema/dtypes';
+import { checkInteger } from '../schema/checks';
 
 type Generator = ReturnType<typeof xoroshiro128plusFromState>;
 

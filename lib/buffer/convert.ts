@@ -2,11 +2,10 @@
  * Turning user values (numbers, booleans, bigints, plain arrays, typed arrays) into the
  * typed arrays the core stores, with errors that say what was expected and what came.
  * @module
- * @internal
  */
-import { AnyTypedArray, DTYPES, describe, typedArrayTag } from './dtypes';
-import { DtypeError, OutOfRangeError, ShapeError } from './errors';
-import type { ResolvedField } from './schema';
+import { AnyTypedArray, DTYPES, describe, typedArrayTag } from '../schema/dtypes';
+import { DtypeError, OutOfRangeError, ShapeError } from '../errors';
+import type { ResolvedField } from '../schema/fields';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
