@@ -8,10 +8,10 @@ import { ArchiveError } from '../errors';
 import { HEADER_CRC_OFFSET } from '../native/codes';
 import type { ArchiveInfo, NativeArchiveMap } from '../native/contract';
 
-/** Bytes checksummed at a time: progress and yields to the event loop come between chunks. */
+/** Bytes checksummed at a time: progress and yields to the event loop come between chunks. @internal */
 export const VERIFY_CHUNK = 64 << 20;
 
-/** Throws ArchiveError unless the header's checksum holds. */
+/** Throws ArchiveError unless the header's checksum holds. @internal */
 export function verifyHeader(info: ArchiveInfo, map: NativeArchiveMap): void {
   const head = new Uint8Array(info.tableEnd);
   map.head(head);
@@ -23,6 +23,7 @@ export function verifyHeader(info: ArchiveInfo, map: NativeArchiveMap): void {
  * Checksums section `s` of the file `bytes` chunk by chunk, yielding the bytes of each chunk
  * as it is done (so callers can report progress and await between chunks); returns whether
  * the checksum holds.
+  * @internal
  */
 export function* checkSection(bytes: ArrayBuffer, s: ArchiveInfo['sections'][number]): Generator<number, boolean, undefined> {
   let crc = 0;
@@ -34,7 +35,7 @@ export function* checkSection(bytes: ArrayBuffer, s: ArchiveInfo['sections'][num
   return crc === s.crc;
 }
 
-/** Whether section `s` of the file `bytes` has its checksum, all at once. */
+/** Whether section `s` of the file `bytes` has its checksum, all at once. @internal */
 export function sectionHolds(bytes: ArrayBuffer, s: ArchiveInfo['sections'][number]): boolean {
   const it = checkSection(bytes, s);
   for (let r = it.next(); ; r = it.next()) if (r.done) return r.value;

@@ -8,7 +8,7 @@ import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ArchiveError } from '../errors';
 
-/** `path` if it is a non-empty string; ArchiveError otherwise. */
+/** `path` if it is a non-empty string; ArchiveError otherwise. @internal */
 export function checkPath(path: unknown): string {
   if (typeof path !== 'string' || path.length === 0) throw new ArchiveError(`an archive path must be a non-empty string, got ${typeof path}`);
   return path;
@@ -18,7 +18,7 @@ export function checkPath(path: unknown): string {
 const inFlight = new Set<string>();
 let exitHookInstalled = false;
 
-/** A fresh temporary path beside `target`, registered for removal at exit until {@link releaseTempPath}. */
+/** A fresh temporary path beside `target`, registered for removal at exit until {@link releaseTempPath}. @internal */
 export function tempPathFor(target: string): string {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
@@ -31,12 +31,12 @@ export function tempPathFor(target: string): string {
   return tmp;
 }
 
-/** Ends the exit-time removal of a temporary path (renamed into place, or already removed). */
+/** Ends the exit-time removal of a temporary path (renamed into place, or already removed). @internal */
 export function releaseTempPath(tmp: string): void {
   inFlight.delete(tmp);
 }
 
-/** Flushes a directory's entries (the rename of a save) to disk, where the platform can. */
+/** Flushes a directory's entries (the rename of a save) to disk, where the platform can. @internal */
 export function syncDirectory(dir: string): void {
   try {
     const fd = fs.openSync(dir, 'r');
@@ -50,7 +50,7 @@ export function syncDirectory(dir: string): void {
   }
 }
 
-/** A file-system error of a save as an ArchiveError naming the target; anything else as is. */
+/** A file-system error of a save as an ArchiveError naming the target; anything else as is. @internal */
 export function wrapFsError(e: unknown, target: string): unknown {
   // Duck-typed: errors made in another realm (a vm context, jest) fail `instanceof Error`.
   const err = e as NodeJS.ErrnoException | null;

@@ -54,13 +54,14 @@ parentPort.on('message', (m) => {
 });
 `;
 
+/** @internal */
 export type WriterMessage =
   | { type: 'ready' | 'closed' }
   | { type: 'free'; slot: number; length: number }
   | { type: 'crcs'; crcs: number[] }
   | { type: 'error'; message: string; code?: string; syscall?: string };
 
-/** The main thread's end of the writer thread: messages in order, errors as exceptions. */
+/** The main thread's end of the writer thread: messages in order, errors as exceptions. @internal */
 export class WriterThread {
   readonly slots: SharedArrayBuffer[];
   #worker: Worker;

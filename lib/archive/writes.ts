@@ -8,7 +8,7 @@ import { crc32 } from 'node:zlib';
 import { ARCHIVE_PART, EPOCH_RECORD_BYTES, HEADER_CRC_OFFSET, SECTION } from '../native/codes';
 import type { ArchiveMetaJs, NativeBuffer } from '../native/contract';
 
-/** What a save needs from a buffer. */
+/** What a save needs from a buffer. @internal */
 export interface Saveable {
   readonly native: NativeBuffer;
   readonly closed: boolean;
@@ -18,30 +18,31 @@ export interface Saveable {
   archiveMeta(): ArchiveMetaJs;
 }
 
+/** @internal */
 export type ArchivePlan = ReturnType<NativeBuffer['planArchive']>;
 
-/** A planned archive of `b` as it is now; `bytes` is what the writes add up to (the file less its padding). */
+/** A planned archive of `b` as it is now; `bytes` is what the writes add up to (the file less its padding). @internal */
 export interface PlannedArchive {
   meta: ArchiveMetaJs;
   plan: ArchivePlan;
   bytes: number;
 }
 
-/** Plans an archive of `b` as it is now. */
+/** Plans an archive of `b` as it is now. @internal */
 export function plan(b: Saveable): PlannedArchive {
   const meta = b.archiveMeta();
   const p = b.native.planArchive(meta);
   return { meta, plan: p, bytes: p.sections.reduce((sum, s) => sum + s.length, p.tableEnd) };
 }
 
-/** One write of a save: `bytes` at `position`, part of section `section` (-1: the header). */
+/** One write of a save: `bytes` at `position`, part of section `section` (-1: the header). @internal */
 export interface Write {
   bytes: Uint8Array;
   position: number;
   section: number;
 }
 
-/** The header and section table with the sections' checksums, and its own checksum. */
+/** The header and section table with the sections' checksums, and its own checksum. @internal */
 export function headerWith(b: Saveable, plan: ArchivePlan, crcs: Uint32Array): Uint8Array {
   const header = new Uint8Array(plan.tableEnd);
   b.native.archiveBytes(ARCHIVE_PART.header, header, crcs);
@@ -54,6 +55,7 @@ export function headerWith(b: Saveable, plan: ArchivePlan, crcs: Uint32Array): U
  * checksum into it as it goes and ends with the header; without, the consumer checksums the
  * writes (by `section`) and writes the header itself. `chunk` is reused: each write must be
  * consumed before the next is asked for.
+  * @internal
  */
 export function* archiveWrites(b: Saveable, p: PlannedArchive, chunkBytes: number, crcs?: Uint32Array): Generator<Write, void, undefined> {
   const { meta, plan } = p;

@@ -9,10 +9,10 @@ import { AnyTypedArray, DTYPES, Dtype, describe, typedArrayTag } from '../schema
 import type { ResolvedField } from '../schema/fields';
 import { DtypeError, ShapeError } from '../errors';
 
-/** A batch as the facade builds it: field arrays by name, `indices`, maybe `weights`. */
+/** A batch as the facade builds it: field arrays by name, `indices`, maybe `weights`. @internal */
 export type BatchObject = Record<string, AnyTypedArray> & { indices: Float64Array; weights?: Float32Array };
 
-/** Makes the batches of one schema. */
+/** Makes the batches of one schema. @internal */
 export class Batches {
   readonly #fields: readonly ResolvedField[];
   /** Where the last `prepare` put each field (null: not read), as the native calls take them. */

@@ -25,6 +25,7 @@ import { WordStream } from './random';
 import type { Sampler, SamplerKind } from './samplers';
 import { Stager } from './staging';
 
+/** @internal */
 export class BufferCore implements Saveable, Restorable {
   readonly fields: readonly ResolvedField[];
   readonly capacity: number;

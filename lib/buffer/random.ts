@@ -17,6 +17,7 @@ const MASK64 = (1n << 64n) - 1n;
  * The 128-bit starting state for a seed, expanded by SplitMix64 as the xoroshiro
  * authors recommend (Vigna, "Further scramblings of Marsaglia's xorshift generators"):
  * the first words of a generator seeded directly with a small integer are far from random.
+  * @internal
  */
 export function seedState(seed: number): number[] {
   let x = BigInt(seed) & MASK64;
@@ -32,7 +33,7 @@ export function seedState(seed: number): number[] {
   return words; // never all zero: SplitMix64 is a bijection of distinct inputs
 }
 
-/** A seeded stream of 32-bit words. */
+/** A seeded stream of 32-bit words. @internal */
 export class WordStream {
   #rng: Generator;
   #words = new Uint32Array(0);

@@ -17,10 +17,10 @@ import type { NativeBufferSpec } from '../native/open';
 import { float64 } from './convert';
 import type { BatchObject } from './batches';
 
-/** The part of an archive's header a sampler writes. */
+/** The part of an archive's header a sampler writes. @internal */
 export type SamplerArchivePart = Pick<ArchiveMetaJs, 'betaStart' | 'betaEnd' | 'epsilon' | 'betaFrames' | 'sampleCalls'>;
 
-/** What the shared buffer asks of its sampler. `P` is what `prepare` hands to `draw`. */
+/** What the shared buffer asks of its sampler. `P` is what `prepare` hands to `draw`. @internal */
 export interface Sampler<P = unknown> {
   /** Whether sampled batches carry `weights`. */
   readonly weighted: boolean;
@@ -40,7 +40,7 @@ export interface Sampler<P = unknown> {
   restore(info: ArchiveInfo): void;
 }
 
-/** A kind of sampler, chosen when a buffer is made: its part of the native buffer's spec, and the sampler over that buffer. */
+/** A kind of sampler, chosen when a buffer is made: its part of the native buffer's spec, and the sampler over that buffer. @internal */
 export interface SamplerKind {
   readonly native: NativeBufferSpec['prioritized'];
   create(native: NativeBuffer): Sampler;
@@ -83,10 +83,10 @@ class UniformSampler implements Sampler<null> {
   restore(): void {}
 }
 
-/** The uniform sampler's kind. */
+/** The uniform sampler's kind. @internal */
 export const uniformKind: SamplerKind = { native: null, create: (native) => new UniformSampler(native) };
 
-/** Validated prioritized options. */
+/** Validated prioritized options. @internal */
 export interface PrioritizedSettings {
   readonly alpha: number;
   readonly betaStart: number;
@@ -98,7 +98,7 @@ export interface PrioritizedSettings {
 
 const EVICTIONS: ReadonlySet<unknown> = new Set<Eviction>(['fifo', 'lowest-priority']);
 
-/** Proportional prioritized sampling (Schaul et al. 2016): the trees live in the core, the beta schedule here. */
+/** Proportional prioritized sampling (Schaul et al. 2016): the trees live in the core, the beta schedule here. @internal */
 export class PrioritizedSampler implements Sampler<number>, PrioritizedSettings {
   readonly weighted = true;
   readonly alpha: number;
@@ -178,7 +178,7 @@ export class PrioritizedSampler implements Sampler<number>, PrioritizedSettings 
   }
 }
 
-/** Validates prioritized options (before the schema: as the constructor always has) and returns the prioritized kind. */
+/** Validates prioritized options (before the schema: as the constructor always has) and returns the prioritized kind. @internal */
 export function prioritizedKind(options: PrioritizedOptions | undefined): SamplerKind {
   const o = options ?? {};
   const alpha = checkNumber(o.alpha ?? DEFAULTS.alpha, 'alpha', 0);
@@ -195,7 +195,7 @@ export function prioritizedKind(options: PrioritizedOptions | undefined): Sample
   return { native: { alpha, eviction }, create: (native) => new PrioritizedSampler(settings, native) };
 }
 
-/** The prioritized options an archive records, or null for an archive of a uniform buffer. */
+/** The prioritized options an archive records, or null for an archive of a uniform buffer. @internal */
 export function archivedPrioritizedOptions(info: ArchiveInfo): Required<PrioritizedOptions> | null {
   if ((info.flags & ARCHIVE_FLAGS.prioritized) === 0) return null;
   return {

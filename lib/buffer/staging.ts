@@ -8,13 +8,13 @@ import { allocate, ResolvedField } from '../schema/fields';
 import { ShapeError } from '../errors';
 import { column, writeRow } from './convert';
 
-/** Rows ready for the native push: one typed array per field, in schema order. */
+/** Rows ready for the native push: one typed array per field, in schema order. @internal */
 export interface StagedRows {
   arrays: AnyTypedArray[];
   rows: number;
 }
 
-/** Stages pushes for one schema. Reuses one scratch row: consume `row()`'s result before the next call. */
+/** Stages pushes for one schema. Reuses one scratch row: consume `row()`'s result before the next call. @internal */
 export class Stager {
   readonly #fields: readonly ResolvedField[];
   readonly #names: ReadonlySet<string>;

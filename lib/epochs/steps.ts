@@ -10,7 +10,7 @@ import { EPOCH_FLAGS } from '../native/codes';
 import type { ArchiveInfo, ArchiveMetaJs } from '../native/contract';
 import { EpochCursor, EpochIterator, EpochOptions } from './iterator';
 
-/** What the step API needs from its buffer. */
+/** What the step API needs from its buffer. @internal */
 export interface StepHost<B> {
   assertOpen(): void;
   /** Items stored (the buffer is open). */
@@ -21,7 +21,7 @@ export interface StepHost<B> {
   sample(batchSize: number): B;
 }
 
-/** The options of `getStepsAndIterator`. */
+/** The options of `getStepsAndIterator`. @internal */
 export interface StepOptions {
   nEpochs: number;
   maxIter: number;
@@ -30,7 +30,7 @@ export interface StepOptions {
   dropLast?: boolean;
 }
 
-/** One buffer's step API state. */
+/** One buffer's step API state. @internal */
 export class StepState<B> {
   readonly #host: StepHost<B>;
   #iterator: EpochIterator<B> | null = null;

@@ -27,5 +27,6 @@ function packageRoot(): string {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
+/** @internal */
 export const addon: Addon = require('node-gyp-build')(packageRoot());
 addon.setErrorClasses({ shape: ShapeError, dtype: DtypeError, range: OutOfRangeError, state: StateError, archive: ArchiveError, storage: StorageError });

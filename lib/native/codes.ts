@@ -9,48 +9,48 @@
 import type { Dtype } from '../schema/dtypes';
 import type { StorageOptions } from '../schema/storage';
 
-/** `replaykit::Dtype` (native/core/schema.h). */
+/** `replaykit::Dtype` (native/core/schema.h). @internal */
 export const DTYPE_CODES: Readonly<Record<Dtype, number>> = { float32: 0, float64: 1, int32: 2, int64: 3, uint8: 4, bool: 5 };
 
 const DTYPE_BY_CODE = new Map<number, Dtype>(Object.entries(DTYPE_CODES).map(([name, code]) => [code, name as Dtype]));
 
-/** The dtype an archive's field record names. */
+/** The dtype an archive's field record names. @internal */
 export function dtypeOfCode(code: number): Dtype {
   return DTYPE_BY_CODE.get(code) as Dtype;
 }
 
-/** The storage type codes the native buffer's spec takes. */
+/** The storage type codes the native buffer's spec takes. @internal */
 export const STORAGE_CODES: Readonly<Record<StorageOptions['type'], number>> = { memory: 0, mmap: 1, tiered: 2 };
 
-/** The eviction codes the native buffer's spec takes. */
+/** The eviction codes the native buffer's spec takes. @internal */
 export const EVICTION_CODES: Readonly<Record<'fifo' | 'lowest-priority', number>> = { fifo: 0, 'lowest-priority': 1 };
 
-/** Where the header's own CRC-32 lies (`ArchiveHeader::header_crc`). */
+/** Where the header's own CRC-32 lies (`ArchiveHeader::header_crc`). @internal */
 export const HEADER_CRC_OFFSET = 252;
 
-/** `SectionKind` (native/core/archive.h). */
+/** `SectionKind` (native/core/archive.h). @internal */
 export const SECTION = { schema: 1, fieldData: 2, keys: 3, writes: 4, inserted: 5, priorities: 6, epoch: 7 } as const;
 
 const SECTION_NAMES: Readonly<Record<number, string>> = { 1: 'schema', 2: 'field data', 3: 'keys', 4: 'writes', 5: 'insertion order', 6: 'priorities', 7: 'epoch state' };
 
-/** A section's name in messages and `replaykit inspect`; a field's data section is named by its field. */
+/** A section's name in messages and `replaykit inspect`; a field's data section is named by its field. @internal */
 export function sectionName(kind: number, fieldName: string | undefined): string {
   return kind === SECTION.fieldData ? `field '${fieldName}'` : (SECTION_NAMES[kind] ?? 'unknown');
 }
 
-/** The part of a section's name an error message adds: `schema`, `field data (field 'obs')`. */
+/** The part of a section's name an error message adds: `schema`, `field data (field 'obs')`. @internal */
 export function sectionMessageName(kind: number, fieldName: string | undefined): string {
   return `${SECTION_NAMES[kind] ?? 'unknown'} section${kind === SECTION.fieldData ? ` (field '${fieldName}')` : ''}`;
 }
 
-/** `ArchiveFlags` (native/core/archive.h). */
+/** `ArchiveFlags` (native/core/archive.h). @internal */
 export const ARCHIVE_FLAGS = { prioritized: 1, lowestPriority: 2 } as const;
 
-/** What `NativeBuffer.archiveBytes` writes: the header and section table, the schema section, the epoch record. */
+/** What `NativeBuffer.archiveBytes` writes: the header and section table, the schema section, the epoch record. @internal */
 export const ARCHIVE_PART = { header: 0, schema: 1, epochRecord: 2 } as const;
 
-/** `sizeof(EpochRecord)`: the epoch section's record, before its keys. */
+/** `sizeof(EpochRecord)`: the epoch section's record, before its keys. @internal */
 export const EPOCH_RECORD_BYTES = 64;
 
-/** `EpochRecord::flags`. */
+/** `EpochRecord::flags`. @internal */
 export const EPOCH_FLAGS = { shuffle: 1, dropLast: 2, iterator: 4, keys: 8 } as const;

@@ -6,7 +6,7 @@
  */
 import type { AnyTypedArray } from '../schema/dtypes';
 
-/** The native buffer's interface (native/binding/addon.cpp). */
+/** The native buffer's interface (native/binding/addon.cpp). @internal */
 export interface NativeBuffer {
   readonly length: number;
   push(columns: AnyTypedArray[], n: number, priorities?: Float64Array): number;
@@ -27,7 +27,7 @@ export interface NativeBuffer {
   restore(map: NativeArchiveMap): void;
 }
 
-/** The facade's part of an archive (see native/core/archive.h). */
+/** The facade's part of an archive (see native/core/archive.h). @internal */
 export interface ArchiveMetaJs {
   betaStart: number;
   betaEnd: number;
@@ -40,7 +40,7 @@ export interface ArchiveMetaJs {
   epochKeys?: Float64Array;
 }
 
-/** A planned section of an archive. */
+/** A planned section of an archive. @internal */
 export interface PlannedSection {
   kind: number;
   index: number;
@@ -49,7 +49,7 @@ export interface PlannedSection {
   itemBytes: number;
 }
 
-/** What ArchiveMap.info() returns. */
+/** What ArchiveMap.info() returns. @internal */
 export interface ArchiveInfo {
   version: number;
   flags: number;
@@ -75,7 +75,7 @@ export interface ArchiveInfo {
   epoch?: { nEpochs: number; epoch: number; cursor: number; batchSize: number; randomBatchSize: number; keyCount: number; flags: number; keysOffset: number };
 }
 
-/** A read-only mapping of an archive file (native/binding/addon.cpp). */
+/** A read-only mapping of an archive file (native/binding/addon.cpp). @internal */
 export interface NativeArchiveMap {
   info(): ArchiveInfo;
   buffer(): ArrayBuffer;
@@ -83,7 +83,7 @@ export interface NativeArchiveMap {
   close(): void;
 }
 
-/** What the NativeBuffer constructor takes. */
+/** What the NativeBuffer constructor takes. @internal */
 export interface NativeSpec {
   capacity: number;
   fields: { name: string; dtype: number; shape: readonly number[] }[];

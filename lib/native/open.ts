@@ -10,7 +10,7 @@ import type { NativeArchiveMap, NativeBuffer } from './contract';
 import type { ResolvedField } from '../schema/fields';
 import type { StorageOptions } from '../schema/storage';
 
-/** What a native buffer is made from, in the facade's terms. */
+/** What a native buffer is made from, in the facade's terms. @internal */
 export interface NativeBufferSpec {
   capacity: number;
   fields: readonly ResolvedField[];
@@ -19,7 +19,7 @@ export interface NativeBufferSpec {
   prioritized: { alpha: number; eviction: 'fifo' | 'lowest-priority' } | null;
 }
 
-/** A native buffer (throws the errors the binding raises: StorageError for a file it cannot make, ...). */
+/** A native buffer (throws the errors the binding raises: StorageError for a file it cannot make, ...). @internal */
 export function openNativeBuffer(spec: NativeBufferSpec): NativeBuffer {
   const s = spec.storage;
   return new addon.NativeBuffer({
@@ -35,7 +35,7 @@ export function openNativeBuffer(spec: NativeBufferSpec): NativeBuffer {
   });
 }
 
-/** Maps an archive file read-only; the binding checks its structure (ArchiveError when it is not an archive). */
+/** Maps an archive file read-only; the binding checks its structure (ArchiveError when it is not an archive). @internal */
 export function openArchiveMap(path: string): NativeArchiveMap {
   return new addon.ArchiveMap(path);
 }

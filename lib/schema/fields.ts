@@ -7,7 +7,7 @@ import { AnyTypedArray, checkDtype, Dtype, DTYPES, describe } from './dtypes';
 import { ShapeError } from '../errors';
 import type { BufferOptions, FieldSpec, FieldsSpec, TransitionOptions } from './types';
 
-/** A field as the facade uses it. */
+/** A field as the facade uses it. @internal */
 export interface ResolvedField {
   readonly name: string;
   readonly dtype: Dtype;
@@ -27,7 +27,7 @@ function resolveShape(shape: unknown, where: string): number[] {
   });
 }
 
-/** Turns either form of options into the list of fields, validating names, dtypes and shapes. */
+/** Turns either form of options into the list of fields, validating names, dtypes and shapes. @internal */
 export function resolveFields(options: BufferOptions): ResolvedField[] {
   if (typeof options !== 'object' || options === null) throw new ShapeError(`options must be an object, got ${describe(options)}`);
   let spec: FieldsSpec;
@@ -65,7 +65,7 @@ export function resolveFields(options: BufferOptions): ResolvedField[] {
   });
 }
 
-/** A fresh typed array for `rows` rows of field `f`. */
+/** A fresh typed array for `rows` rows of field `f`. @internal */
 export function allocate(f: ResolvedField, rows: number): AnyTypedArray {
   return new DTYPES[f.dtype].ctor(rows * f.elems);
 }
