@@ -1,7 +1,8 @@
 /**
  * The buffers' random generator, a seeded stream of 32-bit words: pure-rand's xoroshiro128+,
- * whose whole state is four 32-bit integers that can be read and restored. The native core consumes its raw
- * 32-bit words (two per draw) with integer arithmetic, so draws are the same on every platform.
+ * whose whole state is four 32-bit integers that can be read and restored. The native core
+ * consumes its raw words (two per draw) with integer arithmetic, so draws are the same on
+ * every platform.
  * @module
  */
 import { xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';

@@ -1,7 +1,7 @@
 /**
  * Loads the native addon (a prebuilt binary from `prebuilds/`, or a local build) and
- * registers the error classes its errors become. The only file that touches the addon
- * object itself; everything else goes through {@link ./open}.
+ * registers the error classes its errors become. The only file that holds the addon
+ * object; everything else reaches it through ./open.
  * @module
  */
 import * as fs from 'node:fs';
