@@ -8,8 +8,8 @@ import { ArchiveError } from '../errors';
 import { HEADER_CRC_OFFSET } from '../native/codes';
 import type { ArchiveInfo, NativeArchiveMap } from '../native/contract';
 
-/** Bytes checksummed at a time: progress and yields to the event loop come between chunks. @internal */
-export const VERIFY_CHUNK = 64 << 20;
+/** Bytes checksummed at a time: progress and yields to the event loop come between chunks. */
+const VERIFY_CHUNK = 64 << 20;
 
 /** Throws ArchiveError unless the header's checksum holds. @internal */
 export function verifyHeader(info: ArchiveInfo, map: NativeArchiveMap): void {

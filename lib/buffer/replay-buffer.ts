@@ -6,7 +6,7 @@
 import type { Batch, BufferOptions, FieldsSpec, SampleOptions } from '../schema/types';
 import { load, loadSync, LoadOptions, MakeBuffer, missingAndEmpty } from '../archive/load';
 import { bufferState, ReplayBufferBase } from './base';
-import { makePrioritized } from './prioritized-replay-buffer';
+import { makePrioritized, PrioritizedReplayBuffer } from './prioritized-replay-buffer';
 import { archivedPrioritizedOptions, uniformKind } from './samplers';
 
 /** The runtime class behind the public `ReplayBuffer` (./public documents it). */
@@ -47,7 +47,7 @@ export class ReplayBuffer<F extends FieldsSpec = FieldsSpec> extends ReplayBuffe
 }
 
 /** Makes the buffer of whichever kind an archive holds. */
-const makeEither: MakeBuffer<ReplayBuffer | ReturnType<typeof makePrioritized>['buffer']> = (info, base) => {
+const makeEither: MakeBuffer<ReplayBuffer | PrioritizedReplayBuffer> = (info, base) => {
   if (archivedPrioritizedOptions(info) !== null) return makePrioritized(info, base);
   const buffer = new ReplayBuffer(base);
   return { buffer, state: bufferState(buffer) };

@@ -6,8 +6,7 @@
  * of prioritized replay's state (alpha, the beta schedule and its frame count, epsilon).
  * @module
  */
-import type { AnyTypedArray } from '../schema/dtypes';
-import { describe, typedArrayTag } from '../schema/dtypes';
+import { AnyTypedArray, describe, typedArrayTag } from '../schema/dtypes';
 import { checkInteger, checkNumber } from '../schema/checks';
 import type { Eviction, PrioritizedOptions } from '../schema/prioritized';
 import { OutOfRangeError, ShapeError } from '../errors';

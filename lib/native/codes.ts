@@ -8,6 +8,7 @@
  */
 import type { Dtype } from '../schema/dtypes';
 import type { StorageOptions } from '../schema/storage';
+import type { Eviction } from '../schema/prioritized';
 
 /** `replaykit::Dtype` (native/core/schema.h). @internal */
 export const DTYPE_CODES: Readonly<Record<Dtype, number>> = { float32: 0, float64: 1, int32: 2, int64: 3, uint8: 4, bool: 5 };
@@ -23,7 +24,7 @@ export function dtypeOfCode(code: number): Dtype {
 export const STORAGE_CODES: Readonly<Record<StorageOptions['type'], number>> = { memory: 0, mmap: 1, tiered: 2 };
 
 /** The eviction codes the native buffer's spec takes. @internal */
-export const EVICTION_CODES: Readonly<Record<'fifo' | 'lowest-priority', number>> = { fifo: 0, 'lowest-priority': 1 };
+export const EVICTION_CODES: Readonly<Record<Eviction, number>> = { fifo: 0, 'lowest-priority': 1 };
 
 /** Where the header's own CRC-32 lies (`ArchiveHeader::header_crc`). @internal */
 export const HEADER_CRC_OFFSET = 252;

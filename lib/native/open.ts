@@ -9,6 +9,7 @@ import { DTYPE_CODES, EVICTION_CODES, STORAGE_CODES } from './codes';
 import type { NativeArchiveMap, NativeBuffer } from './contract';
 import type { ResolvedField } from '../schema/fields';
 import type { StorageOptions } from '../schema/storage';
+import type { Eviction } from '../schema/prioritized';
 
 /** What a native buffer is made from, in the facade's terms. @internal */
 export interface NativeBufferSpec {
@@ -16,7 +17,7 @@ export interface NativeBufferSpec {
   fields: readonly ResolvedField[];
   storage: StorageOptions;
   /** The core's part of prioritized replay; null for a uniform buffer. */
-  prioritized: { alpha: number; eviction: 'fifo' | 'lowest-priority' } | null;
+  prioritized: { alpha: number; eviction: Eviction } | null;
 }
 
 /** A native buffer (throws the errors the binding raises: StorageError for a file it cannot make, ...). @internal */
