@@ -17,6 +17,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openArchive, PrioritizedReplayBuffer, ReplayBuffer } from '../lib/index';
+import { bufferState } from '../lib/buffer/base';
 import { PlainColumns, PlainField, PlainPrioritized, PlainReplay } from './reference';
 import { buildRoofline, Roofline } from './roofline';
 
@@ -605,7 +606,7 @@ function probeMemory(kind: string): { perRow: number; storage: number; rssMB: nu
   if (kind === 'uniform' || kind === 'prioritized') {
     const b = kind === 'uniform' ? newMujoco() : newMujocoPer();
     fill(() => b.pushBatch(chunk), MUJOCO_CAPACITY, 1000);
-    storage = b['_native'].stats().bytes / MUJOCO_CAPACITY;
+    storage = bufferState(b).native.stats().bytes / MUJOCO_CAPACITY;
   } else {
     const t = kind === 'ts-uniform' ? new PlainReplay(MUJOCO_CAPACITY, MUJOCO_PLAIN) : new PlainPrioritized(MUJOCO_CAPACITY, MUJOCO_PLAIN, 0.6);
     fill(() => t.pushBatch(plain, 1000), MUJOCO_CAPACITY, 1000);

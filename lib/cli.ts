@@ -9,7 +9,7 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { openArchive } from './archive';
+import { openArchive } from './archive/archive';
 import { ReplayError } from './errors';
 
 const USAGE = `usage: replaykit inspect <archive> [--json]

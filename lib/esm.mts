@@ -4,7 +4,6 @@
  * addon. Named exports come from `./index.js`; the default export is the same object that
  * `require('replaykit')` returns.
  * @module
- * @internal
  */
 import replaykit from './index.js';
 

@@ -6,25 +6,25 @@
  *
  * @packageDocumentation
  */
-export { ReplayBuffer, ReplayBufferImpl } from './replay-buffer';
-export type { ReplayBufferConstructor, SampleOptions } from './replay-buffer';
-export { PrioritizedReplayBuffer, PrioritizedReplayBufferImpl } from './prioritized';
+export { PrioritizedReplayBuffer, ReplayBuffer } from './buffer/public';
+export type { PrioritizedReplayBufferConstructor, ReplayBufferConstructor } from './buffer/public';
 export type {
   Eviction,
   PrioritizedBatch,
   PrioritizedOptions,
   PrioritizedPushBatchOptions,
   PrioritizedPushOptions,
-  PrioritizedReplayBufferConstructor,
   PrioritizedSampleOptions,
   TopBatch,
-} from './prioritized';
-export { EpochIterator } from './epochs';
-export { Archive, openArchive } from './archive';
-export type { LoadOptions, SaveOptions, SaveProgress } from './archive';
-export type { EpochOptions } from './epochs';
+} from './schema/prioritized';
+export { EpochIterator } from './epochs/iterator';
+export type { EpochOptions } from './epochs/iterator';
+export { Archive, openArchive } from './archive/archive';
+export type { SaveOptions, SaveProgress } from './archive/save';
+export type { LoadOptions } from './archive/load';
 export { ArchiveError, DtypeError, OutOfRangeError, ReplayError, ShapeError, StateError, StorageError } from './errors';
-export type { AnyTypedArray, Dtype, DtypeArrayMap } from './dtypes';
+export type { AnyTypedArray, Dtype, DtypeArrayMap } from './schema/dtypes';
+export type { StorageOptions } from './schema/storage';
 export type {
   Batch,
   BufferOptions,
@@ -35,8 +35,8 @@ export type {
   FieldsOptions,
   FieldsSpec,
   FieldValue,
-  StorageOptions,
+  SampleOptions,
   Transition,
   TransitionFields,
   TransitionOptions,
-} from './schema';
+} from './schema/types';

@@ -73,7 +73,7 @@ function main() {
     'dist/lib/index.d.ts',
     'dist/lib/esm.mjs',
     'dist/lib/esm.d.mts',
-    'dist/lib/native.js',
+    'dist/lib/native/addon.js',
     pkg.bin.replaykit,
     'native/binding/addon.cpp',
   ];

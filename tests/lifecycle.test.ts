@@ -63,7 +63,7 @@ function child(script: string, args: string[] = []): Outcome {
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Whether `f` is the temporary file of a save (see lib/archive.ts). */
+/** Whether `f` is the temporary file of a save (see lib/archive/files.ts). */
 const isSaveTemporary = (f: string) => /^\..*\.tmp-\d+-[0-9a-f]+$/.test(f);
 
 /** Expects a clean ending: the given status, no signal (no segfault or abort), nothing on stderr. */

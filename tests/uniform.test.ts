@@ -1,6 +1,6 @@
 import { DtypeError, OutOfRangeError, ReplayBuffer, ReplayError, ShapeError, StateError } from 'replaykit';
 import { xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
-import { seedState } from '../lib/random';
+import { seedState } from '../lib/buffer/random';
 import { CHI2_CRIT_001, checkRow, chiSquare, columns, transition } from './helpers';
 
 const standard = (capacity: number, seed = 1) =>

@@ -2,16 +2,15 @@
  * Turning user values (numbers, booleans, bigints, plain arrays, typed arrays) into the
  * typed arrays the core stores, with errors that say what was expected and what came.
  * @module
- * @internal
  */
-import { AnyTypedArray, DTYPES, describe, typedArrayTag } from './dtypes';
-import { DtypeError, OutOfRangeError, ShapeError } from './errors';
-import type { ResolvedField } from './schema';
+import { AnyTypedArray, DTYPES, describe, typedArrayTag } from '../schema/dtypes';
+import { DtypeError, OutOfRangeError, ShapeError } from '../errors';
+import type { ResolvedField } from '../schema/fields';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
-/** One element of field `f`, checked against the dtype's type and range. */
+/** One element of field `f`, checked against the dtype's type and range. @internal */
 export function element(f: ResolvedField, v: unknown, where: string): number | bigint {
   const d = f.dtype;
   if (d === 'int64') {
@@ -42,6 +41,7 @@ function isArrayLike(v: unknown): v is ArrayLike<unknown> {
  * Field `f` of `rows` rows as a typed array of its dtype: a typed array of the right
  * type is returned as is (no copy); a plain array is converted element by element.
  * Throws DtypeError for a typed array of another type, ShapeError for a wrong length.
+  * @internal
  */
 export function column(f: ResolvedField, v: unknown, rows: number, where: string): AnyTypedArray {
   const want = rows * f.elems;
@@ -61,7 +61,7 @@ export function column(f: ResolvedField, v: unknown, rows: number, where: string
   return out;
 }
 
-/** Writes one row of field `f` (a scalar, a plain array or a typed array) into `dst`. */
+/** Writes one row of field `f` (a scalar, a plain array or a typed array) into `dst`. @internal */
 export function writeRow(f: ResolvedField, v: unknown, dst: AnyTypedArray, where: string): void {
   if (f.elems === 1 && (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint')) {
     (dst as { [i: number]: number | bigint })[0] = element(f, v, where);
@@ -83,6 +83,7 @@ function shapeText(f: ResolvedField, rows: number): string {
  * Numbers as a Float64Array (a Float64Array as is; a Float32Array when `float32` is allowed,
  * or a plain array, converted) of `length` values (any length when -1). A non-number element
  * throws `elementError`; another type DtypeError; a wrong length ShapeError.
+  * @internal
  */
 export function float64(
   v: unknown,

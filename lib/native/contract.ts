@@ -1,15 +1,12 @@
 /**
- * Loads the native addon (a prebuilt binary from `prebuilds/`, or a local build) and
- * registers the error classes its errors become. Internal.
+ * The typed contract with the native addon (native/binding/addon.cpp): the objects it
+ * makes and what their methods take and return. Types only; the numbers some of them carry
+ * (dtypes, storage types, eviction, archive kinds and flags) are named in ./codes.
  * @module
- * @internal
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { ArchiveError, DtypeError, OutOfRangeError, ShapeError, StateError, StorageError } from './errors';
-import type { AnyTypedArray } from './dtypes';
+import type { AnyTypedArray } from '../schema/dtypes';
 
-/** The native buffer's interface (native/binding/addon.cpp). */
+/** The native buffer's interface (native/binding/addon.cpp). @internal */
 export interface NativeBuffer {
   readonly length: number;
   push(columns: AnyTypedArray[], n: number, priorities?: Float64Array): number;
@@ -30,7 +27,7 @@ export interface NativeBuffer {
   restore(map: NativeArchiveMap): void;
 }
 
-/** The facade's part of an archive (see native/core/archive.h). */
+/** The facade's part of an archive (see native/core/archive.h). @internal */
 export interface ArchiveMetaJs {
   betaStart: number;
   betaEnd: number;
@@ -43,7 +40,7 @@ export interface ArchiveMetaJs {
   epochKeys?: Float64Array;
 }
 
-/** A planned section of an archive. */
+/** A planned section of an archive. @internal */
 export interface PlannedSection {
   kind: number;
   index: number;
@@ -52,7 +49,7 @@ export interface PlannedSection {
   itemBytes: number;
 }
 
-/** What ArchiveMap.info() returns. */
+/** What ArchiveMap.info() returns. @internal */
 export interface ArchiveInfo {
   version: number;
   flags: number;
@@ -78,7 +75,7 @@ export interface ArchiveInfo {
   epoch?: { nEpochs: number; epoch: number; cursor: number; batchSize: number; randomBatchSize: number; keyCount: number; flags: number; keysOffset: number };
 }
 
-/** A read-only mapping of an archive file (native/binding/addon.cpp). */
+/** A read-only mapping of an archive file (native/binding/addon.cpp). @internal */
 export interface NativeArchiveMap {
   info(): ArchiveInfo;
   buffer(): ArrayBuffer;
@@ -86,7 +83,7 @@ export interface NativeArchiveMap {
   close(): void;
 }
 
-/** What the NativeBuffer constructor takes. */
+/** What the NativeBuffer constructor takes. @internal */
 export interface NativeSpec {
   capacity: number;
   fields: { name: string; dtype: number; shape: readonly number[] }[];
@@ -94,26 +91,3 @@ export interface NativeSpec {
   /** type: 0 memory, 1 mmap, 2 tiered. */
   storage?: { type: number; path?: string; hotCapacity?: number };
 }
-
-interface Addon {
-  NativeBuffer: new (spec: NativeSpec) => NativeBuffer;
-  ArchiveMap: new (path: string) => NativeArchiveMap;
-  setErrorClasses(classes: Record<string, unknown>): void;
-}
-
-function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'binding.gyp')) || fs.existsSync(path.join(dir, 'prebuilds'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) return path.join(__dirname, '..', '..');
-    dir = up;
-  }
-}
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const addon: Addon = require('node-gyp-build')(packageRoot());
-addon.setErrorClasses({ shape: ShapeError, dtype: DtypeError, range: OutOfRangeError, state: StateError, archive: ArchiveError, storage: StorageError });
-
-export const NativeBufferCtor = addon.NativeBuffer;
-export const ArchiveMapCtor = addon.ArchiveMap;

@@ -1,13 +1,14 @@
 /**
- * The buffers' random generator: pure-rand's xoroshiro128+, whose whole state is four
- * 32-bit integers that can be read and restored. The native core consumes its raw
- * 32-bit words (two per draw) with integer arithmetic, so draws are the same on every platform.
+ * The buffers' random generator, a seeded stream of 32-bit words: pure-rand's xoroshiro128+,
+ * whose whole state is four 32-bit integers that can be read and restored. The native core
+ * consumes its raw words (two per draw) with integer arithmetic, so draws are the same on
+ * every platform.
  * @module
  */
 import { xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
-import { ShapeError } from './errors';
-import { describe } from './dtypes';
-import { checkInteger } from './schema';
+import { ShapeError } from '../errors';
+import { describe } from '../schema/dtypes';
+import { checkInteger } from '../schema/checks';
 
 type Generator = ReturnType<typeof xoroshiro128plusFromState>;
 
@@ -17,6 +18,7 @@ const MASK64 = (1n << 64n) - 1n;
  * The 128-bit starting state for a seed, expanded by SplitMix64 as the xoroshiro
  * authors recommend (Vigna, "Further scramblings of Marsaglia's xorshift generators"):
  * the first words of a generator seeded directly with a small integer are far from random.
+  * @internal
  */
 export function seedState(seed: number): number[] {
   let x = BigInt(seed) & MASK64;
@@ -32,7 +34,7 @@ export function seedState(seed: number): number[] {
   return words; // never all zero: SplitMix64 is a bijection of distinct inputs
 }
 
-/** A seeded stream of 32-bit words. */
+/** A seeded stream of 32-bit words. @internal */
 export class WordStream {
   #rng: Generator;
   #words = new Uint32Array(0);

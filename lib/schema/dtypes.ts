@@ -1,8 +1,9 @@
 /**
- * Dtypes and the typed arrays that carry them.
+ * Dtypes and the typed arrays that carry them: names, constructors, ranges, and telling a
+ * typed array's type in any realm.
  * @module
  */
-import { DtypeError } from './errors';
+import { DtypeError } from '../errors';
 
 /** The element types a field can have. `bool` is stored as one byte, 0 or 1. */
 export type Dtype = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'bool';
@@ -23,7 +24,6 @@ export type AnyTypedArray = DtypeArrayMap[Dtype];
 type TypedArrayCtor = { new (length: number): AnyTypedArray; readonly BYTES_PER_ELEMENT: number };
 
 interface DtypeInfo {
-  readonly code: number; // the core's Dtype enum
   readonly ctor: TypedArrayCtor;
   readonly tag: string; // Object.prototype.toString tag of the array
   readonly min: number; // integer range (float: -Infinity..Infinity)
@@ -31,14 +31,14 @@ interface DtypeInfo {
   readonly integer: boolean;
 }
 
-/** Per-dtype facts. Codes must match `replaykit::Dtype` in native/core/schema.h. */
+/** Per-dtype facts. (The codes the core gives each dtype are in native/codes.) */
 export const DTYPES: Readonly<Record<Dtype, DtypeInfo>> = {
-  float32: { code: 0, ctor: Float32Array, tag: 'Float32Array', min: -Infinity, max: Infinity, integer: false },
-  float64: { code: 1, ctor: Float64Array, tag: 'Float64Array', min: -Infinity, max: Infinity, integer: false },
-  int32: { code: 2, ctor: Int32Array, tag: 'Int32Array', min: -0x80000000, max: 0x7fffffff, integer: true },
-  int64: { code: 3, ctor: BigInt64Array, tag: 'BigInt64Array', min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER, integer: true },
-  uint8: { code: 4, ctor: Uint8Array, tag: 'Uint8Array', min: 0, max: 255, integer: true },
-  bool: { code: 5, ctor: Uint8Array, tag: 'Uint8Array', min: 0, max: 1, integer: true },
+  float32: { ctor: Float32Array, tag: 'Float32Array', min: -Infinity, max: Infinity, integer: false },
+  float64: { ctor: Float64Array, tag: 'Float64Array', min: -Infinity, max: Infinity, integer: false },
+  int32: { ctor: Int32Array, tag: 'Int32Array', min: -0x80000000, max: 0x7fffffff, integer: true },
+  int64: { ctor: BigInt64Array, tag: 'BigInt64Array', min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER, integer: true },
+  uint8: { ctor: Uint8Array, tag: 'Uint8Array', min: 0, max: 255, integer: true },
+  bool: { ctor: Uint8Array, tag: 'Uint8Array', min: 0, max: 1, integer: true },
 };
 
 /** Checks a dtype name, throwing {@link DtypeError} for anything else. */

@@ -1,9 +1,9 @@
 /**
- * Epoch iteration: sweeping a buffer without replacement, batch by batch.
+ * The epoch iterator: sweeping a buffer without replacement, batch by batch.
  * @module
  */
-import { checkInteger } from './schema';
-import { OutOfRangeError } from './errors';
+import { checkInteger } from '../schema/checks';
+import { OutOfRangeError } from '../errors';
 
 /** Options of `epochs()` and `createEpochIterator()`. */
 export interface EpochOptions {
@@ -18,9 +18,20 @@ export interface EpochOptions {
 /** What an epoch iterator needs from its buffer. @internal */
 export interface EpochHost<B> {
   /** The keys of the items stored now, in a fresh permutation or oldest first. */
-  _epochKeys(shuffle: boolean): Float64Array;
-  /** Up to `want` live items named from keys[start...]: the batch (null when none), keys consumed, rows got. */
-  _readLive(keys: Float64Array, start: number, want: number): { batch: B | null; consumed: number };
+  epochKeys(shuffle: boolean): Float64Array;
+  /** Up to `want` live items named from keys[start...]: the batch (null when none) and how many keys it consumed. */
+  readLive(keys: Float64Array, start: number, want: number): { batch: B | null; consumed: number };
+}
+
+/**
+ * Where an iterator is: epochs begun, the keys of the current epoch (null before the first),
+ * and how many of them were consumed. Its own object, so that whoever made the iterator
+ * can archive and restore it. @internal
+ */
+export class EpochCursor {
+  epoch = 0;
+  cursor = 0;
+  keys: Float64Array | null = null;
 }
 
 /**
@@ -38,13 +49,11 @@ export class EpochIterator<B> implements IterableIterator<B> {
   readonly shuffle: boolean;
   /** Whether a short last batch is dropped. */
   readonly dropLast: boolean;
-  #host: EpochHost<B>;
-  #keys: Float64Array | null = null;
-  #cursor = 0;
-  #epoch = 0;
+  readonly #host: EpochHost<B>;
+  readonly #at: EpochCursor;
 
   /** @internal */
-  constructor(host: EpochHost<B>, options: EpochOptions, epochs: number) {
+  constructor(host: EpochHost<B>, options: EpochOptions, epochs: number, at = new EpochCursor()) {
     if (typeof options !== 'object' || options === null) throw new OutOfRangeError('epoch options must be an object with a batchSize');
     this.batchSize = checkInteger(options.batchSize, 'batchSize', 1);
     this.epochs = checkInteger(epochs, 'epochs', 0);
@@ -53,28 +62,30 @@ export class EpochIterator<B> implements IterableIterator<B> {
     if (typeof this.shuffle !== 'boolean' || typeof this.dropLast !== 'boolean')
       throw new OutOfRangeError('shuffle and dropLast must be booleans');
     this.#host = host;
+    this.#at = at;
   }
 
   /** The epoch under way: 1 for the first; 0 before the first batch. */
   get epoch(): number {
-    return this.#epoch;
+    return this.#at.epoch;
   }
 
   /** The next batch, or `done` after the last epoch. */
   next(): IteratorResult<B, undefined> {
+    const at = this.#at;
     for (;;) {
-      if (this.#keys === null || this.#cursor >= this.#keys.length) {
-        if (this.#epoch >= this.epochs) return { done: true, value: undefined };
-        this.#keys = this.#host._epochKeys(this.shuffle);
-        this.#cursor = 0;
-        this.#epoch++;
+      if (at.keys === null || at.cursor >= at.keys.length) {
+        if (at.epoch >= this.epochs) return { done: true, value: undefined };
+        at.keys = this.#host.epochKeys(this.shuffle);
+        at.cursor = 0;
+        at.epoch++;
         continue;
       }
-      const { batch, consumed } = this.#host._readLive(this.#keys, this.#cursor, this.batchSize);
-      this.#cursor += consumed;
+      const { batch, consumed } = this.#host.readLive(at.keys, at.cursor, this.batchSize);
+      at.cursor += consumed;
       if (batch === null) continue; // the rest of this epoch was overwritten
       if (this.dropLast && (batch as { indices: Float64Array }).indices.length < this.batchSize) {
-        this.#cursor = this.#keys.length;
+        at.cursor = at.keys.length;
         continue;
       }
       return { done: false, value: batch };
@@ -83,17 +94,5 @@ export class EpochIterator<B> implements IterableIterator<B> {
 
   [Symbol.iterator](): this {
     return this;
-  }
-
-  /** @internal The state an archive saves: epochs begun, keys of the current epoch, and how many were consumed. */
-  _state(): { epoch: number; cursor: number; keys: Float64Array | null } {
-    return { epoch: this.#epoch, cursor: this.#cursor, keys: this.#keys };
-  }
-
-  /** @internal Resumes from an archived state. */
-  _resume(epoch: number, cursor: number, keys: Float64Array | null): void {
-    this.#epoch = epoch;
-    this.#cursor = cursor;
-    this.#keys = keys;
   }
 }

@@ -1,0 +1,60 @@
+/**
+ * The file-system side of saves: archive paths, temporary files beside the target (removed
+ * if the process exits mid-save), directory syncs, and file-system errors as ArchiveErrors.
+ * @module
+ */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ArchiveError } from '../errors';
+
+/** `path` if it is a non-empty string; ArchiveError otherwise. @internal */
+export function checkPath(path: unknown): string {
+  if (typeof path !== 'string' || path.length === 0) throw new ArchiveError(`an archive path must be a non-empty string, got ${typeof path}`);
+  return path;
+}
+
+/** Temporary files of saves in flight: removed if the process exits in the middle of one. */
+const inFlight = new Set<string>();
+let exitHookInstalled = false;
+
+/** A fresh temporary path beside `target`, registered for removal at exit until {@link releaseTempPath}. @internal */
+export function tempPathFor(target: string): string {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const tmp of inFlight) fs.rmSync(tmp, { force: true });
+    });
+  }
+  const tmp = nodePath.join(nodePath.dirname(target), `.${nodePath.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  inFlight.add(tmp);
+  return tmp;
+}
+
+/** Ends the exit-time removal of a temporary path (renamed into place, or already removed). @internal */
+export function releaseTempPath(tmp: string): void {
+  inFlight.delete(tmp);
+}
+
+/** Flushes a directory's entries (the rename of a save) to disk, where the platform can. @internal */
+export function syncDirectory(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // Some platforms cannot fsync a directory; the rename is still atomic.
+  }
+}
+
+/** A file-system error of a save as an ArchiveError naming the target; anything else as is. @internal */
+export function wrapFsError(e: unknown, target: string): unknown {
+  // Duck-typed: errors made in another realm (a vm context, jest) fail `instanceof Error`.
+  const err = e as NodeJS.ErrnoException | null;
+  if (typeof err === 'object' && err !== null && typeof err.code === 'string' && typeof err.syscall === 'string')
+    return new ArchiveError(`cannot save the archive '${target}': ${err.message}`);
+  return e;
+}

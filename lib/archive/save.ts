@@ -1,0 +1,132 @@
+/**
+ * Saving a buffer to an archive file atomically (temporary file, fsync, rename):
+ * synchronously on the calling thread, or with a writer thread.
+ * @module
+ */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import { ArchiveError, StateError } from '../errors';
+import { checkPath, releaseTempPath, syncDirectory, tempPathFor, wrapFsError } from './files';
+import { archiveWrites, headerWith, plan, Saveable } from './writes';
+import { WriterThread } from './writer';
+
+/** Progress of a save, given to `onProgress`. */
+export interface SaveProgress {
+  /** Bytes written so far. */
+  bytesWritten: number;
+  /** Bytes to write in all (the file's size less the padding that aligns its sections). */
+  totalBytes: number;
+}
+
+/** Options of `save` and `saveSync`. */
+export interface SaveOptions {
+  /** Called after each chunk is written (about every `chunkBytes`). */
+  onProgress?: (progress: SaveProgress) => void;
+  /** Cancels the save (`save` only): the target is left as it was and the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Bytes gathered and written at a time; default 16 MiB. */
+  chunkBytes?: number;
+}
+
+/** Marks `b` as saving, refusing a closed buffer and a second save. */
+function beginSave(b: Saveable): void {
+  if (b.closed) throw new StateError('the buffer is closed');
+  if (b.saving) throw new StateError('a save of this buffer is already in progress');
+  b.saving = true;
+}
+
+/** Writes an archive of `b` to `path` atomically (temporary file, fsync, rename). @internal */
+export function saveSync(b: Saveable, path: string, options: SaveOptions = {}): void {
+  const target = nodePath.resolve(checkPath(path));
+  beginSave(b);
+  const tmp = tempPathFor(target);
+  let fd = -1;
+  try {
+    const p = plan(b);
+    fd = fs.openSync(tmp, 'wx', 0o644);
+    fs.ftruncateSync(fd, p.plan.fileBytes);
+    let written = 0;
+    for (const w of archiveWrites(b, p, chunkSize(options), new Uint32Array(p.plan.sections.length))) {
+      fs.writeSync(fd, w.bytes, 0, w.bytes.length, w.position);
+      written += w.bytes.length;
+      options.onProgress?.({ bytesWritten: written, totalBytes: p.bytes });
+    }
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = -1;
+    fs.renameSync(tmp, target);
+    syncDirectory(nodePath.dirname(target));
+  } catch (e) {
+    if (fd >= 0) fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw wrapFsError(e, target);
+  } finally {
+    releaseTempPath(tmp);
+    b.saving = false;
+  }
+}
+
+/**
+ * As {@link saveSync}, off the main thread: the main thread gathers each chunk (a copy into
+ * a shared buffer); a worker thread checksums and writes it, while the main thread gathers
+ * the next. Progress and cancellation between chunks. @internal
+ */
+export async function save(b: Saveable, path: string, options: SaveOptions = {}): Promise<void> {
+  const target = nodePath.resolve(checkPath(path));
+  options.signal?.throwIfAborted();
+  beginSave(b);
+  const tmp = tempPathFor(target);
+  let writer: WriterThread | undefined;
+  let finished = false;
+  try {
+    const p = plan(b);
+    const slotBytes = chunkSize(options);
+    writer = new WriterThread(tmp, p.plan.fileBytes, p.plan.sections.length, slotBytes);
+    await writer.receive(); // ready
+    const free = [1, 0];
+    let written = 0;
+    const reclaim = async () => {
+      const m = (await (writer as WriterThread).receive()) as { slot: number; length: number };
+      free.push(m.slot);
+      written += m.length;
+      options.onProgress?.({ bytesWritten: written, totalBytes: p.bytes });
+    };
+    for (const w of archiveWrites(b, p, slotBytes)) {
+      for (let at = 0; at < w.bytes.length; at += slotBytes) {
+        const length = Math.min(slotBytes, w.bytes.length - at);
+        while (free.length === 0) await reclaim();
+        options.signal?.throwIfAborted();
+        const slot = free.pop() as number;
+        new Uint8Array(writer.slots[slot], 0, length).set(w.bytes.subarray(at, at + length));
+        writer.post({ type: 'chunk', slot, length, position: w.position + at, section: w.section });
+      }
+    }
+    while (free.length < 2) await reclaim();
+    options.signal?.throwIfAborted();
+    writer.post({ type: 'crcs' });
+    const { crcs } = (await writer.receive()) as { crcs: number[] };
+    const header = headerWith(b, p.plan, Uint32Array.from(crcs));
+    writer.post({ type: 'header', bytes: header });
+    await writer.receive(); // closed: written, flushed, closed
+    finished = true;
+    options.onProgress?.({ bytesWritten: written + header.length, totalBytes: p.bytes });
+    await fs.promises.rename(tmp, target);
+    syncDirectory(nodePath.dirname(target));
+  } catch (e) {
+    if (!finished) await writer?.abort();
+    await fs.promises.rm(tmp, { force: true });
+    if (options.signal?.aborted && e === options.signal.reason) throw e;
+    throw wrapFsError(e, target);
+  } finally {
+    await writer?.stop();
+    releaseTempPath(tmp);
+    b.saving = false;
+  }
+}
+
+/** The chunk size a save gathers and writes at a time. */
+function chunkSize(options: SaveOptions): number {
+  const c = options.chunkBytes ?? 16 << 20;
+  if (!Number.isInteger(c) || c < 4096) throw new ArchiveError(`chunkBytes must be an integer >= 4096, got ${String(c)}`);
+  return c;
+}

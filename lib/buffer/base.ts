@@ -1,0 +1,267 @@
+/**
+ * The shared base of both public buffers: every method a uniform and a prioritized buffer
+ * have in common, with their documentation, forwarding to the buffer's internal state
+ * (`BufferCore`). It is parametrised by the sampler the state holds, and in its types by
+ * the batches that sampler returns, so that no subclass overrides a method only to change
+ * its return type.
+ * @module
+ */
+import type { Batch, BufferOptions, Columns, FieldSpec, FieldsSpec, SampleOptions, Transition } from '../schema/types';
+import type { StorageOptions } from '../schema/storage';
+import type { EpochIterator, EpochOptions } from '../epochs/iterator';
+import { checkInteger } from '../schema/checks';
+import { save, saveSync, SaveOptions } from '../archive/save';
+import { BufferCore } from './core';
+import type { SamplerKind } from './samplers';
+
+// Set once, by the class's static block: how the subclasses and the load functions of this
+// package reach a buffer's state, which is a #private field and so no one else's.
+let stateOf: (b: ReplayBufferBase<FieldsSpec, Batch<FieldsSpec>, SampleOptions<FieldsSpec>>) => BufferCore;
+
+/** The internal state of a buffer made by this package. @internal */
+export function bufferState(b: ReplayBufferBase<FieldsSpec, Batch<FieldsSpec>, SampleOptions<FieldsSpec>>): BufferCore {
+  return stateOf(b);
+}
+
+/**
+ * What {@link ReplayBuffer} and {@link PrioritizedReplayBuffer} share. `F` is the schema, `B`
+ * the batch `sample` returns, `O` the options `sample` takes.
+ */
+export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>, O extends SampleOptions<F>> {
+  /** How many transitions the buffer holds at most. */
+  readonly capacity: number;
+  /** The seed of the buffer's random generator (given, or drawn when omitted). */
+  readonly seed: number;
+  /** Where the transitions live (paths made absolute). */
+  readonly storage: StorageOptions;
+  readonly #core: BufferCore;
+
+  static {
+    stateOf = (b) => b.#core;
+  }
+
+  /** @internal */
+  protected constructor(options: BufferOptions, kind: SamplerKind) {
+    this.#core = new BufferCore(options, kind);
+    this.capacity = this.#core.capacity;
+    this.seed = this.#core.seed;
+    this.storage = this.#core.storage;
+  }
+
+  /** The number of transitions stored, from 0 to `capacity`. @throws {@link StateError} after `close()`. */
+  get length(): number {
+    const core = this.#core;
+    core.assertOpen();
+    return core.length;
+  }
+
+  /** Whether `close()` has been called. */
+  get closed(): boolean {
+    return this.#core.closed;
+  }
+
+  /** The schema: each field's shape and dtype. */
+  get schema(): { readonly [K in keyof F]: FieldSpec<F[K]['dtype']> } {
+    const out: Record<string, FieldSpec> = {};
+    for (const f of this.#core.fields) out[f.name] = { shape: f.shape, dtype: f.dtype };
+    return out as { [K in keyof F]: FieldSpec<F[K]['dtype']> };
+  }
+
+  /**
+   * Whether at least `batchSize` transitions are stored, so `sample(batchSize)` will not throw.
+   * @throws {@link OutOfRangeError} when `batchSize` is not a non-negative integer; {@link StateError} after `close()`.
+   */
+  isReady(batchSize: number): boolean {
+    return this.length >= checkInteger(batchSize, 'batchSize', 0);
+  }
+
+  /**
+   * Appends one transition; when the buffer is full, it replaces the oldest.
+   *
+   * @param transition every field of the schema, no others: a scalar field as a number
+   *   (bool: boolean or 0/1; int64: bigint or safe integer), any field as a typed array of
+   *   its dtype or a plain array of its elements (row-major, length = product of its shape).
+   * @returns the new item's index (its key, as in a batch's `indices`).
+   * @throws {@link ShapeError} for a missing or unknown field or a wrong length;
+   *   {@link DtypeError} for a typed array of another dtype;
+   *   {@link OutOfRangeError} for an integer outside its dtype's range;
+   *   {@link StateError} after `close()`.
+   */
+  push(transition: Transition<F>): number {
+    return this.#core.push(transition);
+  }
+
+  /**
+   * Appends `n` transitions given as columns, as a loop of `push` would (only the last
+   * `capacity` stay when `n > capacity`). Typed arrays of the field's dtype are read in
+   * place; plain arrays are converted.
+   *
+   * @param columns one array per field, each holding `n * elements` values, row-major:
+   *   e.g. `obs: Float32Array(n * 4)`, `action: Int32Array(n)`, `terminated: Uint8Array(n)`.
+   * @throws {@link ShapeError} for a missing or unknown field or columns of unequal row counts;
+   *   {@link DtypeError}, {@link OutOfRangeError}, {@link StateError} as for `push`.
+   *   A rejected batch stores none of its rows.
+   */
+  pushBatch(columns: Columns<F>): void {
+    this.#core.pushBatch(columns);
+  }
+
+  /**
+   * Draws `batchSize` transitions at random, with replacement, from those stored: uniformly
+   * ({@link ReplayBuffer}), or with probability P(i) = p_i^alpha / sum_k p_k^alpha, stratified,
+   * advancing the beta schedule by one ({@link PrioritizedReplayBuffer}).
+   *
+   * @returns a batch: each field as a fresh typed array of `batchSize * elements` values,
+   *   row-major (e.g. `obs: Float32Array(batchSize * obsDim)`, `terminated: Uint8Array(batchSize)`
+   *   of 0/1), and `indices: Float64Array(batchSize)`, the items' keys. The arrays of a fresh
+   *   batch are views of one ArrayBuffer that only this batch uses (one allocation per call).
+   *   A prioritized buffer's batch adds `weights: Float32Array(batchSize)`,
+   *   w_i = (N * P(i))^-beta / max_j w_j, in (0, 1].
+   * @throws {@link OutOfRangeError} when `batchSize` is not a positive integer or exceeds `length`,
+   *   or for a negative or non-finite `beta`;
+   *   {@link ShapeError} / {@link DtypeError} for an `out` array of the wrong length or type;
+   *   {@link StateError} after `close()`.
+   */
+  sample(batchSize: number, options?: O): B {
+    return this.#core.sample(batchSize, options) as unknown as B;
+  }
+
+  /**
+   * Sweeps the buffer in epochs, sampling without replacement: within one epoch every
+   * stored item appears exactly once, in a fresh seeded permutation (or oldest first with
+   * `shuffle: false`); the last, smaller batch is kept unless `dropLast`.
+   *
+   * Pushing during an epoch is allowed: the epoch covers the items stored when it began;
+   * items pushed meanwhile join from the next epoch, and items overwritten meanwhile are
+   * skipped, so a row is never anything but the item it stands for.
+   *
+   * @example
+   * ```ts
+   * for (const batch of rb.epochs({ batchSize: 64, epochs: 5, shuffle: true, dropLast: false })) train(batch);
+   * ```
+   * @returns an iterator of batches shaped as `sample`'s (prioritized buffers: weights of 1).
+   * @throws {@link OutOfRangeError} for a batch size that is not a positive integer or a bad
+   *   epoch count; {@link StateError} after `close()`.
+   */
+  epochs(options: EpochOptions & { epochs?: number }): EpochIterator<B> {
+    return this.#core.epochs(options) as unknown as EpochIterator<B>;
+  }
+
+  /**
+   * Prepares the buffer's own epoch iterator, for {@link getNextBatch} (the ObjectRL and
+   * TorchRL style); also returns it, to iterate directly.
+   * @param options `batchSize`, `nEpochs` (default 1), and `shuffle` / `dropLast` as in {@link epochs}.
+   * @throws as {@link epochs}.
+   */
+  createEpochIterator(options: EpochOptions & { nEpochs?: number }): EpochIterator<B> {
+    return this.#core.steps.createEpochIterator(options) as unknown as EpochIterator<B>;
+  }
+
+  /**
+   * The next batch of the iterator made by {@link createEpochIterator} or
+   * {@link getStepsAndIterator}; after `getStepsAndIterator({ nEpochs: 0, ... })`, a random
+   * batch drawn as `sample(batchSize)` does (prioritized buffers: epoch batches have weights
+   * of 1, random ones are drawn by priority).
+   * @throws {@link StateError} when no iterator was prepared or it is exhausted (the step count
+   *   from `getStepsAndIterator` says how many batches there are); {@link StateError} after `close()`.
+   */
+  getNextBatch(): B {
+    return this.#core.steps.getNextBatch() as unknown as B;
+  }
+
+  /**
+   * How many full batches of `batchSize` one epoch gives now: floor(length / batchSize).
+   * (An epoch without `dropLast` yields one more, smaller batch when the division has a remainder.)
+   * @throws {@link OutOfRangeError} for a batch size that is not a positive integer.
+   */
+  calculateNumBatches(batchSize: number): number {
+    return Math.floor(this.length / checkInteger(batchSize, 'batchSize', 1));
+  }
+
+  /**
+   * Prepares {@link getNextBatch} and returns how many update steps to run (ObjectRL's
+   * `get_steps_and_iterator`). With `nEpochs > 0` it makes an epoch iterator and returns
+   * the number of batches it yields: nEpochs * ceil(length / batchSize), or
+   * nEpochs * floor(length / batchSize) with `dropLast` (as long as nothing is pushed meanwhile).
+   * With `nEpochs: 0` it makes no iterator: `getNextBatch()` samples at random, and it returns `maxIter`.
+   * @throws {@link OutOfRangeError} for a bad batch size, nEpochs or maxIter.
+   */
+  getStepsAndIterator(options: { nEpochs: number; maxIter: number; batchSize: number; shuffle?: boolean; dropLast?: boolean }): number {
+    return this.#core.steps.getStepsAndIterator(options);
+  }
+
+
+  /**
+   * Reads the items at the given positions: 0 is the oldest stored item, `length - 1` the newest.
+   * @param indices positions, as a `Float64Array` or number[]; repeats allowed.
+   * @returns a batch shaped as `sample`'s, whose `indices` are the items' keys (usable with
+   *   `updatePriorities`); prioritized buffers add weights of 1.
+   * @throws {@link OutOfRangeError} for a position that is not an integer in [0, length);
+   *   {@link DtypeError} for another array type; {@link StateError} after `close()`.
+   */
+  sampleByIndex(indices: Float64Array | readonly number[]): B {
+    return this.#core.readPositions(indices, null) as unknown as B;
+  }
+
+  /**
+   * As {@link sampleByIndex}, but only the named fields (and `indices`) come back.
+   * @throws as {@link sampleByIndex}; {@link ShapeError} for a field the schema does not have.
+   */
+  sampleByIndexFields<K extends keyof F & string>(indices: Float64Array | readonly number[], fields: readonly K[]): Pick<Batch<F>, K | 'indices'> {
+    const core = this.#core;
+    return core.readPositions(indices, core.fieldSet(fields)) as unknown as Pick<Batch<F>, K | 'indices'>;
+  }
+
+  /** Every stored item, oldest first: {@link sampleByIndex} of 0 .. length-1. @throws {@link StateError} after `close()`. */
+  sampleAll(): B {
+    return this.#core.readAll() as unknown as B;
+  }
+
+  /**
+   * Writes an archive of the buffer to `path`: everything needed to resume exactly (data of
+   * every storage tier, keys, priorities, beta's progress, the random generator, the epoch
+   * iterator). The file is written to a temporary file in the same directory, flushed to
+   * disk and renamed over `path`, so a crash at any moment leaves either the previous
+   * archive or the new one, never a broken one. A worker thread checksums and writes the
+   * file chunk by chunk while the main thread only gathers the next chunk (a copy into a
+   * shared buffer); pushes, updates, `clear` and `close` are refused with {@link StateError} until
+   * it ends (sampling is allowed: the archive holds the state from when the save began).
+   * @param options `onProgress({ bytesWritten, totalBytes })`, `signal` (an AbortSignal: the
+   *   target is left untouched and the promise rejects with the signal's reason), `chunkBytes`.
+   * @throws {@link ArchiveError} when the file cannot be written; {@link StateError} when the
+   *   buffer is closed or already saving.
+   */
+  save(path: string, options?: SaveOptions): Promise<void> {
+    return save(this.#core, path, options);
+  }
+
+  /** As {@link save}, synchronously, on the calling thread. */
+  saveSync(path: string, options?: Omit<SaveOptions, 'signal'>): void {
+    saveSync(this.#core, path, options);
+  }
+
+  /** Removes every transition. Indices handed out before stay stale. @throws {@link StateError} after `close()`. */
+  clear(): void {
+    this.#core.clear();
+  }
+
+  /** Frees the buffer's memory now. Idempotent; any later call except `close` throws {@link StateError}. */
+  close(): void {
+    this.#core.close();
+  }
+
+  /** Same as `close()`, for `using rb = new ReplayBuffer(...)`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** The random generator's state (four 32-bit integers): with {@link setRngState}, resumes the exact sample sequence. */
+  getRngState(): number[] {
+    return this.#core.getRngState();
+  }
+
+  /** Restores a state from {@link getRngState}. @throws {@link ShapeError} for anything else. */
+  setRngState(state: readonly number[]): void {
+    this.#core.setRngState(state);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Batch allocation and `out` handling: the object a read or a sample fills, with one typed
+ * array per field plus `indices` (and `weights` when asked), either fresh (one ArrayBuffer
+ * for the whole batch) or the caller's own arrays, checked. Also keeps the list of
+ * destination arrays, in schema order, that the native read or sample writes into.
+ * @module
+ */
+import { AnyTypedArray, DTYPES, Dtype, describe, typedArrayTag } from '../schema/dtypes';
+import type { ResolvedField } from '../schema/fields';
+import { DtypeError, ShapeError } from '../errors';
+
+/** A batch as the facade builds it: field arrays by name, `indices`, maybe `weights`. @internal */
+export type BatchObject = Record<string, AnyTypedArray> & { indices: Float64Array; weights?: Float32Array };
+
+/** Makes the batches of one schema. @internal */
+export class Batches {
+  readonly #fields: readonly ResolvedField[];
+  /** Where the last `prepare` put each field (null: not read), as the native calls take them. */
+  readonly outs: (AnyTypedArray | null)[];
+
+  constructor(fields: readonly ResolvedField[]) {
+    this.#fields = fields;
+    this.outs = new Array<AnyTypedArray | null>(fields.length).fill(null);
+  }
+
+  /**
+   * The batch object for `rows` rows, with an array per field (only those in `only`, when
+   * given), `indices`, and `weights` when asked; `outs` lists the field arrays. With `out`,
+   * its arrays are checked and missing ones allocated and set on it; otherwise one
+   * ArrayBuffer holds the whole batch, each array a view of it (one allocation, not one per field).
+   */
+  prepare(rows: number, out: object | undefined, only: ReadonlySet<string> | null, withWeights: boolean): BatchObject {
+    if (out !== undefined && (typeof out !== 'object' || out === null)) throw new ShapeError(`out must be an object of typed arrays, got ${describe(out)}`);
+    if (out === undefined) return this.#fresh(rows, only, withWeights);
+    const batch = out as Record<string, unknown>;
+    for (let i = 0; i < this.#fields.length; i++) {
+      const f = this.#fields[i];
+      this.outs[i] = only && !only.has(f.name) ? null : outArray(batch, f.name, f.dtype, rows * f.elems);
+    }
+    outArray(batch, 'indices', 'float64', rows);
+    if (withWeights) outArray(batch, 'weights', 'float32', rows);
+    return batch as BatchObject;
+  }
+
+  /** The first `rows` rows of a fresh batch of every field, as exact-size copies. */
+  truncate(batch: BatchObject, rows: number): BatchObject {
+    const short: Record<string, AnyTypedArray> = {};
+    for (const f of this.#fields) short[f.name] = batch[f.name].slice(0, rows * f.elems) as AnyTypedArray;
+    short.indices = batch.indices.slice(0, rows);
+    return short as BatchObject;
+  }
+
+  #fresh(rows: number, only: ReadonlySet<string> | null, withWeights: boolean): BatchObject {
+    const fields = this.#fields;
+    let bytes = 0;
+    for (const f of fields) if (!only || only.has(f.name)) bytes = align8(bytes) + rows * f.elems * DTYPES[f.dtype].ctor.BYTES_PER_ELEMENT;
+    const indicesAt = align8(bytes);
+    bytes = indicesAt + 8 * rows;
+    const weightsAt = bytes;
+    if (withWeights) bytes += 4 * rows;
+    const buffer = uninitialisedArrayBuffer(bytes);
+    const batch: Record<string, AnyTypedArray> = {};
+    let at = 0;
+    let padding: Uint8Array | null = null; // the alignment gaps: zeroed, as the native call writes every other byte
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i];
+      if (only && !only.has(f.name)) {
+        this.outs[i] = null;
+        continue;
+      }
+      if (at !== align8(at)) (padding ??= new Uint8Array(buffer)).fill(0, at, align8(at));
+      at = align8(at);
+      const ctor = DTYPES[f.dtype].ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => AnyTypedArray;
+      const view = new ctor(buffer, at, rows * f.elems);
+      batch[f.name] = view;
+      this.outs[i] = view;
+      at += view.byteLength;
+    }
+    if (at !== indicesAt) (padding ??= new Uint8Array(buffer)).fill(0, at, indicesAt);
+    batch.indices = new Float64Array(buffer, indicesAt, rows);
+    if (withWeights) batch.weights = new Float32Array(buffer, weightsAt, rows);
+    return batch as BatchObject;
+  }
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+/**
+ * An ArrayBuffer of `bytes` bytes whose contents are not zeroed first (Node's
+ * `Buffer.allocUnsafeSlow`: its own ArrayBuffer, never a pooled one), for batches that the
+ * native call overwrites entirely: zeroing 40 KB first would cost as much again as the
+ * allocation. Falls back to `new ArrayBuffer` where that is not what it gives.
+ */
+function uninitialisedArrayBuffer(bytes: number): ArrayBuffer {
+  const b = Buffer.allocUnsafeSlow(bytes);
+  return b.byteOffset === 0 && b.buffer.byteLength === bytes ? (b.buffer as ArrayBuffer) : new ArrayBuffer(bytes);
+}
+
+/** `batch[name]` if it is a typed array of `dtype` and `length`; a fresh one set on `batch` if absent. */
+function outArray(batch: Record<string, unknown>, name: string, dtype: Dtype, length: number): AnyTypedArray {
+  const a = batch[name];
+  if (a === undefined) {
+    const fresh = new DTYPES[dtype].ctor(length);
+    batch[name] = fresh;
+    return fresh;
+  }
+  const tag = typedArrayTag(a);
+  if (tag !== DTYPES[dtype].tag) throw new DtypeError(`out.${name}: expected ${DTYPES[dtype].tag}, got ${describe(a)}`);
+  if ((a as AnyTypedArray).length !== length) throw new ShapeError(`out.${name}: expected length ${length}, got ${(a as AnyTypedArray).length}`);
+  return a as AnyTypedArray;
+}

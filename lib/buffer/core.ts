@@ -1,0 +1,197 @@
+/**
+ * The state behind every public buffer and the operations on it: the native buffer, the
+ * schema, the random generator, input staging, batch making, the sampler that makes the
+ * buffer uniform or prioritized, the step API's state, and whether it is closed or saving.
+ * The public classes forward to it; archives and epoch iterators use it directly, so that
+ * none of this is a field of a public object.
+ * @module
+ */
+import { randomInt } from 'node:crypto';
+import { OutOfRangeError, ShapeError, StateError } from '../errors';
+import { describe } from '../schema/dtypes';
+import { checkInteger } from '../schema/checks';
+import { ResolvedField, resolveFields } from '../schema/fields';
+import { resolveStorage, StorageOptions } from '../schema/storage';
+import type { BufferOptions } from '../schema/types';
+import type { ArchiveInfo, ArchiveMetaJs, NativeArchiveMap, NativeBuffer } from '../native/contract';
+import { openNativeBuffer } from '../native/open';
+import { EpochCursor, EpochIterator, EpochOptions } from '../epochs/iterator';
+import { StepState } from '../epochs/steps';
+import type { Saveable } from '../archive/writes';
+import type { Restorable } from '../archive/load';
+import { BatchObject, Batches } from './batches';
+import { float64 } from './convert';
+import { WordStream } from './random';
+import type { Sampler, SamplerKind } from './samplers';
+import { Stager } from './staging';
+
+/** @internal */
+export class BufferCore implements Saveable, Restorable {
+  readonly fields: readonly ResolvedField[];
+  readonly capacity: number;
+  readonly seed: number;
+  readonly storage: StorageOptions;
+  readonly native: NativeBuffer;
+  readonly sampler: Sampler;
+  readonly steps: StepState<BatchObject>;
+  readonly #rng: WordStream;
+  readonly #stager: Stager;
+  readonly #batches: Batches;
+  closed = false;
+  saving = false;
+
+  /** Validates the options (schema, capacity, seed, storage, in that order) and makes the native buffer. */
+  constructor(options: BufferOptions, kind: SamplerKind) {
+    this.fields = resolveFields(options);
+    this.capacity = checkInteger(options.capacity, 'capacity', 1, 2 ** 40);
+    this.seed = options.seed === undefined ? randomInt(2 ** 31) : checkInteger(options.seed, 'seed', Number.MIN_SAFE_INTEGER);
+    this.#rng = new WordStream(this.seed);
+    this.storage = resolveStorage(options.storage, this.capacity);
+    this.native = openNativeBuffer({ capacity: this.capacity, fields: this.fields, storage: this.storage, prioritized: kind.native });
+    this.sampler = kind.create(this.native);
+    this.#stager = new Stager(this.fields);
+    this.#batches = new Batches(this.fields);
+    this.steps = new StepState<BatchObject>(this);
+  }
+
+  assertOpen(): void {
+    if (this.closed) throw new StateError('the buffer is closed');
+  }
+
+  /** Refuses changes while a save runs, so that an archive never holds half a change. */
+  assertMutable(): void {
+    this.assertOpen();
+    if (this.saving) throw new StateError('a save of this buffer is in progress: wait for it before changing the buffer');
+  }
+
+  /** Items stored (check `assertOpen` first). */
+  get length(): number {
+    return this.native.length;
+  }
+
+  /** Pushes one transition at `priority` (prioritized buffers; undefined: the default). */
+  push(transition: unknown, priority?: unknown): number {
+    this.assertMutable();
+    const row = this.#stager.row(transition);
+    return this.native.push(row, 1, this.sampler.rowPriority(priority));
+  }
+
+  /** Pushes columns at `priorities` (prioritized buffers; undefined: the default). */
+  pushBatch(columns: unknown, priorities?: unknown): void {
+    this.assertMutable();
+    const cols = this.#stager.columns(columns);
+    const p = this.sampler.rowPriorities(priorities, cols ? cols.rows : 0);
+    if (cols) this.native.push(cols.arrays, cols.rows, p);
+  }
+
+  /** Draws a batch as the sampler does, into `options.out` or a fresh batch. */
+  sample(batchSize: number, options?: { out?: object; beta?: unknown }): BatchObject {
+    const plan = this.sampler.prepare(options);
+    this.assertOpen();
+    checkInteger(batchSize, 'batchSize', 1);
+    const length = this.native.length;
+    if (batchSize > length)
+      throw new OutOfRangeError(`cannot sample ${batchSize} transitions: only ${length} are stored (isReady(${batchSize}) tells when enough are)`);
+    const batch = this.#batches.prepare(batchSize, options?.out, null, this.sampler.weighted);
+    this.sampler.draw(batchSize, this.#rng.next(2 * batchSize), this.#batches.outs, batch, plan);
+    return batch;
+  }
+
+  /** A new epoch iterator over this buffer. */
+  epochs(options: EpochOptions & { epochs?: number }, at?: EpochCursor): EpochIterator<BatchObject> {
+    this.assertOpen();
+    return new EpochIterator<BatchObject>(this, options, options?.epochs ?? 1, at);
+  }
+
+  /** The keys of the stored items, oldest first or in a fresh permutation (for epochs). */
+  epochKeys(shuffle: boolean): Float64Array {
+    this.assertOpen();
+    const keys = new Float64Array(this.native.length);
+    this.native.keysInOrder(keys);
+    if (shuffle && keys.length > 1) this.native.shuffle(keys, this.#rng.next(2 * (keys.length - 1)));
+    return keys;
+  }
+
+  /** Up to `want` live items named from keys[start...], in exact-size fresh arrays. */
+  readLive(keys: Float64Array, start: number, want: number): { batch: BatchObject | null; consumed: number } {
+    this.assertOpen();
+    let batch = this.#batches.prepare(want, undefined, null, false);
+    const [consumed, got] = this.native.readLive(keys, start, want, this.#batches.outs, batch.indices);
+    if (got === 0) return { batch: null, consumed };
+    if (got < want) batch = this.#batches.truncate(batch, got);
+    this.sampler.decorate(batch, got);
+    return { batch, consumed };
+  }
+
+  /**
+   * The items at the given positions (0: the oldest), only the fields in `only` when given;
+   * a batch of every field carries what the sampler adds to batches read without sampling.
+   */
+  readPositions(indices: unknown, only: ReadonlySet<string> | null): BatchObject {
+    this.assertOpen();
+    const positions = float64(indices, 'indices', -1, { float32: false, elementError: OutOfRangeError });
+    const batch = this.#batches.prepare(positions.length, undefined, only, false);
+    this.native.readPositions(positions, this.#batches.outs, batch.indices);
+    if (!only) this.sampler.decorate(batch, positions.length);
+    return batch;
+  }
+
+  /** Checks a list of field names for `sampleByIndexFields`. */
+  fieldSet(fields: unknown): Set<string> {
+    if (!Array.isArray(fields)) throw new ShapeError(`fields must be an array of field names, got ${describe(fields)}`);
+    for (const name of fields)
+      if (!this.#stager.has(name)) throw new ShapeError(`unknown field '${String(name)}'; the schema's fields are ${this.#stager.namesText}`);
+    return new Set<string>(fields);
+  }
+
+  /** Every stored item, oldest first. */
+  readAll(): BatchObject {
+    this.assertOpen();
+    const n = this.native.length;
+    const positions = new Float64Array(n);
+    for (let i = 0; i < n; i++) positions[i] = i;
+    return this.readPositions(positions, null);
+  }
+
+  /** The items named by `keys`, into fresh arrays (no weights). */
+  read(keys: Float64Array): BatchObject {
+    const batch = this.#batches.prepare(keys.length, undefined, null, false);
+    batch.indices.set(keys);
+    this.native.read(keys, this.#batches.outs);
+    return batch;
+  }
+
+  getRngState(): number[] {
+    this.assertOpen();
+    return this.#rng.getState();
+  }
+
+  setRngState(state: readonly number[]): void {
+    this.assertMutable();
+    this.#rng.setState(state);
+  }
+
+  clear(): void {
+    this.assertMutable();
+    this.native.clear();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    if (this.saving) throw new StateError('a save of this buffer is in progress: wait for it before closing the buffer');
+    this.closed = true;
+    this.native.close();
+  }
+
+  /** The facade's state for an archive: the sampler's part, the generator, the step API's. */
+  archiveMeta(): ArchiveMetaJs {
+    return { ...this.sampler.archivePart(), rngState: this.#rng.getState(), seed: this.seed, ...this.steps.archivePart() };
+  }
+
+  restoreFrom(map: NativeArchiveMap, info: ArchiveInfo, bytes: ArrayBuffer): void {
+    this.native.restore(map);
+    this.#rng.setState(info.rngState);
+    this.sampler.restore(info);
+    this.steps.restore(info.epoch, bytes);
+  }
+}

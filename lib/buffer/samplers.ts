@@ -1,0 +1,208 @@
+/**
+ * Samplers: what makes a buffer uniform or prioritized. The shared buffer is parametrised
+ * by one of these; it decides what `sample` draws and returns (weights or not), what batches
+ * read without sampling carry (weights of 1), what pushes pass as priorities, and the
+ * prioritized state an archive records. The prioritized sampler is the facade's only holder
+ * of prioritized replay's state (alpha, the beta schedule and its frame count, epsilon).
+ * @module
+ */
+import { AnyTypedArray, describe, typedArrayTag } from '../schema/dtypes';
+import { checkInteger, checkNumber } from '../schema/checks';
+import type { Eviction, PrioritizedOptions } from '../schema/prioritized';
+import { OutOfRangeError, ShapeError } from '../errors';
+import { ARCHIVE_FLAGS } from '../native/codes';
+import type { ArchiveInfo, ArchiveMetaJs, NativeBuffer } from '../native/contract';
+import type { NativeBufferSpec } from '../native/open';
+import { float64 } from './convert';
+import type { BatchObject } from './batches';
+
+/** The part of an archive's header a sampler writes. @internal */
+export type SamplerArchivePart = Pick<ArchiveMetaJs, 'betaStart' | 'betaEnd' | 'epsilon' | 'betaFrames' | 'sampleCalls'>;
+
+/** What the shared buffer asks of its sampler. `P` is what `prepare` hands to `draw`. @internal */
+export interface Sampler<P = unknown> {
+  /** Whether sampled batches carry `weights`. */
+  readonly weighted: boolean;
+  /** Checks the options of a `sample` call that are this sampler's own, before anything else is checked or drawn. */
+  prepare(options: { beta?: unknown } | undefined): P;
+  /** Draws `n` items (`words`: two random words per item) into `outs` and the batch's `indices` (and `weights`). */
+  draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, plan: P): void;
+  /** Adds what a batch read without sampling carries. */
+  decorate(batch: BatchObject, rows: number): void;
+  /** The priority of one pushed row, checked; undefined: the core's default. */
+  rowPriority(priority: unknown): Float64Array | undefined;
+  /** The priorities of `rows` pushed rows, checked; undefined: the core's default. */
+  rowPriorities(priorities: unknown, rows: number): Float64Array | undefined;
+  /** This sampler's part of an archive. */
+  archivePart(): SamplerArchivePart;
+  /** Resumes from an archive's header. */
+  restore(info: ArchiveInfo): void;
+}
+
+/** A kind of sampler, chosen when a buffer is made: its part of the native buffer's spec, and the sampler over that buffer. @internal */
+export interface SamplerKind {
+  readonly native: NativeBufferSpec['prioritized'];
+  create(native: NativeBuffer): Sampler;
+}
+
+const DEFAULTS = { alpha: 0.6, betaStart: 0.4, betaEnd: 1.0, betaFrames: 100_000, epsilon: 1e-6 } as const;
+
+/** Uniform sampling with replacement. */
+class UniformSampler implements Sampler<null> {
+  readonly weighted = false;
+  readonly #native: NativeBuffer;
+
+  constructor(native: NativeBuffer) {
+    this.#native = native;
+  }
+
+  prepare(): null {
+    return null;
+  }
+
+  draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject): void {
+    this.#native.sample(n, words, outs, batch.indices, null, 0);
+  }
+
+  decorate(): void {}
+
+  rowPriority(): undefined {
+    return undefined;
+  }
+
+  rowPriorities(): undefined {
+    return undefined;
+  }
+
+  archivePart(): SamplerArchivePart {
+    // The header has room for prioritized state whatever the kind; a uniform buffer records the defaults.
+    return { betaStart: DEFAULTS.betaStart, betaEnd: DEFAULTS.betaEnd, epsilon: DEFAULTS.epsilon, betaFrames: DEFAULTS.betaFrames, sampleCalls: 0 };
+  }
+
+  restore(): void {}
+}
+
+/** The uniform sampler's kind. @internal */
+export const uniformKind: SamplerKind = { native: null, create: (native) => new UniformSampler(native) };
+
+/** Validated prioritized options. @internal */
+export interface PrioritizedSettings {
+  readonly alpha: number;
+  readonly betaStart: number;
+  readonly betaEnd: number;
+  readonly betaFrames: number;
+  readonly epsilon: number;
+  readonly eviction: Eviction;
+}
+
+const EVICTIONS: ReadonlySet<unknown> = new Set<Eviction>(['fifo', 'lowest-priority']);
+
+/** Proportional prioritized sampling (Schaul et al. 2016): the trees live in the core, the beta schedule here. @internal */
+export class PrioritizedSampler implements Sampler<number>, PrioritizedSettings {
+  readonly weighted = true;
+  readonly alpha: number;
+  readonly betaStart: number;
+  readonly betaEnd: number;
+  readonly betaFrames: number;
+  readonly epsilon: number;
+  readonly eviction: Eviction;
+  readonly #native: NativeBuffer;
+  readonly #one = new Float64Array(1);
+  #frames = 0; // sample calls so far: beta's progress
+
+  constructor(settings: PrioritizedSettings, native: NativeBuffer) {
+    ({ alpha: this.alpha, betaStart: this.betaStart, betaEnd: this.betaEnd, betaFrames: this.betaFrames, epsilon: this.epsilon, eviction: this.eviction } = settings);
+    this.#native = native;
+  }
+
+  /** The beta the next `sample` uses: betaStart + (betaEnd - betaStart) * min(1, samples so far / betaFrames). */
+  get beta(): number {
+    return this.betaStart + (this.betaEnd - this.betaStart) * Math.min(1, this.#frames / this.betaFrames);
+  }
+
+  /** The sum-tree's total, the largest priority seen, the smallest stored. */
+  stats(): { totalPriority: number; maxPriority: number; minPriority: number } {
+    return this.#native.stats();
+  }
+
+  prepare(options: { beta?: unknown } | undefined): number {
+    return options?.beta === undefined ? this.beta : checkNumber(options.beta, 'beta', 0);
+  }
+
+  draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, beta: number): void {
+    this.#native.sample(n, words, outs, batch.indices, batch.weights as Float32Array, beta);
+    this.#frames++;
+  }
+
+  decorate(batch: BatchObject, rows: number): void {
+    batch.weights = new Float32Array(rows).fill(1); // batches read without sampling ignore priorities
+  }
+
+  rowPriority(priority: unknown): Float64Array | undefined {
+    if (priority === undefined) return undefined;
+    this.#one[0] = checkNumber(priority, 'priority', 0, true);
+    return this.#one;
+  }
+
+  rowPriorities(priorities: unknown, rows: number): Float64Array | undefined {
+    return priorities === undefined ? undefined : float64(priorities, 'priorities', rows);
+  }
+
+  /** Sets p = |tdError| + epsilon for the items named; returns how many were live. */
+  updatePriorities(indices: unknown, tdErrors: unknown): number {
+    const keys = float64(indices, 'indices', -1);
+    const tag = typedArrayTag(tdErrors);
+    const deltas = tag === 'Float32Array' || tag === 'Float64Array' ? (tdErrors as Float32Array | Float64Array) : float64(tdErrors, 'tdErrors', -1);
+    if (deltas.length !== keys.length)
+      throw new ShapeError(`tdErrors must have one value per index: ${keys.length} indices, ${deltas.length} tdErrors`);
+    return this.#native.updatePriorities(keys, deltas, this.epsilon);
+  }
+
+  /** The keys and priorities of the `k` items of highest priority, highest first. */
+  top(k: number): { keys: Float64Array; priorities: Float64Array } {
+    checkInteger(k, 'k', 0);
+    if (k > this.#native.length) throw new OutOfRangeError(`cannot take the top ${k} items: only ${this.#native.length} are stored`);
+    const keys = new Float64Array(k);
+    const priorities = new Float64Array(k);
+    this.#native.top(k, keys, priorities);
+    return { keys, priorities };
+  }
+
+  archivePart(): SamplerArchivePart {
+    return { betaStart: this.betaStart, betaEnd: this.betaEnd, epsilon: this.epsilon, betaFrames: this.betaFrames, sampleCalls: this.#frames };
+  }
+
+  restore(info: ArchiveInfo): void {
+    this.#frames = info.sampleCalls;
+  }
+}
+
+/** Validates prioritized options (before the schema: as the constructor always has) and returns the prioritized kind. @internal */
+export function prioritizedKind(options: PrioritizedOptions | undefined): SamplerKind {
+  const o = options ?? {};
+  const alpha = checkNumber(o.alpha ?? DEFAULTS.alpha, 'alpha', 0);
+  const eviction = o.eviction ?? 'fifo';
+  if (!EVICTIONS.has(eviction)) throw new OutOfRangeError(`eviction must be 'fifo' or 'lowest-priority', got ${describe(eviction)}`);
+  const settings: PrioritizedSettings = {
+    alpha,
+    eviction,
+    betaStart: checkNumber(o.betaStart ?? DEFAULTS.betaStart, 'betaStart', 0),
+    betaEnd: checkNumber(o.betaEnd ?? DEFAULTS.betaEnd, 'betaEnd', 0),
+    betaFrames: checkInteger(o.betaFrames ?? DEFAULTS.betaFrames, 'betaFrames', 1),
+    epsilon: checkNumber(o.epsilon ?? DEFAULTS.epsilon, 'epsilon', 0, true),
+  };
+  return { native: { alpha, eviction }, create: (native) => new PrioritizedSampler(settings, native) };
+}
+
+/** The prioritized options an archive records, or null for an archive of a uniform buffer. @internal */
+export function archivedPrioritizedOptions(info: ArchiveInfo): Required<PrioritizedOptions> | null {
+  if ((info.flags & ARCHIVE_FLAGS.prioritized) === 0) return null;
+  return {
+    alpha: info.alpha,
+    betaStart: info.betaStart,
+    betaEnd: info.betaEnd,
+    betaFrames: info.betaFrames,
+    epsilon: info.epsilon,
+    eviction: info.flags & ARCHIVE_FLAGS.lowestPriority ? 'lowest-priority' : 'fifo',
+  };
+}

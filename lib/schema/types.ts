@@ -1,0 +1,111 @@
+/**
+ * The public types of schemas and buffer options, and of what goes in and comes out:
+ * transitions, columns, batches, sample options.
+ * @module
+ */
+import type { Dtype, DtypeArrayMap } from './dtypes';
+import type { StorageOptions } from './storage';
+
+/** One field of a transition: its dtype and its shape (`[]` is a scalar). */
+export interface FieldSpec<D extends Dtype = Dtype> {
+  /** Dimensions of one row of this field, e.g. `[4, 84, 84]`; `[]` for a scalar. */
+  readonly shape: readonly number[];
+  /** Element type; sampled batches carry it as the matching typed array ({@link DtypeArrayMap}). */
+  readonly dtype: D;
+}
+
+/** A schema: field name to {@link FieldSpec}. `indices`, `weights` and `priorities` are reserved names. */
+export type FieldsSpec = { readonly [name: string]: FieldSpec };
+
+/**
+ * The standard transition fields built by the shorthand options:
+ * `obs` and `nextObs` of `obsShape`/`obsDtype`, `action` of `actionShape`/`actionDtype`,
+ * `reward` float32, `terminated` and `truncated` bool, plus any `extraFields`.
+ */
+export type TransitionFields<O extends Dtype = 'float32', A extends Dtype = 'float32', X extends FieldsSpec = {}> = {
+  readonly obs: FieldSpec<O>;
+  readonly action: FieldSpec<A>;
+  readonly reward: FieldSpec<'float32'>;
+  readonly nextObs: FieldSpec<O>;
+  readonly terminated: FieldSpec<'bool'>;
+  readonly truncated: FieldSpec<'bool'>;
+} & X;
+
+/** Options every buffer takes. */
+export interface CommonOptions {
+  /** Where the transitions live; default `{ type: 'memory' }`. See {@link StorageOptions}. */
+  storage?: StorageOptions;
+  /** How many transitions the buffer holds; a positive integer. When full, the oldest is overwritten. */
+  capacity: number;
+  /**
+   * Seed of the buffer's random generator (pure-rand's xoroshiro128+); any safe integer.
+   * The same seed and the same pushes give the same batches on every platform. When
+   * omitted, a random seed is drawn (readable afterwards as `buffer.seed`).
+   */
+  seed?: number;
+}
+
+/** Shorthand options: the standard transition fields from observation and action shapes. */
+export interface TransitionOptions<O extends Dtype = 'float32', A extends Dtype = 'float32', X extends FieldsSpec = {}>
+  extends CommonOptions {
+  /** Shape of one observation, e.g. `[4]` or `[4, 84, 84]`. */
+  obsShape: readonly number[];
+  /** Dtype of `obs` and `nextObs`; default `'float32'`. */
+  obsDtype?: O;
+  /** Shape of one action; default `[]` (a scalar, e.g. a discrete action index). */
+  actionShape?: readonly number[];
+  /** Dtype of `action`; default `'float32'` (use `'int32'` for discrete actions). */
+  actionDtype?: A;
+  /** More fields stored beside the standard ones (e.g. `{ logProb: { shape: [], dtype: 'float32' } }`). */
+  extraFields?: X;
+}
+
+/** Explicit-schema options: any fields, any dtypes, any shapes. */
+export interface FieldsOptions<F extends FieldsSpec> extends CommonOptions {
+  /** The schema; at least one field. */
+  fields: F;
+}
+
+/** Options of either form. */
+export type BufferOptions = TransitionOptions<Dtype, Dtype, FieldsSpec> | FieldsOptions<FieldsSpec>;
+
+/** A sampled batch: each field as a fresh typed array of `batchSize * elements` values, row-major, plus `indices`. */
+export type Batch<F extends FieldsSpec> = { -readonly [K in keyof F]: DtypeArrayMap[F[K]['dtype']] } & {
+  /**
+   * `Float64Array(batchSize)`: the key of each sampled item, an integer that names that item
+   * for `updatePriorities` (stale once the item is overwritten).
+   */
+  indices: Float64Array;
+};
+
+/** What one field of a single transition may be given as in `push`. */
+export type FieldValue<D extends Dtype> = D extends 'int64'
+  ? bigint | number | BigInt64Array | ArrayLike<bigint | number>
+  : D extends 'bool'
+    ? boolean | number | Uint8Array | ArrayLike<boolean | number>
+    : number | DtypeArrayMap[D] | ArrayLike<number>;
+
+/** One transition for `push`: every field of the schema, no others. */
+export type Transition<F extends FieldsSpec> = { readonly [K in keyof F]: FieldValue<F[K]['dtype']> };
+
+/** What one field may be given as in `pushBatch`: `n * elements` values, row-major. */
+export type ColumnValue<D extends Dtype> = D extends 'int64'
+  ? BigInt64Array | ArrayLike<bigint | number>
+  : D extends 'bool'
+    ? Uint8Array | ArrayLike<boolean | number>
+    : DtypeArrayMap[D] | ArrayLike<number>;
+
+/** Columns for `pushBatch`: one array per field, all with the same number of rows. */
+export type Columns<F extends FieldsSpec> = { readonly [K in keyof F]: ColumnValue<F[K]['dtype']> };
+
+/** Options of `sample`. */
+export interface SampleOptions<F extends FieldsSpec> {
+  /**
+   * Preallocated arrays to sample into (hot loops): any of the batch's arrays, each of
+   * exactly the length `sample` would allocate. Missing ones are allocated and set on
+   * this object, which is returned, so `b = rb.sample(n, { out: b })` allocates nothing
+   * after the first call. Tensors made from these arrays without a copy (tfjs `tf.tensor`,
+   * onnxruntime's `Tensor`) alias them: the next `sample` into the same `out` changes them.
+   */
+  out?: Partial<Batch<F>>;
+}
