@@ -357,7 +357,7 @@ function checkStored(v: Violations, op: string, input: string, rb: Any, kind: Ki
 
 // ---- families ----
 
-const SEEDS = { ctor: 101, push: 202, batch: 303, sample: 404, storage: 505, archive: 606, save: 707, closed: 808, reentrant: 909 };
+const SEEDS = { files: 1001, ctor: 101, push: 202, batch: 303, sample: 404, storage: 505, archive: 606, save: 707, closed: 808, reentrant: 909 };
 
 describe('hostile input: each call succeeds or throws a ReplayError, and a refused call changes nothing', () => {
   test('constructor options', () => {
@@ -699,6 +699,78 @@ describe('hostile input: each call succeeds or throws a ReplayError, and a refus
         v.add('loading with hostile options changed the archive', show(o));
         fs.writeFileSync(good, bytes);
       }
+    }
+    expect(v.summary()).toEqual({});
+  });
+
+  test('save, saveSync, load, loadSync and openArchive arguments: paths and options', async () => {
+    const g = new Gen(SEEDS.files);
+    const v = new Violations();
+    const dir = path.join(tmp.dir, 'files');
+    fs.mkdirSync(dir);
+    const precious = path.join(dir, 'precious.txt');
+    fs.writeFileSync(precious, 'keep\n');
+    const sub = path.join(dir, 'sub');
+    fs.mkdirSync(sub);
+    let n = 0;
+    const paths: (() => unknown)[] = [
+      () => path.join(dir, `ok-${n++}.rkb`),
+      () => path.join(dir, `ok-${n++}.rkb`),
+      () => sub,
+      () => path.join(dir, 'missing', 'x.rkb'),
+      () => path.join(dir, `ok-${n++}\0.rkb`),
+      () => path.join(dir, 'x'.repeat(300)),
+      () => path.join(precious, 'under-a-file.rkb'),
+      () => '',
+      () => hostile(g),
+    ];
+    const options = (): unknown =>
+      g.pick<() => unknown>([
+        () => undefined,
+        () => ({}),
+        () => hostile(g),
+        () => ({ onProgress: hostile(g) }),
+        () => ({ chunkBytes: g.chance(0.5) ? g.pick(NUMBERS) : hostile(g) }),
+        () => ({ signal: hostile(g) }),
+        () => ({ signal: AbortSignal.abort() }),
+        () => ({ onProgress: () => undefined, chunkBytes: 4096 }),
+      ])();
+    for (let i = 0; i < 120; i++) {
+      const kind = g.pick(KINDS);
+      const rb = kind.make(21 + i);
+      const names = Object.keys(kind.fields);
+      rb.pushBatch(Object.fromEntries(names.map((f) => [f, validColumn(kind.fields[f], 5, i)])));
+      const p = g.pick(paths)();
+      const o = options();
+      const how = g.pick(['saveSync', 'save']);
+      const input = `${show(p)}, ${show(o)}`;
+      // An aborted signal's rejection is its own reason, as documented: not a violation.
+      const signal = (o as { signal?: unknown } | null)?.signal;
+      const aborted = signal instanceof AbortSignal && signal.aborted;
+      const r = await checkAsync(v, `${kind.name}.${how}`, input, rb, async () => {
+        try {
+          return await rb[how](p, o);
+        } catch (e) {
+          if (aborted && how === 'save' && e === (signal as AbortSignal).reason) return 'aborted';
+          throw e;
+        }
+      });
+      if (r.ok && r.value !== 'aborted' && typeof p === 'string') {
+        const loaded = check(v, 'loadSync of what save wrote', input, null, () => AnyRB.loadSync(p));
+        if (loaded.ok) (loaded.value as Any).close();
+      }
+      rb.close();
+      const temps = fs.readdirSync(dir).filter((f) => f.includes('.tmp-'));
+      if (temps.length) {
+        v.add(`${how}: left a temporary file`, input);
+        for (const t of temps) fs.rmSync(path.join(dir, t));
+      }
+      if (fs.readFileSync(precious, 'utf8') !== 'keep\n') v.add(`${how}: changed a file that is not replaykit's`, input);
+      const lp = g.pick(paths)();
+      const lo = g.chance(0.5) ? undefined : g.pick<unknown>([hostile(g), { onProgress: hostile(g) }, { ifMissing: hostile(g) }, { ifMissing: 'empty' }]);
+      const lhow = g.pick(['loadSync', 'load', 'openArchive']);
+      const lr = await checkAsync(v, lhow, `${show(lp)}, ${show(lo)}`, null, () => (lhow === 'openArchive' ? openArchive(lp as string) : AnyRB[lhow](lp, lo)));
+      if (lr.ok) (lr.value as Any).close();
     }
     expect(v.summary()).toEqual({});
   });

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   ArchiveError,
+  openArchive,
   OutOfRangeError,
   PrioritizedReplayBuffer,
   ReplayBuffer,
@@ -605,6 +606,18 @@ describe('#12.18 a ReplayError, never a plain RangeError/TypeError', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+
+test('#12.18 a load path with a NUL byte is an ArchiveError; the file named by the part before the NUL is not opened', async () => {
+  const rb = standard();
+  rb.pushBatch(columns(0, 5));
+  const file = fresh('ckpt.rkb');
+  rb.saveSync(file);
+  rb.close();
+  const bad = `${file}\0.bak`;
+  expectThrow(() => openArchive(bad), ArchiveError);
+  expectThrow(() => ReplayBuffer.loadSync(bad), ArchiveError);
+  await expectReject(() => ReplayBuffer.load(bad), ArchiveError);
+});
 
 describe('#12.19 messages that say what is wrong', () => {
   test('#12.19 a sparse shape [, 4] is a ShapeError naming the field and the hole', () => {
