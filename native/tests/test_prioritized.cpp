@@ -13,10 +13,11 @@
 using namespace rk_test;
 
 namespace {
-PrioritizedOptions per(double alpha, Eviction e = Eviction::Fifo) {
+PrioritizedOptions per(double alpha, Eviction e = Eviction::Fifo, double epsilon = 1e-6) {
   PrioritizedOptions o;
   o.alpha = alpha;
   o.eviction = e;
+  o.epsilon = epsilon;
   return o;
 }
 }  // namespace
@@ -69,13 +70,13 @@ TEST_CASE("importance-sampling weights follow the formula, normalised by the buf
 }
 
 TEST_CASE("new items get the largest priority seen so far") {
-  auto b = make_buffer(10, per(1.0));
+  auto b = make_buffer(10, per(1.0, Eviction::Fifo, 0.5));
   Rows a(0, 1);
   b->push(a.cols, 1, nullptr);
   CHECK(b->priority_of_slot(0) == 1.0);
   double deltas[1] = {6.5};
   uint64_t keys[1] = {0};
-  CHECK(b->update_priorities(keys, 1, deltas, 0.5) == 1);
+  CHECK(b->update_priorities(keys, 1, deltas) == 1);
   CHECK(b->priority_of_slot(0) == 7.0);
   CHECK(b->max_priority() == 7.0);
   Rows c(1, 1);
@@ -86,23 +87,23 @@ TEST_CASE("new items get the largest priority seen so far") {
 }
 
 TEST_CASE("updates for overwritten items are ignored; unknown keys and NaN throw and apply nothing") {
-  auto b = make_buffer(2, per(1.0));
+  auto b = make_buffer(2, per(1.0, Eviction::Fifo, 1.0));
   Rows rows(0, 3);  // id 0 (key 0) is overwritten by id 2 (key 2)
   b->push(rows.cols, 3, nullptr);
   uint64_t keys[3] = {0, 1, 2};
   float deltas[3] = {5, 6, 7};
-  CHECK(b->update_priorities(keys, 3, deltas, 1.0) == 2);
+  CHECK(b->update_priorities(keys, 3, deltas) == 2);
   CHECK(b->priority_of_slot(0) == 8.0);  // id 2 got 7 + 1, not id 0's 5 + 1
   CHECK(b->priority_of_slot(1) == 7.0);
   const auto before = state_of(*b);
   uint64_t bad_keys[2] = {1, 99};
   float ok_deltas[2] = {1, 1};
-  CHECK_THROWS_AS(b->update_priorities(bad_keys, 2, ok_deltas, 1.0), Error);
+  CHECK_THROWS_AS(b->update_priorities(bad_keys, 2, ok_deltas), Error);
   uint64_t good_keys[2] = {1, 2};
   float nan_deltas[2] = {1, NAN};
-  CHECK_THROWS_AS(b->update_priorities(good_keys, 2, nan_deltas, 1.0), Error);
+  CHECK_THROWS_AS(b->update_priorities(good_keys, 2, nan_deltas), Error);
   double inf_deltas[2] = {1, INFINITY};
-  CHECK_THROWS_AS(b->update_priorities(good_keys, 2, inf_deltas, 1.0), Error);
+  CHECK_THROWS_AS(b->update_priorities(good_keys, 2, inf_deltas), Error);
   CHECK(state_of(*b) == before);
 }
 
@@ -261,6 +262,6 @@ TEST_CASE("a priority whose p^alpha overflows or underflows is refused, never st
   b->push(rows.cols, 1, nullptr);
   uint64_t key = 0;
   double delta = 1e200;
-  CHECK_THROWS_AS(b->update_priorities(&key, 1, &delta, 1e-6), Error);
+  CHECK_THROWS_AS(b->update_priorities(&key, 1, &delta), Error);
   CHECK(b->priority_of_slot(0) == 1.0);
 }
