@@ -5,21 +5,20 @@
  *
  * The layout (native/core/archive.h) is fixed, little-endian, versioned and 64-byte
  * aligned, in the spirit of rkyv: a typed array can view any field where it lies in the
- * mapped file. Every section carries a CRC-32 (Node's zlib.crc32); `load` verifies all of
- * them, `openArchive` checks the structure and the header's checksum in time that does
- * not grow with the data.
+ * mapped file. Every section carries a CRC-32, computed by the core as it exports the
+ * sections; `load` verifies all of them through the core, `openArchive` checks the
+ * structure and the header's checksum in time that does not grow with the data.
  * @module
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import { Worker } from 'node:worker_threads';
-import { AnyTypedArray, Dtype, DtypeArrayMap, DTYPES } from './dtypes';
+import { AnyTypedArray, DtypeArrayMap, DTYPES } from './dtypes';
 import { ArchiveError, ShapeError, StateError } from './errors';
 import { ArchiveInfo, ArchiveMapCtor, NativeArchiveMap, NativeBuffer } from './native';
-import type { ArchiveMetaJs } from './native';
+import type { ArchiveMetaJs, ArchivePlanJs } from './native';
 import type { FieldSpec, FieldsSpec, StorageOptions } from './schema';
 
 /** Progress of a save, given to `onProgress`. */
@@ -54,10 +53,7 @@ export interface LoadOptions {
   onProgress?: (progress: { bytesVerified: number; totalBytes: number }) => void;
 }
 
-const SECTION_NAMES: Record<number, string> = { 1: 'schema', 2: 'field data', 3: 'keys', 4: 'writes', 5: 'insertion order', 6: 'priorities', 7: 'epoch state' };
-const DTYPE_BY_CODE = Object.fromEntries(Object.entries(DTYPES).map(([name, info]) => [info.code, name])) as Record<number, Dtype>;
-const HEADER_CRC_OFFSET = 252;
-const VERIFY_CHUNK = 64 << 20;
+const VERIFY_CHUNK = 64 << 20; // bytes checksummed between two yields of `load`
 
 /** What save needs from a buffer. @internal */
 export interface Saveable {
@@ -67,67 +63,38 @@ export interface Saveable {
   readonly closed: boolean;
 }
 
-type ArchivePlan = ReturnType<NativeBuffer['planArchive']>;
-
-/** Plans an archive of `b` as it is now; `bytes` is what the writes add up to (the file less its padding). */
-function plan(b: Saveable): { meta: ArchiveMetaJs; plan: ArchivePlan; bytes: number } {
-  const meta = b._archiveMeta();
-  const p = b._native.planArchive(meta);
-  return { meta, plan: p, bytes: p.sections.reduce((sum, s) => sum + s.length, p.tableEnd) };
+/** Starts the core's export of `b` as it is now. */
+function plan(b: Saveable): ArchivePlanJs {
+  return b._native.planArchive(b._archiveMeta());
 }
 
-/** One write of a save: `bytes` at `position`, part of section `section` (-1: the header). */
+/** One write of a save: `bytes` at `position`. */
 interface Write {
   bytes: Uint8Array;
   position: number;
-  section: number;
-}
-
-/** The header and section table with the sections' checksums, and its own checksum. */
-function headerWith(b: Saveable, plan: ArchivePlan, crcs: Uint32Array): Uint8Array {
-  const header = new Uint8Array(plan.tableEnd);
-  b._native.archiveBytes(0, header, crcs);
-  new DataView(header.buffer).setUint32(HEADER_CRC_OFFSET, crc32(header), true);
-  return header;
 }
 
 /**
- * The writes of an archive's sections, in order. With `crcs`, it computes each section's
- * checksum into it as it goes and ends with the header; without, the consumer checksums the
- * writes (by `section`) and writes the header itself. `chunk` is reused: each write must be
- * consumed before the next is asked for.
+ * The writes of an archive's sections, in order, each exported by the core into `chunk`
+ * (which the core checksums on the way): each must be consumed before the next is asked for.
  */
-function* archiveWrites(b: Saveable, meta: ArchiveMetaJs, plan: ArchivePlan, chunkBytes: number, crcs?: Uint32Array): Generator<Write, void, undefined> {
-  let chunk = new Uint8Array(chunkBytes);
-  for (let i = 0; i < plan.sections.length; i++) {
-    const s = plan.sections[i];
-    if (s.kind === 1) {
-      const bytes = new Uint8Array(s.length);
-      b._native.archiveBytes(1, bytes);
-      if (crcs) crcs[i] = crc32(bytes);
-      yield { bytes, position: s.offset, section: i };
-    } else if (s.kind === 7) {
-      const record = new Uint8Array(64);
-      b._native.archiveBytes(2, record);
-      const keys = meta.epochKeys ?? new Float64Array(0);
-      const keyBytes = new Uint8Array(keys.buffer, keys.byteOffset, keys.byteLength);
-      if (crcs) crcs[i] = crc32(keyBytes, crc32(record));
-      yield { bytes: record, position: s.offset, section: i };
-      if (keyBytes.length) yield { bytes: keyBytes, position: s.offset + 64, section: i };
-    } else {
-      const items = s.length / s.itemBytes;
-      if (chunk.length < s.itemBytes) chunk = new Uint8Array(s.itemBytes);
-      const per = Math.floor(chunk.length / s.itemBytes);
-      for (let first = 0; first < items; first += per) {
-        const count = Math.min(per, items - first);
-        const view = chunk.subarray(0, count * s.itemBytes);
-        b._native.exportItems(i, first, count, view);
-        if (crcs) crcs[i] = crc32(view, crcs[i]);
-        yield { bytes: view, position: s.offset + first * s.itemBytes, section: i };
-      }
-    }
+function* archiveWrites(b: Saveable, chunk: Uint8Array): Generator<Write, void, undefined> {
+  for (let c = b._native.exportChunk(chunk); c !== null; c = b._native.exportChunk(chunk)) yield { bytes: chunk.subarray(0, c[1]), position: c[0] };
+}
+
+/**
+ * Reads back the head (header and section table) of the written temporary file and has the
+ * core check it against what it computed: a save never renames an archive that would not load.
+ */
+function checkWritten(b: Saveable, tmp: string, headBytes: number): void {
+  const head = new Uint8Array(headBytes);
+  const fd = fs.openSync(tmp, 'r');
+  try {
+    fs.readSync(fd, head, 0, headBytes, 0);
+  } finally {
+    fs.closeSync(fd);
   }
-  if (crcs) yield { bytes: headerWith(b, plan, crcs), position: 0, section: -1 };
+  b._native.checkArchiveHead(head);
 }
 
 /** Temporary files of saves in flight: removed if the process exits in the middle of one. */
@@ -175,16 +142,20 @@ export function saveSync(b: Saveable, path: string, options: SaveOptions = {}): 
   try {
     const p = plan(b);
     fd = fs.openSync(tmp, 'wx', 0o644);
-    fs.ftruncateSync(fd, p.plan.fileBytes);
+    fs.ftruncateSync(fd, p.fileBytes);
     let written = 0;
-    for (const w of archiveWrites(b, p.meta, p.plan, chunkSize(options), new Uint32Array(p.plan.sections.length))) {
+    for (const w of archiveWrites(b, new Uint8Array(chunkSize(options)))) {
       fs.writeSync(fd, w.bytes, 0, w.bytes.length, w.position);
       written += w.bytes.length;
-      options.onProgress?.({ bytesWritten: written, totalBytes: p.bytes });
+      options.onProgress?.({ bytesWritten: written, totalBytes: p.writeBytes });
     }
+    const head = b._native.archiveHead();
+    fs.writeSync(fd, head, 0, head.length, 0);
+    options.onProgress?.({ bytesWritten: written + head.length, totalBytes: p.writeBytes });
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = -1;
+    checkWritten(b, tmp, p.headBytes);
     fs.renameSync(tmp, target);
     syncDirectory(nodePath.dirname(target));
   } catch (e) {
@@ -198,16 +169,14 @@ export function saveSync(b: Saveable, path: string, options: SaveOptions = {}): 
 }
 
 /**
- * The worker thread that checksums and writes a save's chunks: the main thread only gathers
- * each chunk into one of two shared buffers (a copy), so it stays free while the file is
- * checksummed and written.
+ * The worker thread that writes a save's chunks: the main thread only has the core export
+ * each chunk into one of two shared buffers (a copy, checksummed on the way), so it stays
+ * free while the file is written.
  */
 const WRITER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
-const { crc32 } = require('node:zlib');
-const { tmp, fileBytes, sections, slots } = workerData;
-const crcs = new Array(sections).fill(0);
+const { tmp, fileBytes, slots } = workerData;
 let fd = -1;
 const fail = (e) => {
   try { if (fd >= 0) fs.closeSync(fd); } catch {}
@@ -224,11 +193,8 @@ parentPort.on('message', (m) => {
   try {
     if (m.type === 'chunk') {
       const view = new Uint8Array(slots[m.slot], 0, m.length);
-      crcs[m.section] = crc32(view, crcs[m.section]);
       fs.writeSync(fd, view, 0, m.length, m.position);
       parentPort.postMessage({ type: 'free', slot: m.slot, length: m.length });
-    } else if (m.type === 'crcs') {
-      parentPort.postMessage({ type: 'crcs', crcs });
     } else if (m.type === 'header') {
       fs.writeSync(fd, m.bytes, 0, m.bytes.length, 0);
       fs.fsyncSync(fd);
@@ -248,7 +214,6 @@ parentPort.on('message', (m) => {
 type WriterMessage =
   | { type: 'ready' | 'closed' }
   | { type: 'free'; slot: number; length: number }
-  | { type: 'crcs'; crcs: number[] }
   | { type: 'error'; message: string; code?: string; syscall?: string };
 
 /** The main thread's end of the writer thread: messages in order, errors as exceptions. */
@@ -259,9 +224,9 @@ class WriterThread {
   #waiting: ((m: WriterMessage) => void) | null = null;
   #failure: Error | null = null;
 
-  constructor(tmp: string, fileBytes: number, sections: number, slotBytes: number) {
+  constructor(tmp: string, fileBytes: number, slotBytes: number) {
     this.slots = [new SharedArrayBuffer(slotBytes), new SharedArrayBuffer(slotBytes)];
-    this.#worker = new Worker(WRITER_SOURCE, { eval: true, workerData: { tmp, fileBytes, sections, slots: this.slots } });
+    this.#worker = new Worker(WRITER_SOURCE, { eval: true, workerData: { tmp, fileBytes, slots: this.slots } });
     this.#worker.on('message', (m: WriterMessage) => this.#deliver(m));
     this.#worker.on('error', (e: Error) => this.#deliver({ type: 'error', message: e.message }));
     this.#worker.on('exit', (code) => {
@@ -312,9 +277,9 @@ class WriterThread {
 }
 
 /**
- * As {@link saveSync}, off the main thread: the main thread gathers each chunk (a copy into
- * a shared buffer); a worker thread checksums and writes it, while the main thread gathers
- * the next. Progress and cancellation between chunks. @internal
+ * As {@link saveSync}, off the main thread: the main thread has the core gather each chunk
+ * into a shared buffer (checksumming it); a worker thread writes it, while the main thread
+ * gathers the next. Progress and cancellation between chunks. @internal
  */
 export async function save(b: Saveable, path: string, options: SaveOptions = {}): Promise<void> {
   const target = nodePath.resolve(checkPath(path));
@@ -326,7 +291,8 @@ export async function save(b: Saveable, path: string, options: SaveOptions = {})
   try {
     const p = plan(b);
     const slotBytes = chunkSize(options);
-    writer = new WriterThread(tmp, p.plan.fileBytes, p.plan.sections.length, slotBytes);
+    writer = new WriterThread(tmp, p.fileBytes, slotBytes);
+    const views = writer.slots.map((slot) => new Uint8Array(slot));
     await writer.receive(); // ready
     const free = [1, 0];
     let written = 0;
@@ -334,27 +300,27 @@ export async function save(b: Saveable, path: string, options: SaveOptions = {})
       const m = (await (writer as WriterThread).receive()) as { slot: number; length: number };
       free.push(m.slot);
       written += m.length;
-      options.onProgress?.({ bytesWritten: written, totalBytes: p.bytes });
+      options.onProgress?.({ bytesWritten: written, totalBytes: p.writeBytes });
     };
-    for (const w of archiveWrites(b, p.meta, p.plan, slotBytes)) {
-      for (let at = 0; at < w.bytes.length; at += slotBytes) {
-        const length = Math.min(slotBytes, w.bytes.length - at);
-        while (free.length === 0) await reclaim();
-        options.signal?.throwIfAborted();
-        const slot = free.pop() as number;
-        new Uint8Array(writer.slots[slot], 0, length).set(w.bytes.subarray(at, at + length));
-        writer.post({ type: 'chunk', slot, length, position: w.position + at, section: w.section });
+    for (;;) {
+      while (free.length === 0) await reclaim();
+      options.signal?.throwIfAborted();
+      const slot = free.pop() as number;
+      const chunk = b._native.exportChunk(views[slot]); // straight into the shared buffer
+      if (chunk === null) {
+        free.push(slot);
+        break;
       }
+      writer.post({ type: 'chunk', slot, length: chunk[1], position: chunk[0] });
     }
     while (free.length < 2) await reclaim();
     options.signal?.throwIfAborted();
-    writer.post({ type: 'crcs' });
-    const { crcs } = (await writer.receive()) as { crcs: number[] };
-    const header = headerWith(b, p.plan, Uint32Array.from(crcs));
+    const header = b._native.archiveHead();
     writer.post({ type: 'header', bytes: header });
     await writer.receive(); // closed: written, flushed, closed
+    checkWritten(b, tmp, p.headBytes);
     finished = true;
-    options.onProgress?.({ bytesWritten: written + header.length, totalBytes: p.bytes });
+    options.onProgress?.({ bytesWritten: written + header.length, totalBytes: p.writeBytes });
     await fs.promises.rename(tmp, target);
     syncDirectory(nodePath.dirname(target));
   } catch (e) {
@@ -401,55 +367,39 @@ export function archivedOptions(info: ArchiveInfo, load: LoadOptions): ArchivedO
   const fields: Record<string, FieldSpec> = {};
   let rowBytes = 0;
   for (const f of info.fields) {
-    fields[f.name] = { shape: f.shape, dtype: DTYPE_BY_CODE[f.dtype] };
-    rowBytes += f.shape.reduce((a, b) => a * b, 1) * DTYPES[DTYPE_BY_CODE[f.dtype]].ctor.BYTES_PER_ELEMENT;
+    fields[f.name] = { shape: f.shape, dtype: f.dtype };
+    rowBytes += f.shape.reduce((a, b) => a * b, 1) * DTYPES[f.dtype].ctor.BYTES_PER_ELEMENT;
   }
   const storage = load.storage ?? { type: 'memory' };
   if (storage.type === 'memory' && info.capacity * rowBytes > os.totalmem())
     throw new ArchiveError(
       `the archive's buffer needs ${(info.capacity * rowBytes / 2 ** 30).toFixed(1)} GiB of memory (capacity ${info.capacity}), more than this machine has; load it with tiered or mmap storage`,
     );
-  const prioritized = (info.flags & 1) !== 0;
+  const prioritized = info.kind === 'prioritized';
   const options: Record<string, unknown> = { capacity: info.capacity, fields, seed: info.seed, storage };
   if (prioritized)
-    Object.assign(options, { alpha: info.alpha, betaStart: info.betaStart, betaEnd: info.betaEnd, betaFrames: info.betaFrames, epsilon: info.epsilon, eviction: info.flags & 2 ? 'lowest-priority' : 'fifo' });
+    Object.assign(options, { alpha: info.alpha, betaStart: info.betaStart, betaEnd: info.betaEnd, betaFrames: info.betaFrames, epsilon: info.epsilon, eviction: info.eviction });
   return { prioritized, options };
 }
 
-/** Checks the header's checksum (cheap: header and section table only). */
-function verifyHeader(info: ArchiveInfo, map: NativeArchiveMap): void {
-  const head = new Uint8Array(info.tableEnd);
-  map.head(head);
-  new DataView(head.buffer).setUint32(HEADER_CRC_OFFSET, 0, true);
-  if (crc32(head) !== info.headerCrc) throw new ArchiveError('the archive is corrupt: the header checksum does not match');
-}
-
-/** Verifies every section's checksum, yielding after each chunk so callers may await between them. */
-function* verifySections(info: ArchiveInfo, bytes: ArrayBuffer, onProgress?: LoadOptions['onProgress']): Generator<void, void, undefined> {
-  let done = 0;
-  for (const s of info.sections) {
-    let crc = 0;
-    for (let at = 0; at < s.length; at += VERIFY_CHUNK) {
-      crc = crc32(new Uint8Array(bytes, s.offset + at, Math.min(VERIFY_CHUNK, s.length - at)), crc);
-      done += Math.min(VERIFY_CHUNK, s.length - at);
-      onProgress?.({ bytesVerified: done, totalBytes: info.fileBytes });
-      yield;
-    }
-    if (crc !== s.crc)
-      throw new ArchiveError(`the archive is corrupt: the checksum of its ${SECTION_NAMES[s.kind] ?? 'unknown'} section${s.kind === 2 ? ` (field '${info.fields[s.index]?.name}')` : ''} does not match`);
+/** Has the core verify every section's checksum, yielding after each chunk so callers may await between them. */
+function* verifySections(map: NativeArchiveMap, info: ArchiveInfo, onProgress?: LoadOptions['onProgress']): Generator<void, void, undefined> {
+  for (;;) {
+    const { done, bytesVerified } = map.verifyChecksums(VERIFY_CHUNK);
+    onProgress?.({ bytesVerified, totalBytes: info.fileBytes });
+    if (done) return;
+    yield;
   }
 }
 
 /**
- * Maps an archive and checks its structure and header checksum, in time independent of its
- * size: the ArrayBuffer over the whole file is made only when asked for (`bytes()`).
+ * Maps an archive; the core checks its structure and header checksum, in time independent
+ * of its size: the ArrayBuffer over the whole file is made only when asked for.
  */
 function openMap(path: string): { map: NativeArchiveMap; info: ArchiveInfo } {
   const map = new ArchiveMapCtor(nodePath.resolve(checkPath(path)));
   try {
-    const info = map.info();
-    verifyHeader(info, map);
-    return { map, info };
+    return { map, info: map.info() };
   } catch (e) {
     map.close();
     throw e;
@@ -459,7 +409,7 @@ function openMap(path: string): { map: NativeArchiveMap; info: ArchiveInfo } {
 /** A buffer kind that can be rebuilt from an archive. @internal */
 export interface Restorable {
   readonly _native: NativeBuffer;
-  _restoreFacade(info: ArchiveInfo, bytes: ArrayBuffer): void;
+  _restoreFacade(info: ArchiveInfo): void;
   close(): void;
 }
 
@@ -467,9 +417,8 @@ export interface Restorable {
 export function loadSync<B extends Restorable>(path: string, options: LoadOptions, make: (a: ArchivedOptions) => B): B {
   const { map, info } = openMap(path);
   try {
-    const bytes = map.buffer();
-    for (const _ of verifySections(info, bytes, options.onProgress)) void _;
-    return restoreInto(map, info, bytes, options, make);
+    for (const _ of verifySections(map, info, options.onProgress)) void _;
+    return restoreInto(map, info, options, make);
   } finally {
     map.close();
   }
@@ -479,22 +428,21 @@ export function loadSync<B extends Restorable>(path: string, options: LoadOption
 export async function load<B extends Restorable>(path: string, options: LoadOptions, make: (a: ArchivedOptions) => B): Promise<B> {
   const { map, info } = openMap(path);
   try {
-    const bytes = map.buffer();
-    for (const _ of verifySections(info, bytes, options.onProgress)) {
+    for (const _ of verifySections(map, info, options.onProgress)) {
       void _;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    return restoreInto(map, info, bytes, options, make);
+    return restoreInto(map, info, options, make);
   } finally {
     map.close();
   }
 }
 
-function restoreInto<B extends Restorable>(map: NativeArchiveMap, info: ArchiveInfo, bytes: ArrayBuffer, options: LoadOptions, make: (a: ArchivedOptions) => B): B {
+function restoreInto<B extends Restorable>(map: NativeArchiveMap, info: ArchiveInfo, options: LoadOptions, make: (a: ArchivedOptions) => B): B {
   const b = make(archivedOptions(info, options));
   try {
     b._native.restore(map);
-    b._restoreFacade(info, bytes);
+    b._restoreFacade(info);
     return b;
   } catch (e) {
     b.close();
@@ -539,12 +487,12 @@ export class Archive<F extends FieldsSpec = FieldsSpec> {
     this.#info = info;
     this.path = nodePath.resolve(path);
     this.version = info.version;
-    this.kind = info.flags & 1 ? 'prioritized' : 'uniform';
+    this.kind = info.kind;
     this.capacity = info.capacity;
     this.length = info.length;
     this.fileBytes = info.fileBytes;
     const schema: Record<string, FieldSpec> = {};
-    for (const f of info.fields) schema[f.name] = Object.freeze({ shape: Object.freeze([...f.shape]), dtype: DTYPE_BY_CODE[f.dtype] });
+    for (const f of info.fields) schema[f.name] = Object.freeze({ shape: Object.freeze([...f.shape]), dtype: f.dtype });
     this.schema = Object.freeze(schema) as Archive<F>['schema'];
   }
 
@@ -557,28 +505,22 @@ export class Archive<F extends FieldsSpec = FieldsSpec> {
     this.#assertOpen();
     const f = this.#info.fields.find((x) => x.name === name);
     if (!f) throw new ShapeError(`the archive has no field '${String(name)}'; it has ${this.#info.fields.map((x) => `'${x.name}'`).join(', ')}`);
-    const s = this.#info.sections[f.section];
-    const ctor = DTYPES[DTYPE_BY_CODE[f.dtype]].ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => AnyTypedArray;
-    return new ctor(this.#buffer(), s.offset, s.length / ctor.prototype.BYTES_PER_ELEMENT) as never;
+    const ctor = DTYPES[f.dtype].ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => AnyTypedArray;
+    return new ctor(this.#buffer(), f.offset, f.bytes / ctor.prototype.BYTES_PER_ELEMENT) as never;
   }
 
   /** Each item's priority p, oldest first (`Float64Array(length)`, in place); undefined for a uniform buffer's archive. */
   priorities(): Float64Array | undefined {
     this.#assertOpen();
-    if (this.#info.prioritiesSection < 0) return undefined;
-    const s = this.#info.sections[this.#info.prioritiesSection];
-    return new Float64Array(this.#buffer(), s.offset, s.length / 8);
+    const s = this.#info.priorities;
+    if (s === undefined) return undefined;
+    return new Float64Array(this.#buffer(), s.offset, s.bytes / 8);
   }
 
   /** Verifies every section's checksum (reads the whole file). */
   verify(): { ok: boolean; sections: { name: string; bytes: number; ok: boolean }[] } {
     this.#assertOpen();
-    const sections = this.#info.sections.map((s) => {
-      const name = s.kind === 2 ? `field '${this.#info.fields[s.index]?.name}'` : SECTION_NAMES[s.kind] ?? 'unknown';
-      let crc = 0;
-      for (let at = 0; at < s.length; at += VERIFY_CHUNK) crc = crc32(new Uint8Array(this.#buffer(), s.offset + at, Math.min(VERIFY_CHUNK, s.length - at)), crc);
-      return { name, bytes: s.length, ok: crc === s.crc };
-    });
+    const sections = (this.#map as NativeArchiveMap).checkSections();
     return { ok: sections.every((s) => s.ok), sections };
   }
 

@@ -7,7 +7,6 @@ import { describe, Dtype, typedArrayTag } from './dtypes';
 import { float64 } from './convert';
 import { DtypeError, OutOfRangeError, ShapeError } from './errors';
 import type { EpochIterator, EpochOptions } from './epochs';
-import type { ArchiveInfo, ArchiveMetaJs } from './native';
 import { registerPrioritizedKind, ReplayBufferImpl, SampleOptions } from './replay-buffer';
 import * as archive from './archive';
 import type { LoadOptions } from './archive';
@@ -27,6 +26,7 @@ import {
 
 /** Which item a full prioritized buffer replaces. */
 export type Eviction = 'fifo' | 'lowest-priority';
+const EVICTIONS: readonly Eviction[] = ['fifo', 'lowest-priority'];
 
 /** Options of prioritized replay, beside those of the schema. */
 export interface PrioritizedOptions {
@@ -49,7 +49,10 @@ export interface PrioritizedOptions {
 
 /** A prioritized batch: the fields, `indices`, and the importance-sampling weights. */
 export type PrioritizedBatch<F extends FieldsSpec> = Batch<F> & {
-  /** `Float32Array(batchSize)`: w_i = (N * P(i))^-beta / max_j w_j, the max over the whole buffer; each in (0, 1]. */
+  /**
+   * `Float32Array(batchSize)`: w_i = (N * P(i))^-beta / max_j w_j, the max over the whole buffer; each in (0, 1]
+   * (a weight below the smallest positive float32, 2^-149, is raised to it rather than rounded to 0).
+   */
   weights: Float32Array;
 };
 
@@ -78,7 +81,6 @@ export interface PrioritizedPushBatchOptions {
   priorities?: Float64Array | Float32Array | readonly number[];
 }
 
-const EVICTION_CODES: Record<Eviction, number> = { fifo: 0, 'lowest-priority': 1 };
 
 /**
  * A replay buffer that samples item i with probability P(i) = p_i^alpha / sum_k p_k^alpha
@@ -102,7 +104,6 @@ export class PrioritizedReplayBufferImpl<F extends FieldsSpec = FieldsSpec> exte
   readonly epsilon: number;
   /** Which item a full buffer replaces. */
   readonly eviction: Eviction;
-  #frames = 0;
   readonly #one = new Float64Array(1);
 
   /** @internal Use `new PrioritizedReplayBuffer(options)`. */
@@ -110,13 +111,13 @@ export class PrioritizedReplayBufferImpl<F extends FieldsSpec = FieldsSpec> exte
     const o = options ?? ({} as BufferOptions & PrioritizedOptions);
     const alpha = checkNumber(o.alpha ?? 0.6, 'alpha', 0);
     const eviction = o.eviction ?? 'fifo';
-    if (!Object.prototype.hasOwnProperty.call(EVICTION_CODES, eviction))
+    if (!EVICTIONS.includes(eviction))
       throw new OutOfRangeError(`eviction must be 'fifo' or 'lowest-priority', got ${describe(eviction)}`);
     const betaStart = checkNumber(o.betaStart ?? 0.4, 'betaStart', 0);
     const betaEnd = checkNumber(o.betaEnd ?? 1.0, 'betaEnd', 0);
     const betaFrames = checkInteger(o.betaFrames ?? 100_000, 'betaFrames', 1);
     const epsilon = checkNumber(o.epsilon ?? 1e-6, 'epsilon', 0, true);
-    super(options, { alpha, eviction: EVICTION_CODES[eviction as Eviction] });
+    super(options, { alpha, eviction, epsilon, betaStart, betaEnd, betaFrames });
     this.alpha = alpha;
     this.betaStart = betaStart;
     this.betaEnd = betaEnd;
@@ -128,7 +129,7 @@ export class PrioritizedReplayBufferImpl<F extends FieldsSpec = FieldsSpec> exte
   /** The beta the next `sample` uses: betaStart + (betaEnd - betaStart) * min(1, samples so far / betaFrames). */
   get beta(): number {
     this._assertOpen();
-    return this.betaStart + (this.betaEnd - this.betaStart) * Math.min(1, this.#frames / this.betaFrames);
+    return this._native.beta;
   }
 
   /** The sum of p^alpha over the stored items (the sum-tree's total). */
@@ -184,10 +185,8 @@ export class PrioritizedReplayBufferImpl<F extends FieldsSpec = FieldsSpec> exte
    * @throws as {@link ReplayBufferImpl.sample}; {@link OutOfRangeError} for a negative or non-finite `beta`.
    */
   override sample(batchSize: number, options?: PrioritizedSampleOptions<F>): PrioritizedBatch<F> {
-    const beta = options?.beta === undefined ? this.beta : checkNumber(options.beta, 'beta', 0);
-    const batch = this._draw(batchSize, options?.out, true, beta) as PrioritizedBatch<F>;
-    this.#frames++;
-    return batch;
+    const beta = options?.beta === undefined ? undefined : checkNumber(options.beta, 'beta', 0);
+    return this._draw(batchSize, options?.out, true, beta) as PrioritizedBatch<F>;
   }
 
   /** As {@link ReplayBufferImpl.epochs}; priorities are ignored and every weight is 1. */
@@ -230,17 +229,6 @@ export class PrioritizedReplayBufferImpl<F extends FieldsSpec = FieldsSpec> exte
     return archive.loadSync(path, options ?? {}, makePrioritized) as PrioritizedReplayBufferImpl<F>;
   }
 
-  /** @internal */
-  override _archiveMeta(): ArchiveMetaJs {
-    return { ...super._archiveMeta(), betaStart: this.betaStart, betaEnd: this.betaEnd, epsilon: this.epsilon, betaFrames: this.betaFrames, sampleCalls: this.#frames };
-  }
-
-  /** @internal */
-  override _restoreFacade(info: ArchiveInfo, bytes: ArrayBuffer): void {
-    super._restoreFacade(info, bytes);
-    this.#frames = info.sampleCalls;
-  }
-
   /** @internal Batches read without sampling ignore priorities: weights of 1. */
   protected override _decorate(batch: Batch<F>, rows: number): Batch<F> {
     (batch as PrioritizedBatch<F>).weights = new Float32Array(rows).fill(1);
@@ -265,7 +253,7 @@ export class PrioritizedReplayBufferImpl<F extends FieldsSpec = FieldsSpec> exte
     const deltas = tag === 'Float32Array' || tag === 'Float64Array' ? (tdErrors as Float32Array | Float64Array) : float64(tdErrors, 'tdErrors', -1);
     if (deltas.length !== keys.length)
       throw new ShapeError(`tdErrors must have one value per index: ${keys.length} indices, ${deltas.length} tdErrors`);
-    return this._native.updatePriorities(keys, deltas, this.epsilon);
+    return this._native.updatePriorities(keys, deltas);
   }
 
   /**

@@ -83,9 +83,9 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
     const s = this.storage;
     this._native = new NativeBufferCtor({
       capacity: this.capacity,
-      fields: this._fields.map((f) => ({ name: f.name, dtype: DTYPES[f.dtype].code, shape: f.shape })),
+      fields: this._fields.map((f) => ({ name: f.name, dtype: f.dtype, shape: f.shape })),
       prioritized,
-      storage: s.type === 'memory' ? { type: 0 } : s.type === 'mmap' ? { type: 1, path: s.path } : { type: 2, path: s.path, hotCapacity: s.hotCapacity },
+      storage: s,
     });
     this.#row = this._fields.map((f) => allocate(f, 1));
     this.#outs = new Array<AnyTypedArray | null>(this._fields.length).fill(null);
@@ -164,7 +164,7 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
    *   {@link StateError} after `close()`.
    */
   sample(batchSize: number, options?: SampleOptions<F>): Batch<F> {
-    return this._draw(batchSize, options?.out, false, 0);
+    return this._draw(batchSize, options?.out, false);
   }
 
   /**
@@ -413,42 +413,33 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
   /** @internal The facade's state for an archive (the core's own state it reads itself). */
   _archiveMeta(): ArchiveMetaJs {
     const it = this.#iterator;
-    const meta: ArchiveMetaJs = {
-      betaStart: 0.4,
-      betaEnd: 1,
-      epsilon: 1e-6,
-      betaFrames: 100_000,
-      sampleCalls: 0,
-      rngState: this.#rng.getState(),
-      seed: this.seed,
-    };
+    const meta: ArchiveMetaJs = { rngState: this.#rng.getState(), seed: this.seed };
     if (it !== null || this.#randomBatchSize > 0) {
       const st = it?._state();
-      const keys = st?.keys ?? new Float64Array(0);
       meta.epoch = {
         nEpochs: it?.epochs ?? 0,
         epoch: st?.epoch ?? 0,
         cursor: st?.cursor ?? 0,
         batchSize: it?.batchSize ?? 0,
         randomBatchSize: this.#randomBatchSize,
-        keyCount: keys.length,
-        flags: (it?.shuffle ? 1 : 0) | (it?.dropLast ? 2 : 0) | (it ? 4 : 0) | (st?.keys ? 8 : 0),
+        shuffle: it?.shuffle ?? false,
+        dropLast: it?.dropLast ?? false,
+        iterator: it !== null,
+        keys: st?.keys ?? null,
       };
-      meta.epochKeys = keys;
     }
     return meta;
   }
 
   /** @internal Restores the facade's state from an archive. */
-  _restoreFacade(info: ArchiveInfo, bytes: ArrayBuffer): void {
+  _restoreFacade(info: ArchiveInfo): void {
     this.#rng.setState(info.rngState);
     const e = info.epoch;
     if (e === undefined) return;
     this.#randomBatchSize = e.randomBatchSize;
-    if (e.flags & 4) {
-      const it = this.epochs({ batchSize: e.batchSize, epochs: e.nEpochs, shuffle: (e.flags & 1) !== 0, dropLast: (e.flags & 2) !== 0 });
-      const keys = e.flags & 8 ? new Float64Array(bytes.slice(e.keysOffset, e.keysOffset + 8 * e.keyCount)) : null;
-      it._resume(e.epoch, e.cursor, keys);
+    if (e.iterator) {
+      const it = this.epochs({ batchSize: e.batchSize, epochs: e.nEpochs, shuffle: e.shuffle, dropLast: e.dropLast });
+      it._resume(e.epoch, e.cursor, e.keys);
       this.#iterator = it;
     }
   }
@@ -493,7 +484,7 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
   }
 
   /** @internal Samples into `out` (or fresh arrays); weights only for prioritized buffers. */
-  protected _draw(batchSize: number, out: object | undefined, withWeights: boolean, beta: number): Batch<F> & { weights?: Float32Array } {
+  protected _draw(batchSize: number, out: object | undefined, withWeights: boolean, beta?: number): Batch<F> & { weights?: Float32Array } {
     this._assertOpen();
     this._checkBatchSize(batchSize);
     const batch = this._prepare(batchSize, out, null, withWeights);
