@@ -253,6 +253,7 @@ export class PrioritizedReplayBufferImpl<F extends FieldsSpec = FieldsSpec> exte
     const deltas = tag === 'Float32Array' || tag === 'Float64Array' ? (tdErrors as Float32Array | Float64Array) : float64(tdErrors, 'tdErrors', -1);
     if (deltas.length !== keys.length)
       throw new ShapeError(`tdErrors must have one value per index: ${keys.length} indices, ${deltas.length} tdErrors`);
+    for (let i = 0; i < deltas.length; i++) if (!Number.isFinite(deltas[i])) throw new OutOfRangeError(`tdErrors[${i}] must be finite, got ${deltas[i]}`);
     return this._native.updatePriorities(keys, deltas);
   }
 
