@@ -27,25 +27,26 @@ constexpr uint32_t kEpochFlagsKnown = kEpochShuffle | kEpochDropLast | kEpochIte
 
 [[noreturn]] void bad(const std::string& what) { fail(ErrorKind::Archive, "not a valid archive: " + what); }
 
-// The epoch record's own consistency (capacity: the buffer's), as the facade's iteration
-// state can be: the same rules for what is written and what is read.
-void check_epoch_record(const EpochRecord& r, uint64_t capacity) {
-  if (r.flags & ~kEpochFlagsKnown) bad("unknown epoch flags");
-  if (r.reserved0 != 0 || r.reserved1 != 0) bad("reserved epoch bytes are not zero");
+// What is wrong with an epoch record as the facade's iteration state can be (capacity: the
+// buffer's), or "" when nothing is: the same rules for what is written and what is read.
+std::string epoch_record_problem(const EpochRecord& r, uint64_t capacity) {
+  if (r.flags & ~kEpochFlagsKnown) return "unknown epoch flags";
+  if (r.reserved0 != 0 || r.reserved1 != 0) return "reserved epoch bytes are not zero";
   if (r.random_batch_size > capacity || r.random_batch_size >= (uint64_t(1) << 32))
-    bad("the random batch size " + std::to_string(r.random_batch_size) + " exceeds the capacity");
+    return "the random batch size " + std::to_string(r.random_batch_size) + " exceeds the capacity " + std::to_string(capacity);
   const bool iterator = r.flags & kEpochIterator, keys = r.flags & kEpochHasKeys;
-  if (iterator == (r.random_batch_size > 0)) bad("the epoch state is neither an iterator nor random batches");
-  if (!keys && r.key_count != 0) bad("epoch keys without the flag that says so");
-  if (r.key_count > capacity) bad("more epoch keys than the capacity");
-  if (r.cursor > r.key_count) bad("the epoch cursor is past its keys");
+  if (iterator == (r.random_batch_size > 0)) return "the epoch state is neither an iterator nor random batches";
+  if (!keys && r.key_count != 0) return "epoch keys without the flag that says so";
+  if (r.key_count > capacity) return "more epoch keys than the capacity";
+  if (r.cursor > r.key_count) return "the epoch cursor is past its keys";
   if (iterator) {
-    if (r.batch_size == 0 || r.batch_size > kMaxExact) bad("the epoch batch size " + std::to_string(r.batch_size));
-    if (r.n_epochs > kMaxExact || r.epoch > r.n_epochs) bad("the epoch count");
-    if (keys != (r.epoch > 0)) bad("epoch keys and the epochs begun disagree");
+    if (r.batch_size == 0 || r.batch_size > kMaxExact) return "the epoch batch size " + std::to_string(r.batch_size);
+    if (r.n_epochs > kMaxExact || r.epoch > r.n_epochs) return "more epochs begun than the epoch count";
+    if (keys != (r.epoch > 0)) return "epoch keys and the epochs begun disagree";
   } else if (r.batch_size || r.n_epochs || r.epoch || r.cursor || r.flags != 0) {
-    bad("random batches with an epoch iterator's state");
+    return "random batches with an epoch iterator's state";
   }
+  return "";
 }
 
 const char* kind_name(uint32_t k) {
@@ -90,7 +91,8 @@ ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
   if (meta.has_epoch) {
     EpochRecord r = meta.epoch;
     r.key_count = meta.epoch_keys.size();
-    check_epoch_record(r, b.capacity());
+    const std::string problem = epoch_record_problem(r, b.capacity());
+    if (!problem.empty()) fail(ErrorKind::Archive, "cannot archive this epoch state: " + problem);
     plan.epoch_bytes.resize(sizeof r + 8 * meta.epoch_keys.size());
     std::memcpy(plan.epoch_bytes.data(), &r, sizeof r);
     if (!meta.epoch_keys.empty()) std::memcpy(plan.epoch_bytes.data() + sizeof r, meta.epoch_keys.data(), 8 * meta.epoch_keys.size());
@@ -414,13 +416,14 @@ ArchiveView parse_archive(const uint8_t* data, uint64_t size) {
     const EpochRecord r = v.epoch_record();
     if (r.key_count > (es.length - sizeof(EpochRecord)) / 8 || es.length != sizeof(EpochRecord) + 8 * r.key_count)
       bad("the epoch section's key count disagrees with its size");
-    check_epoch_record(r, h.capacity);
+    const std::string problem = epoch_record_problem(r, h.capacity);
+    if (!problem.empty()) bad(problem);
   }
   if (v.prioritized()) {
     if (!(std::isfinite(h.alpha) && h.alpha >= 0)) bad("alpha");
     if (!(std::isfinite(h.epsilon) && h.epsilon > 0)) bad("epsilon");
     if (!(std::isfinite(h.beta_start) && h.beta_start >= 0 && std::isfinite(h.beta_end) && h.beta_end >= 0)) bad("beta");
-    if (h.beta_frames == 0 || h.beta_frames > kMaxExact) bad("betaFrames " + std::to_string(h.beta_frames));
+    if (h.beta_frames == 0 || h.beta_frames > kMaxExact) bad("the beta schedule's frames " + std::to_string(h.beta_frames));
     if (h.sample_calls > kMaxExact) bad("the beta schedule's progress " + std::to_string(h.sample_calls));
     if (!(std::isfinite(h.max_priority) && h.max_priority > 0)) bad("max priority");
   }
