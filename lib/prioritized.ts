@@ -81,7 +81,6 @@ export interface PrioritizedPushBatchOptions {
   priorities?: Float64Array | Float32Array | readonly number[];
 }
 
-
 /**
  * A replay buffer that samples item i with probability P(i) = p_i^alpha / sum_k p_k^alpha
  * and returns importance-sampling weights (Schaul et al. 2016, proportional variant).

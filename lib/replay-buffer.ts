@@ -80,12 +80,11 @@ export class ReplayBufferImpl<F extends FieldsSpec = FieldsSpec> {
     this.seed = options.seed === undefined ? randomInt(2 ** 31) : checkInteger(options.seed, 'seed', Number.MIN_SAFE_INTEGER);
     this.#rng = new WordStream(this.seed);
     this.storage = resolveStorage(options.storage, this.capacity);
-    const s = this.storage;
     this._native = new NativeBufferCtor({
       capacity: this.capacity,
       fields: this._fields.map((f) => ({ name: f.name, dtype: f.dtype, shape: f.shape })),
       prioritized,
-      storage: s,
+      storage: this.storage,
     });
     this.#row = this._fields.map((f) => allocate(f, 1));
     this.#outs = new Array<AnyTypedArray | null>(this._fields.length).fill(null);

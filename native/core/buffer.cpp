@@ -254,7 +254,9 @@ void ReplayBuffer::read_positions(const uint64_t* positions, uint64_t n, void* c
   scratch_.resize(n);
   for (uint64_t i = 0; i < n; ++i) {
     if (positions[i] >= len)
-      fail(ErrorKind::Range, "position " + std::to_string(positions[i]) + " is out of range: " + std::to_string(len) +
+      fail(ErrorKind::Range, (positions[i] == kNotAKey ? std::string("a position that is not an integer")
+                                                        : "position " + std::to_string(positions[i])) +
+                                 " is out of range: " + std::to_string(len) +
                                  " items are stored (positions 0 to " + std::to_string(len) + " - 1)");
     scratch_[i] = writer_.slot_at(positions[i]);
   }
