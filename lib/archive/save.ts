@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { ArchiveError, StateError } from '../errors';
 import { checkPath, releaseTempPath, syncDirectory, tempPathFor, wrapFsError } from './files';
-import { archiveWrites, headerWith, plan, Saveable } from './writes';
+import { archiveWrites, checkWritten, plan, Saveable } from './writes';
 import { WriterThread } from './writer';
 
 /** Progress of a save, given to `onProgress`. */
@@ -44,16 +44,20 @@ export function saveSync(b: Saveable, path: string, options: SaveOptions = {}): 
   try {
     const p = plan(b);
     fd = fs.openSync(tmp, 'wx', 0o644);
-    fs.ftruncateSync(fd, p.plan.fileBytes);
+    fs.ftruncateSync(fd, p.fileBytes);
     let written = 0;
-    for (const w of archiveWrites(b, p, chunkSize(options), new Uint32Array(p.plan.sections.length))) {
+    for (const w of archiveWrites(b, new Uint8Array(chunkSize(options)))) {
       fs.writeSync(fd, w.bytes, 0, w.bytes.length, w.position);
       written += w.bytes.length;
-      options.onProgress?.({ bytesWritten: written, totalBytes: p.bytes });
+      options.onProgress?.({ bytesWritten: written, totalBytes: p.writeBytes });
     }
+    const head = b.native.archiveHead();
+    fs.writeSync(fd, head, 0, head.length, 0);
+    options.onProgress?.({ bytesWritten: written + head.length, totalBytes: p.writeBytes });
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = -1;
+    checkWritten(b, tmp, p.headBytes);
     fs.renameSync(tmp, target);
     syncDirectory(nodePath.dirname(target));
   } catch (e) {
@@ -67,9 +71,9 @@ export function saveSync(b: Saveable, path: string, options: SaveOptions = {}): 
 }
 
 /**
- * As {@link saveSync}, off the main thread: the main thread gathers each chunk (a copy into
- * a shared buffer); a worker thread checksums and writes it, while the main thread gathers
- * the next. Progress and cancellation between chunks. @internal
+ * As {@link saveSync}, off the main thread: the main thread has the core export each chunk
+ * into a shared buffer (a copy, checksummed on the way); a worker thread writes it while the
+ * main thread exports the next. Progress and cancellation between chunks. @internal
  */
 export async function save(b: Saveable, path: string, options: SaveOptions = {}): Promise<void> {
   const target = nodePath.resolve(checkPath(path));
@@ -81,7 +85,8 @@ export async function save(b: Saveable, path: string, options: SaveOptions = {})
   try {
     const p = plan(b);
     const slotBytes = chunkSize(options);
-    writer = new WriterThread(tmp, p.plan.fileBytes, p.plan.sections.length, slotBytes);
+    writer = new WriterThread(tmp, p.fileBytes, slotBytes);
+    const views = writer.slots.map((slot) => new Uint8Array(slot));
     await writer.receive(); // ready
     const free = [1, 0];
     let written = 0;
@@ -89,27 +94,27 @@ export async function save(b: Saveable, path: string, options: SaveOptions = {})
       const m = (await (writer as WriterThread).receive()) as { slot: number; length: number };
       free.push(m.slot);
       written += m.length;
-      options.onProgress?.({ bytesWritten: written, totalBytes: p.bytes });
+      options.onProgress?.({ bytesWritten: written, totalBytes: p.writeBytes });
     };
-    for (const w of archiveWrites(b, p, slotBytes)) {
-      for (let at = 0; at < w.bytes.length; at += slotBytes) {
-        const length = Math.min(slotBytes, w.bytes.length - at);
-        while (free.length === 0) await reclaim();
-        options.signal?.throwIfAborted();
-        const slot = free.pop() as number;
-        new Uint8Array(writer.slots[slot], 0, length).set(w.bytes.subarray(at, at + length));
-        writer.post({ type: 'chunk', slot, length, position: w.position + at, section: w.section });
+    for (;;) {
+      while (free.length === 0) await reclaim();
+      options.signal?.throwIfAborted();
+      const slot = free.pop() as number;
+      const chunk = b.native.exportChunk(views[slot]); // straight into the shared buffer
+      if (chunk === null) {
+        free.push(slot);
+        break;
       }
+      writer.post({ type: 'chunk', slot, length: chunk[1], position: chunk[0] });
     }
     while (free.length < 2) await reclaim();
     options.signal?.throwIfAborted();
-    writer.post({ type: 'crcs' });
-    const { crcs } = (await writer.receive()) as { crcs: number[] };
-    const header = headerWith(b, p.plan, Uint32Array.from(crcs));
+    const header = b.native.archiveHead();
     writer.post({ type: 'header', bytes: header });
     await writer.receive(); // closed: written, flushed, closed
+    checkWritten(b, tmp, p.headBytes);
     finished = true;
-    options.onProgress?.({ bytesWritten: written + header.length, totalBytes: p.bytes });
+    options.onProgress?.({ bytesWritten: written + header.length, totalBytes: p.writeBytes });
     await fs.promises.rename(tmp, target);
     syncDirectory(nodePath.dirname(target));
   } catch (e) {

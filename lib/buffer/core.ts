@@ -183,15 +183,14 @@ export class BufferCore implements Saveable, Restorable {
     this.native.close();
   }
 
-  /** The facade's state for an archive: the sampler's part, the generator, the step API's. */
+  /** The facade's own state for an archive: the generator and the step API's (the core adds its own, prioritized state included). */
   archiveMeta(): ArchiveMetaJs {
-    return { ...this.sampler.archivePart(), rngState: this.#rng.getState(), seed: this.seed, ...this.steps.archivePart() };
+    return { rngState: this.#rng.getState(), seed: this.seed, ...this.steps.archivePart() };
   }
 
-  restoreFrom(map: NativeArchiveMap, info: ArchiveInfo, bytes: ArrayBuffer): void {
+  restoreFrom(map: NativeArchiveMap, info: ArchiveInfo): void {
     this.native.restore(map);
     this.#rng.setState(info.rngState);
-    this.sampler.restore(info);
-    this.steps.restore(info.epoch, bytes);
+    this.steps.restore(info.epoch);
   }
 }

@@ -31,7 +31,7 @@ interface DtypeInfo {
   readonly integer: boolean;
 }
 
-/** Per-dtype facts. (The codes the core gives each dtype are in native/codes.) */
+/** Per-dtype facts (dtypes cross to the core by name). */
 export const DTYPES: Readonly<Record<Dtype, DtypeInfo>> = {
   float32: { ctor: Float32Array, tag: 'Float32Array', min: -Infinity, max: Infinity, integer: false },
   float64: { ctor: Float64Array, tag: 'Float64Array', min: -Infinity, max: Infinity, integer: false },
