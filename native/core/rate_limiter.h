@@ -172,7 +172,9 @@ class RateLimiter {
  public:
   // Reverb's general form. Throws Error(Range) (see the .cpp for each rule and its source).
   RateLimiter(const RateLimiterConfig& config, std::shared_ptr<Clock> clock = SteadyClock::shared());
-  ~RateLimiter();  // cancel_all(); no thread may still be blocked in acquire_* then
+  // cancel_all(): pending async callbacks run with Closed (and must not call back into the
+  // limiter then). No thread may still be inside a method of the limiter.
+  ~RateLimiter();
   RateLimiter(const RateLimiter&) = delete;
   RateLimiter& operator=(const RateLimiter&) = delete;
 
@@ -186,7 +188,8 @@ class RateLimiter {
 
   const RateLimiterConfig& config() const { return config_; }
 
-  // The rule alone, on the current counters (ignores queued waiters). n = 0 is always true.
+  // The rule alone, on the current counters (ignores queued waiters). n = 0 is always true;
+  // otherwise n does not change the answer (the first item decides).
   bool can_insert(uint64_t n) const;
   bool can_sample(uint64_t n) const;
 

@@ -220,6 +220,18 @@ TEST_CASE("batches: the first item decides, all are counted, and big batches can
   CHECK(rl.counters().inserts == 9 + 256 + 256 + 1 + 256);
 }
 
+TEST_CASE("counts that would overflow are refused and change nothing") {
+  RateLimiter rl(RateLimiter::min_size(1));
+  const uint64_t max = std::numeric_limits<uint64_t>::max();
+  rl.on_insert(max - 1);
+  CHECK(contains(range_error([&] { rl.on_insert(2); }), "overflow"));
+  CHECK(contains(range_error([&] { rl.acquire_insert(2); }), "overflow"));
+  CHECK(contains(range_error([&] { rl.wait_async(RateSide::Insert, 2, [](WaitResult) {}); }), "overflow"));
+  CHECK(rl.counters().inserts == max - 1);
+  CHECK(rl.try_insert(1));
+  CHECK(rl.counters().inserts == max);
+}
+
 TEST_CASE("random sequences agree with the integer model") {
   struct Case {
     Model m;
@@ -542,6 +554,15 @@ TEST_CASE("clear and restore") {
 
 namespace {
 
+// wait_async as the binding will use it, with a future standing in for the promise. The
+// callback owns the std::promise: it may still be inside set_value when get() returns.
+WaitResult wait_event_loop_style(RateLimiter& rl, RateSide side, uint64_t n) {
+  auto p = std::make_shared<std::promise<WaitResult>>();
+  auto f = p->get_future();
+  auto w = rl.wait_async(side, n, [p](WaitResult x) { p->set_value(x); });
+  return w.pending ? f.get() : w.result;
+}
+
 struct Bounds {
   double spi, lo, hi;
   uint64_t min_size;
@@ -591,9 +612,7 @@ TEST_CASE("many threads insert and sample: the range holds at every step, every 
           const uint64_t n = 1 + g() % kMaxInsert;
           WaitResult r;
           if (t == 0 && k % 3 == 0) {  // the event-loop path, resolved through a future
-            std::promise<WaitResult> p;
-            auto w = rl.wait_async(RateSide::Insert, n, [&p](WaitResult x) { p.set_value(x); });
-            r = w.pending ? p.get_future().get() : w.result;
+            r = wait_event_loop_style(rl, RateSide::Insert, n);
           } else if (k % 5 == 0) {
             r = rl.try_insert(n) ? WaitResult::Granted : WaitResult::TimedOut;
           } else {
@@ -642,9 +661,7 @@ TEST_CASE("cancel_all while many threads wait and run: every one of them ends") 
         const bool insert = t % 2 == 0;
         WaitResult r;
         if (t == 3) {
-          std::promise<WaitResult> p;
-          auto w = rl.wait_async(RateSide::Sample, n, [&p](WaitResult x) { p.set_value(x); });
-          r = w.pending ? p.get_future().get() : w.result;
+          r = wait_event_loop_style(rl, RateSide::Sample, n);
         } else {
           r = insert ? rl.acquire_insert(n) : rl.acquire_sample(n);
         }
