@@ -142,6 +142,21 @@ RateLimiterConfig RateLimiter::sample_to_insert_ratio(double spi, uint64_t min_s
   return c;
 }
 
+RateLimiterConfig RateLimiter::from_options(uint64_t min_size, std::optional<double> spi,
+                                            std::optional<double> error_buffer) {
+  if (!spi) {
+    if (error_buffer)
+      fail(ErrorKind::Range, "rateLimiter.errorBuffer needs rateLimiter.samplesPerInsert (the ratio it bounds)");
+    return RateLimiter::min_size(min_size);
+  }
+  if (!error_buffer) {
+    if (!(std::isfinite(*spi) && *spi > 0))  // checked before the default is computed from it
+      fail(ErrorKind::Range, "rateLimiter.samplesPerInsert must be a finite number > 0, got " + num(*spi));
+    error_buffer = std::max(0.1 * *spi * double(min_size), 2 * std::max(1.0, *spi));
+  }
+  return sample_to_insert_ratio(*spi, min_size, *error_buffer);
+}
+
 void RateLimiter::validate(const RateLimiterConfig& c) {
   // reverb/rate_limiters.py MinSize and SampleToInsertRatio raise for min_size_to_sample < 1 (and
   // rate_limiter.cc CHECKs it is > 0): with 0, samples could be admitted from an empty buffer.

@@ -61,6 +61,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -183,6 +184,15 @@ class RateLimiter {
   // Reverb's rate_limiters.SampleToInsertRatio with a scalar error_buffer.
   static RateLimiterConfig sample_to_insert_ratio(double samples_per_insert, uint64_t min_size,
                                                   double error_buffer);
+  // The JS option `rateLimiter: { minSize, samplesPerInsert?, errorBuffer? }`, decided here so
+  // the rule has one owner: minSize alone is MinSize; with samplesPerInsert, a missing
+  // errorBuffer defaults to max(0.1 * samplesPerInsert * minSize, 2 * max(1, samplesPerInsert)):
+  // the 10% tolerance of DeepMind Acme's agents (error_buffer = min_replay_size *
+  // samples_per_insert_tolerance_rate * samples_per_insert), raised to twice Reverb's least valid
+  // value so that small minSize still leaves room. errorBuffer without samplesPerInsert is
+  // refused (a ratio needs its rate).
+  static RateLimiterConfig from_options(uint64_t min_size, std::optional<double> samples_per_insert,
+                                        std::optional<double> error_buffer);
   // Throws Error(Range) when `config` is not valid; the constructor calls it.
   static void validate(const RateLimiterConfig& config);
 

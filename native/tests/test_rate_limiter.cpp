@@ -130,6 +130,25 @@ TEST_CASE("configurations: Reverb's validity rules, with clear errors") {
   CHECK(std::isinf(ms.max_diff));
 }
 
+TEST_CASE("the JS options: minSize alone, a default errorBuffer, errorBuffer without a rate") {
+  const auto ms = RateLimiter::from_options(50, std::nullopt, std::nullopt);
+  CHECK(ms.min_size == 50);
+  CHECK(std::isinf(ms.max_diff));
+  const auto big = RateLimiter::from_options(1000, 4.0, std::nullopt);  // 10% of 4000 = 400
+  CHECK(big.min_diff == 3600);
+  CHECK(big.max_diff == 4400);
+  const auto small = RateLimiter::from_options(2, 0.5, std::nullopt);  // floor 2 * max(1, 0.5) = 2
+  CHECK(small.min_diff == -1);
+  CHECK(small.max_diff == 3);
+  const auto given = RateLimiter::from_options(10, 1.0, 3.0);
+  CHECK(given.min_diff == 7);
+  CHECK(given.max_diff == 13);
+  CHECK(contains(range_error([] { RateLimiter::from_options(10, std::nullopt, 3.0); }), "needs rateLimiter.samplesPerInsert"));
+  CHECK(contains(range_error([] { RateLimiter::from_options(10, -1.0, std::nullopt); }), "samplesPerInsert"));
+  CHECK(contains(range_error([] { RateLimiter::from_options(0, 1.0, std::nullopt); }), "minSize"));
+  CHECK(contains(range_error([] { RateLimiter::from_options(10, 1.0, 0.5); }), "errorBuffer"));
+}
+
 TEST_CASE("MinSize: inserts always pass, samples wait for min_size items") {
   RateLimiter rl(RateLimiter::min_size(3));
   CHECK_FALSE(rl.can_sample(1));
