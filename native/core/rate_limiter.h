@@ -6,7 +6,10 @@
 //
 //   diff = inserts * samples_per_insert - samples (+ offset, see set_enabled)
 //
-// * Stage 1, fewer than min_size items inserted: inserts pass, samples wait (MinSize).
+// * Stage 1, fewer than min_size items inserted: inserts pass, samples wait (MinSize). Reverb
+//   counts the table's size (inserts - deletes); a ring buffer only loses items by overwriting,
+//   so with capacity >= min_size (the buffer must refuse a larger minSize) items inserted since
+//   the last clear() stand for the size, and no delete count is kept.
 // * Stage 2: diff is kept within [min_diff, max_diff]. SampleToInsertRatio(spi, min_size,
 //   error_buffer) centres that range on spi * min_size (the diff at the end of stage 1), so
 //   only what happens after stage 1 is weighed: [spi*min_size - error_buffer,
