@@ -14,6 +14,7 @@ import type { FieldSpec } from '../schema/types';
 import type { ArchiveInfo, NativeArchiveMap } from '../native/contract';
 import { openArchiveMap } from '../native/open';
 import { checkPath } from './files';
+import { checkAgreement } from './agreement';
 
 /** Bytes checksummed at a time: progress and yields to the event loop come between chunks. */
 const VERIFY_CHUNK = 64 << 20;
@@ -52,6 +53,7 @@ export type MakeBuffer<B> = (info: ArchiveInfo, options: ArchivedBufferOptions) 
 
 /** The options to rebuild the archived buffer with, given load's own options. */
 function archivedOptions(info: ArchiveInfo, load: LoadOptions): ArchivedBufferOptions {
+  checkAgreement(info, load as Record<string, unknown>);
   const fields: Record<string, FieldSpec> = {};
   let rowBytes = 0;
   for (const f of info.fields) {

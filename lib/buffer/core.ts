@@ -12,9 +12,11 @@ import { describe } from '../schema/dtypes';
 import { checkInteger } from '../schema/checks';
 import { ResolvedField, resolveFields } from '../schema/fields';
 import { resolveStorage, StorageOptions } from '../schema/storage';
+import { checkKeys, COMMON_KEYS, EXPLICIT_KEYS, PRIORITIZED_KEYS, SHORTHAND_KEYS } from '../schema/options';
 import type { BufferOptions } from '../schema/types';
 import type { ArchiveInfo, ArchiveMetaJs, NativeArchiveMap, NativeBuffer } from '../native/contract';
 import { openNativeBuffer } from '../native/open';
+import { LIMITS } from '../native/addon';
 import { EpochCursor, EpochIterator, EpochOptions } from '../epochs/iterator';
 import { StepState } from '../epochs/steps';
 import type { Saveable } from '../archive/writes';
@@ -40,15 +42,19 @@ export class BufferCore implements Saveable, Restorable {
   closed = false;
   saving = false;
 
-  /** Validates the options (schema, capacity, seed, storage, in that order) and makes the native buffer. */
+  /** Validates the options (their keys, the sampler's, schema, capacity, seed, storage, in that order) and makes the native buffer. */
   constructor(options: BufferOptions, kind: SamplerKind) {
+    if (typeof options !== 'object' || options === null) throw new ShapeError(`options must be an object, got ${describe(options)}`);
+    checkKeys(options, [...COMMON_KEYS, ...SHORTHAND_KEYS, ...EXPLICIT_KEYS, ...kind.optionKeys], 'option', OutOfRangeError,
+      kind.optionKeys.length ? undefined : { keys: PRIORITIZED_KEYS, hint: 'it is an option of PrioritizedReplayBuffer, not of a uniform ReplayBuffer' });
+    const sampler = kind.settle(options);
     this.fields = resolveFields(options);
-    this.capacity = checkInteger(options.capacity, 'capacity', 1, 2 ** 40);
+    this.capacity = checkInteger(options.capacity, 'capacity', 1, LIMITS.maxCapacity);
     this.seed = options.seed === undefined ? randomInt(2 ** 31) : checkInteger(options.seed, 'seed', Number.MIN_SAFE_INTEGER);
     this.#rng = new WordStream(this.seed);
     this.storage = resolveStorage(options.storage, this.capacity);
-    this.native = openNativeBuffer({ capacity: this.capacity, fields: this.fields, storage: this.storage, prioritized: kind.native });
-    this.sampler = kind.create(this.native);
+    this.native = openNativeBuffer({ capacity: this.capacity, fields: this.fields, storage: this.storage, prioritized: sampler.native });
+    this.sampler = sampler.create(this.native);
     this.#stager = new Stager(this.fields);
     this.#batches = new Batches(this.fields);
     this.steps = new StepState<BatchObject>(this);
@@ -86,8 +92,12 @@ export class BufferCore implements Saveable, Restorable {
 
   /** Draws a batch as the sampler does, into `options.out` or a fresh batch. */
   sample(batchSize: number, options?: { out?: object; beta?: unknown }): BatchObject {
-    const plan = this.sampler.prepare(options);
     this.assertOpen();
+    if (options !== undefined) {
+      if (typeof options !== 'object' || options === null) throw new OutOfRangeError(`sample options must be an object like { out }, got ${describe(options)}`);
+      checkKeys(options, this.sampler.weighted ? ['out', 'beta'] : ['out'], 'sample option');
+    }
+    const plan = this.sampler.prepare(options);
     checkInteger(batchSize, 'batchSize', 1);
     const length = this.native.length;
     if (batchSize > length)
@@ -115,6 +125,8 @@ export class BufferCore implements Saveable, Restorable {
   /** Up to `want` live items named from keys[start...], in exact-size fresh arrays. */
   readLive(keys: Float64Array, start: number, want: number): { batch: BatchObject | null; consumed: number } {
     this.assertOpen();
+    // No more rows than there are keys left: an epoch batch size of 2^30 over 5 items allocates 5 rows.
+    want = Math.min(want, keys.length - start);
     let batch = this.#batches.prepare(want, undefined, null, false);
     const [consumed, got] = this.native.readLive(keys, start, want, this.#batches.outs, batch.indices);
     if (got === 0) return { batch: null, consumed };

@@ -15,6 +15,7 @@ import type { ArchiveInfo, NativeBuffer } from '../native/contract';
 import type { NativeBufferSpec } from '../native/open';
 import { float64 } from './convert';
 import type { BatchObject } from './batches';
+import { PRIORITIZED_KEYS } from '../schema/options';
 
 /** What the shared buffer asks of its sampler. `P` is what `prepare` hands to `draw`. @internal */
 export interface Sampler<P = unknown> {
@@ -32,10 +33,12 @@ export interface Sampler<P = unknown> {
   rowPriorities(priorities: unknown, rows: number): Float64Array | undefined;
 }
 
-/** A kind of sampler, chosen when a buffer is made: its part of the native buffer's spec, and the sampler over that buffer. @internal */
+/** A kind of sampler, chosen when a buffer is made: the options it takes, and from them its part of the native buffer's spec and the sampler over that buffer. @internal */
 export interface SamplerKind {
-  readonly native: NativeBufferSpec['prioritized'];
-  create(native: NativeBuffer): Sampler;
+  /** The option keys this kind takes beside every buffer's. */
+  readonly optionKeys: readonly string[];
+  /** Validates this kind's options (their keys already checked). */
+  settle(options: object): { native: NativeBufferSpec['prioritized']; create(native: NativeBuffer): Sampler };
 }
 
 const DEFAULTS = { alpha: 0.6, betaStart: 0.4, betaEnd: 1.0, betaFrames: 100_000, epsilon: 1e-6 } as const;
@@ -69,7 +72,7 @@ class UniformSampler implements Sampler<null> {
 }
 
 /** The uniform sampler's kind. @internal */
-export const uniformKind: SamplerKind = { native: null, create: (native) => new UniformSampler(native) };
+export const uniformKind: SamplerKind = { optionKeys: [], settle: () => ({ native: null, create: (native) => new UniformSampler(native) }) };
 
 /** Validated prioritized options. @internal */
 export interface PrioritizedSettings {
@@ -157,9 +160,10 @@ export class PrioritizedSampler implements Sampler<number | undefined>, Prioriti
 
 }
 
-/** Validates prioritized options (before the schema: as the constructor always has) and returns the prioritized kind. @internal */
-export function prioritizedKind(options: PrioritizedOptions | undefined): SamplerKind {
-  const o = options ?? {};
+/** The prioritized kind: it validates prioritized options (before the schema, as the constructor always has). @internal */
+export const prioritizedKind: SamplerKind = { optionKeys: PRIORITIZED_KEYS, settle: (options) => settlePrioritized(options as PrioritizedOptions) };
+
+function settlePrioritized(o: PrioritizedOptions): ReturnType<SamplerKind['settle']> {
   const alpha = checkNumber(o.alpha ?? DEFAULTS.alpha, 'alpha', 0);
   const eviction = o.eviction ?? 'fifo';
   if (!EVICTIONS.has(eviction)) throw new OutOfRangeError(`eviction must be 'fifo' or 'lowest-priority', got ${describe(eviction)}`);

@@ -65,8 +65,8 @@ export class StepState<B> {
     if (typeof options !== 'object' || options === null) throw new OutOfRangeError('getStepsAndIterator needs { nEpochs, maxIter, batchSize }');
     const nEpochs = checkInteger(options.nEpochs, 'nEpochs', 0);
     const batchSize = checkInteger(options.batchSize, 'batchSize', 1);
+    const maxIter = checkInteger(options.maxIter, 'maxIter', 0); // checked whatever nEpochs, so a bad call prepares nothing
     if (nEpochs === 0) {
-      const maxIter = checkInteger(options.maxIter, 'maxIter', 0);
       this.#iterator = null;
       this.#at = null;
       this.#randomBatchSize = batchSize;

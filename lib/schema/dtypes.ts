@@ -75,7 +75,8 @@ export function describe(v: unknown): string {
   if (Array.isArray(v)) return `Array(${v.length})`;
   if (v === null) return 'null';
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '...' : v);
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (v === undefined) return 'undefined';
   return typeof v;
 }

@@ -80,7 +80,7 @@ describe('resolveStorage', () => {
     expectError(() => resolveStorage({ type: 'disk', path: 'a' }, 8), OutOfRangeError, `storage.type must be 'memory', 'mmap' or 'tiered', got "disk"`);
     expect(() => resolveStorage({ type: 'mmap', path: '' }, 8)).toThrow(OutOfRangeError);
     expect(() => resolveStorage({ type: 'mmap', path: 'a\0b' }, 8)).toThrow(OutOfRangeError);
-    expectError(() => resolveStorage({ type: 'tiered', path: 'a', hotCapacity: 8 }, 8), OutOfRangeError, 'storage.hotCapacity must be an integer in [1, 7], got 8');
+    expectError(() => resolveStorage({ type: 'tiered', path: 'a', hotCapacity: 8 }, 8), OutOfRangeError, 'storage.hotCapacity must be less than capacity: capacity must exceed hotCapacity (capacity 8, hotCapacity 8)');
     expect(() => resolveStorage({ type: 'tiered', path: 'a', hotCapacity: 0 }, 8)).toThrow(OutOfRangeError);
   });
 });
