@@ -8,7 +8,6 @@
         "native/binding/convert.cpp",
         "native/binding/buffer_object.cpp",
         "native/binding/archive_object.cpp",
-        "native/binding/archive_mapping.cpp",
         "native/core/schema.cpp",
         "native/core/storage.cpp",
         "native/core/sum_tree.cpp",

@@ -65,6 +65,44 @@ describe('limits are the core limits, enforced when a buffer is made (issue 12, 
   });
 });
 
+describe("the facade checks the core's limits itself, with the binding's numbers", () => {
+  // One past each limit: the facade's own message, naming the user's option (the core's
+  // messages, which the binding would pass on, are worded differently); at the limit: accepted.
+  const fields = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, { shape: [], dtype: 'uint8' as const }]));
+  const messageOf = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      return `${(e as Error).name}: ${(e as Error).message}`;
+    }
+    return '(nothing thrown)';
+  };
+  test('field count, for `fields` and for `extraFields`', () => {
+    expect(messageOf(() => new ReplayBuffer({ capacity: 4, fields: fields(LIMITS.maxFields + 1) }))).toBe(
+      `ShapeError: \`fields\` make ${LIMITS.maxFields + 1} fields; a buffer has at most ${LIMITS.maxFields}`,
+    );
+    expect(messageOf(() => new ReplayBuffer({ capacity: 4, obsShape: [2], extraFields: fields(LIMITS.maxFields - 5) }))).toBe(
+      `ShapeError: \`extraFields\` with the 6 standard fields make ${LIMITS.maxFields + 1} fields; a buffer has at most ${LIMITS.maxFields}`,
+    );
+    expect(new ReplayBuffer({ capacity: 4, obsShape: [2], extraFields: fields(LIMITS.maxFields - 6) }).length).toBe(0);
+  });
+  test('dimensions and name bytes (UTF-8: a two-byte character counts twice)', () => {
+    expect(messageOf(() => new ReplayBuffer({ capacity: 4, fields: { x: { shape: Array(LIMITS.maxDims + 1).fill(1), dtype: 'float32' } } }))).toBe(
+      `ShapeError: field 'x': shape has ${LIMITS.maxDims + 1} dimensions; at most ${LIMITS.maxDims} are supported`,
+    );
+    const half = 'é'.repeat(Math.floor(LIMITS.maxNameBytes / 2));
+    expect(new ReplayBuffer({ capacity: 4, fields: { [half]: { shape: [], dtype: 'float32' } } }).length).toBe(0);
+    expect(messageOf(() => new ReplayBuffer({ capacity: 4, fields: { [half + 'é']: { shape: [], dtype: 'float32' } } }))).toMatch(
+      new RegExp(`^ShapeError: field name '.{40}\\.\\.\\.' is longer than ${LIMITS.maxNameBytes} bytes \\(UTF-8\\)$`),
+    );
+  });
+  test('capacity', () => {
+    expect(messageOf(() => new ReplayBuffer({ capacity: LIMITS.maxCapacity + 1, obsShape: [2] }))).toBe(
+      `OutOfRangeError: capacity must be an integer in [1, ${LIMITS.maxCapacity}], got ${LIMITS.maxCapacity + 1}`,
+    );
+  });
+});
+
 describe('archives of epoch state with no keys load (issue 12, item 1)', () => {
   const make = () => {
     const b = new PrioritizedReplayBuffer({ capacity: 16, obsShape: [4], actionDtype: 'int32', seed: 5 });

@@ -94,7 +94,9 @@ export function assertIntact(map: NativeArchiveMap, path: string): void {
 export function openMap(path: string): { map: NativeArchiveMap; info: ArchiveInfo } {
   const map = openArchiveMap(nodePath.resolve(checkPath(path)));
   try {
-    return { map, info: map.info() };
+    const info = map.info();
+    assertIntact(map, path); // truncated while the core parsed it: what it read was zeros
+    return { map, info };
   } catch (e) {
     map.close();
     throw e;
@@ -107,7 +109,7 @@ export function loadSync<B>(path: string, options: LoadOptions, make: MakeBuffer
   try {
     for (const _ of verifySections(map, info, options.onProgress)) void _;
     assertIntact(map, path);
-    return restoreInto(map, info, options, make);
+    return restoreInto(path, map, info, options, make);
   } finally {
     map.close();
   }
@@ -122,16 +124,18 @@ export async function load<B>(path: string, options: LoadOptions, make: MakeBuff
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     assertIntact(map, path);
-    return restoreInto(map, info, options, make);
+    return restoreInto(path, map, info, options, make);
   } finally {
     map.close();
   }
 }
 
-function restoreInto<B>(map: NativeArchiveMap, info: ArchiveInfo, options: LoadOptions, make: MakeBuffer<B>): B {
+/** Makes the buffer and restores the archive into it; the file must still be intact once the core has copied it. */
+function restoreInto<B>(path: string, map: NativeArchiveMap, info: ArchiveInfo, options: LoadOptions, make: MakeBuffer<B>): B {
   const { buffer, state } = make(info, archivedOptions(info, options));
   try {
     state.restoreFrom(map, info);
+    assertIntact(map, path);
     return buffer;
   } catch (e) {
     state.close();

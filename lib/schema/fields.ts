@@ -79,7 +79,10 @@ export function resolveFields(options: BufferOptions): ResolvedField[] {
   if (typeof options !== 'object' || options === null) throw new ShapeError(`options must be an object, got ${describe(options)}`);
   const specs = specsOf(options);
   if (specs.length === 0) throw new ShapeError('a schema needs at least one field');
-  if (specs.length > LIMITS.maxFields) throw new ShapeError(`a schema has at most ${LIMITS.maxFields} fields, got ${specs.length}`);
+  if (specs.length > LIMITS.maxFields) {
+    const option = (options as { fields?: unknown }).fields !== undefined ? '`fields`' : '`extraFields` with the 6 standard fields';
+    throw new ShapeError(`${option} make ${specs.length} fields; a buffer has at most ${LIMITS.maxFields}`);
+  }
   return specs.map(([name, f]) => {
     if (RESERVED.has(name)) throw new ShapeError(`field name '${name}' is reserved (${name === 'indices' || name === 'weights' || name === 'priorities' ? 'batches carry it' : 'it would reach the prototype of batch objects'})`);
     if (Buffer.byteLength(name, 'utf8') > LIMITS.maxNameBytes) throw new ShapeError(`field name '${name.slice(0, 40)}...' is longer than ${LIMITS.maxNameBytes} bytes (UTF-8)`);

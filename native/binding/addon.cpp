@@ -1,10 +1,10 @@
 // replaykit's Node-API binding: module initialisation. The objects live beside it:
 //   buffer_object.cpp    NativeBuffer, the core's ReplayBuffer
-//   archive_object.cpp   ArchiveMap, an archive mapped read-only (archive_mapping.cpp maps it)
+//   archive_object.cpp   ArchiveMap, an archive mapped read-only (the core's MappedFile)
 //   convert.cpp          typed arrays, enums by name, item keys: what crosses the boundary
 //   errors.cpp           the one guard: C++ exceptions into the registered JS error classes
 //
-// Module exports (lib/native.ts, Addon): NativeBuffer, ArchiveMap, setErrorClasses(classes),
+// Module exports (lib/native/contract.ts, Addon): NativeBuffer, ArchiveMap, setErrorClasses(classes),
 // limits { maxFields, maxDims, maxNameBytes, maxCapacity }, crc32(bytes, running?).
 #include <napi.h>
 

@@ -1,7 +1,12 @@
 // new ArchiveMap(path): maps an archive read-only; the core checks its structure and its
 // header checksum (parse_archive) and, step by step, its sections' checksums.
 //
-// Contract (lib/native.ts, NativeArchiveMap):
+// The mapping is the core's MappedFile (read-only mode: regular files only, so a FIFO is
+// refused at once; no descriptor kept; registered with the SIGBUS fault guard), shared by
+// the ArchiveMap and the external ArrayBuffer that views it: the map drops its reference
+// when closed (after detaching the buffer) or collected, the buffer's finalizer its own.
+//
+// Contract (lib/native/contract.ts, NativeArchiveMap):
 //   info()                      the header, schema, sections and epoch record, enums by name
 //   buffer()                    an ArrayBuffer over the whole file (zero-copy where allowed)
 //   verifyChecksums(maxBytes)   { done, bytesVerified }: checks up to maxBytes more; throws
@@ -12,13 +17,14 @@
 #include "archive_object.h"
 
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "addon.h"
-#include "archive_mapping.h"
 #include "convert.h"
 #include "error.h"
 #include "errors.h"
+#include "file.h"
 
 namespace replaykit_node {
 
@@ -44,23 +50,17 @@ class ArchiveMap : public Napi::ObjectWrap<ArchiveMap>, public Guarded<ArchiveMa
   explicit ArchiveMap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ArchiveMap>(info) {
     guard(info.Env(), [&] {
       const std::string path = to_string(info[0], "an archive path");
-      mapping_ = ArchiveMapping::open(path, sizeof(replaykit::ArchiveHeader));
-      try {
-        view_ = replaykit::parse_archive(mapping_->data(), mapping_->size());
-      } catch (...) {
-        mapping_->release();
-        mapping_ = nullptr;
-        throw;
-      }
+      std::shared_ptr<replaykit::MappedFile> file = replaykit::MappedFile::open_readonly(path);
+      if (file->size() < sizeof(replaykit::ArchiveHeader))
+        fail(ErrorKind::Archive, "not a valid archive: '" + path + "' is " + std::to_string(file->size()) +
+                                     " bytes, shorter than a header");
+      view_ = replaykit::parse_archive(file->data(), file->size());
+      file_ = std::move(file);
     });
   }
 
-  ~ArchiveMap() override {
-    if (mapping_) mapping_->release();
-  }
-
   const replaykit::ArchiveView& view() const {
-    if (!mapping_ || !mapping_->data()) fail(ErrorKind::State, "the archive is closed");
+    if (!file_) fail(ErrorKind::State, "the archive is closed");
     return view_;
   }
 
@@ -138,16 +138,17 @@ class ArchiveMap : public Napi::ObjectWrap<ArchiveMap>, public Guarded<ArchiveMa
     view();
     if (!buffer_ref_.IsEmpty() && !buffer_ref_.Value().IsEmpty()) return buffer_ref_.Value();
     napi_value ab;
-    mapping_->retain();
+    // The buffer's own reference to the mapping, dropped by its finalizer.
+    auto* ref = new std::shared_ptr<replaykit::MappedFile>(file_);
     napi_status st = napi_create_external_arraybuffer(
-        env, const_cast<uint8_t*>(mapping_->data()), mapping_->size(),
-        [](napi_env, void*, void* hint) { static_cast<ArchiveMapping*>(hint)->release(); }, mapping_, &ab);
+        env, file_->data(), file_->size(),
+        [](napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<replaykit::MappedFile>*>(hint); }, ref, &ab);
     if (st != napi_ok) {
-      mapping_->release();
+      delete ref;
       void* copy = nullptr;
-      if (napi_create_arraybuffer(env, mapping_->size(), &copy, &ab) != napi_ok)
+      if (napi_create_arraybuffer(env, file_->size(), &copy, &ab) != napi_ok)
         fail(ErrorKind::Range, "cannot allocate a copy of the archive");
-      std::memcpy(copy, mapping_->data(), mapping_->size());
+      std::memcpy(copy, file_->data(), file_->size());
       external_ = false;
     } else {
       external_ = true;
@@ -187,25 +188,25 @@ class ArchiveMap : public Napi::ObjectWrap<ArchiveMap>, public Guarded<ArchiveMa
   // The facade checks this after reading through the mapping (load, verify, field views):
   // a truncation from outside makes the fault guard map zeros, so what was read is not the file.
   Napi::Value Damaged(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), mapping_ != nullptr && mapping_->damaged());
+    return Napi::Boolean::New(info.Env(), file_ != nullptr && file_->damaged());
   }
 
-  // Detaches the buffer (views become empty) and unmaps the file.
+  // Detaches the buffer (views become empty), then unmaps the file now rather than when V8
+  // frees the detached buffer: no view can reach the mapping any more.
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!mapping_) return env.Undefined();
+    if (!file_) return env.Undefined();
     if (external_ && !buffer_ref_.IsEmpty()) {
       Napi::ArrayBuffer b = buffer_ref_.Value();
       if (!b.IsEmpty() && !b.IsDetached()) b.Detach();
     }
     buffer_ref_.Reset();
-    mapping_->unmap();
-    mapping_->release();
-    mapping_ = nullptr;
+    file_->close();
+    file_.reset();
     return env.Undefined();
   }
 
-  ArchiveMapping* mapping_ = nullptr;
+  std::shared_ptr<replaykit::MappedFile> file_;  // null once closed
   replaykit::ArchiveView view_;
   replaykit::ChecksumVerifier verifier_;
   Napi::Reference<Napi::ArrayBuffer> buffer_ref_;

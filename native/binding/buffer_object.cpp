@@ -1,6 +1,6 @@
 // NativeBuffer: the core's ReplayBuffer as a JS object.
 //
-// Contract (lib/native.ts, NativeBuffer and NativeSpec): whole columns cross the boundary once
+// Contract (lib/native/contract.ts, NativeBuffer and NativeSpec): whole columns cross the boundary once
 // per call; the facade allocates the output typed arrays and passes them in. The binding
 // checks what memory safety needs (types, lengths, a live buffer); the facade has validated
 // the user's input and the core asserts its own invariants.
