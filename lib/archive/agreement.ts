@@ -9,6 +9,7 @@ import { ArchiveError } from '../errors';
 import { describe } from '../schema/dtypes';
 import { resolveFields } from '../schema/fields';
 import { PRIORITIZED_KEYS } from '../schema/options';
+import { archivedPrioritizedOptions } from '../buffer/samplers';
 import type { BufferOptions } from '../schema/types';
 import type { ArchiveInfo } from '../native/contract';
 
@@ -20,17 +21,10 @@ export function checkAgreement(info: ArchiveInfo, options: Record<string, unknow
   if (options.capacity !== undefined && options.capacity !== info.capacity) differ('capacity', options.capacity, info.capacity);
   if (options.seed !== undefined && options.seed !== info.seed) differ('seed', options.seed, info.seed);
   if (options.fields !== undefined || options.obsShape !== undefined) checkSchema(info, options);
-  const prioritized: Record<string, unknown> = {
-    alpha: info.alpha,
-    betaStart: info.betaStart,
-    betaEnd: info.betaEnd,
-    betaFrames: info.betaFrames,
-    epsilon: info.epsilon,
-    eviction: info.eviction,
-  };
+  const prioritized: Record<string, unknown> | null = archivedPrioritizedOptions(info);
   for (const key of PRIORITIZED_KEYS) {
     if (options[key] === undefined) continue;
-    if (info.kind !== 'prioritized') throw new ArchiveError(`option ${key} is for prioritized buffers, but the archive holds a uniform buffer`);
+    if (prioritized === null) throw new ArchiveError(`option ${key} is for prioritized buffers, but the archive holds a uniform buffer`);
     if (options[key] !== prioritized[key]) differ(key, options[key], prioritized[key]);
   }
 }

@@ -41,19 +41,22 @@ export interface NativeBuffer {
 export interface ArchiveMetaJs {
   rngState: number[];
   seed: number;
-  epoch?: {
-    nEpochs: number;
-    epoch: number;
-    cursor: number;
-    batchSize: number;
-    randomBatchSize: number;
-    shuffle: boolean;
-    dropLast: boolean;
-    /** An epoch iterator is set (else getNextBatch draws random batches of randomBatchSize). */
-    iterator: boolean;
-    /** The keys of the epoch in progress; null before the first epoch begins. */
-    keys: Float64Array | null;
-  };
+  epoch?: EpochRecordJs;
+}
+
+/** The epoch record of an archive (native/core/archive.h, EpochRecord and its keys), enums as booleans. @internal */
+export interface EpochRecordJs {
+  nEpochs: number;
+  epoch: number;
+  cursor: number;
+  batchSize: number;
+  randomBatchSize: number;
+  shuffle: boolean;
+  dropLast: boolean;
+  /** An epoch iterator is set (else getNextBatch draws random batches of randomBatchSize). */
+  iterator: boolean;
+  /** The keys of the epoch in progress (ArchiveMap.info() gives a copy); null before the first epoch begins. */
+  keys: Float64Array | null;
 }
 
 /** What planArchive returns. @internal */
@@ -85,18 +88,7 @@ export interface ArchiveInfo {
   fields: { name: string; dtype: Dtype; shape: number[]; offset: number; bytes: number }[];
   /** Where the priorities lie (prioritized archives). */
   priorities?: { offset: number; bytes: number };
-  epoch?: {
-    nEpochs: number;
-    epoch: number;
-    cursor: number;
-    batchSize: number;
-    randomBatchSize: number;
-    shuffle: boolean;
-    dropLast: boolean;
-    iterator: boolean;
-    /** A copy of the epoch's keys; null before the first epoch began. */
-    keys: Float64Array | null;
-  };
+  epoch?: EpochRecordJs;
 }
 
 /** A read-only mapping of an archive file (native/binding/archive_object.cpp). @internal */

@@ -12,12 +12,6 @@
 namespace replaykit {
 
 namespace {
-std::string num(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
 // "key 42 (entry 3)", or "entry 3 (not a key)" for kNotAKey.
 std::string key_text(uint64_t key, uint64_t i) {
   if (key == kNotAKey) return "entry " + std::to_string(i) + " (not an item key)";

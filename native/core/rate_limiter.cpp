@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <sstream>
 #include <string>
 
 #include "error.h"
@@ -12,13 +11,6 @@
 namespace replaykit {
 
 namespace {
-
-std::string num(double v) {
-  std::ostringstream s;
-  s.precision(17);
-  s << v;
-  return s.str();
-}
 
 size_t idx(RateSide side) { return side == RateSide::Insert ? 0 : 1; }
 

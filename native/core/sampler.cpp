@@ -12,11 +12,6 @@
 namespace replaykit {
 
 namespace {
-std::string num(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
 constexpr uint64_t kMaxFrames = uint64_t(1) << 53;  // a count a double holds exactly
 }  // namespace
 
