@@ -16,6 +16,30 @@ export function checkPath(path: unknown): string {
   return path;
 }
 
+/**
+ * Refuses an archive path that names the same file as a buffer's storage file (by device and
+ * inode, so a hard link or another spelling of the path is caught too): a save would replace
+ * the mapped storage, a load would truncate the archive it maps. Paths that do not exist yet
+ * cannot be the same file. @internal
+ */
+export function refuseStorageFile(archivePath: string, storage: unknown, doing: 'save' | 'load'): void {
+  const sp = typeof storage === 'object' && storage !== null ? (storage as { path?: unknown }).path : undefined;
+  if (typeof sp !== 'string' || sp.length === 0 || sp.includes('\0')) return;
+  let a: fs.Stats, b: fs.Stats;
+  try {
+    a = fs.statSync(archivePath);
+    b = fs.statSync(sp);
+  } catch {
+    return;
+  }
+  if (a.dev === b.dev && a.ino === b.ino)
+    throw new ArchiveError(
+      doing === 'save'
+        ? `cannot save the archive '${archivePath}': it is the buffer's own storage file ('${sp}')`
+        : `cannot load the archive '${archivePath}' with storage at '${sp}': they are the same file`,
+    );
+}
+
 /** Temporary files of saves in flight: removed if the process exits in the middle of one. */
 const inFlight = new Set<string>();
 let exitHookInstalled = false;
