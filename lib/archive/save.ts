@@ -34,6 +34,7 @@ export interface SaveOptions {
  */
 function checkSave(b: Saveable, path: unknown, options: unknown): { target: string; options: SaveOptions } {
   if (b.closed) throw new StateError('the buffer is closed');
+  if (b.busy) throw new StateError('a save cannot start from inside another call on this buffer (a getter of its input)');
   const target = nodePath.resolve(checkPath(path));
   if (options === undefined) {
     refuseStorageFile(target, b.storage, 'save');

@@ -14,6 +14,8 @@ export interface Saveable {
   readonly closed: boolean;
   /** True while a save runs: the buffer refuses changes. */
   saving: boolean;
+  /** True during one of the buffer's calls: a save started from inside it is refused. */
+  readonly busy?: boolean;
   /** The buffer's storage (a save must not replace its file). */
   readonly storage?: StorageOptions;
   /** The facade's state for the archive (the core reads its own). */
