@@ -359,9 +359,6 @@ function checkStored(v: Violations, op: string, input: string, rb: Any, kind: Ki
 
 const SEEDS = { files: 1001, ctor: 101, push: 202, batch: 303, sample: 404, storage: 505, archive: 606, save: 707, closed: 808, reentrant: 909 };
 
-// OPEN (issue 12 items 3, 5, 7, 18): three families still find errors that are not ReplayErrors (save
-// paths and options), argument checks before the closed check, and re-entrant calls; they are
-// marked test.failing until fixed (a fix makes them "fail": then remove `.failing`).
 describe('hostile input: each call succeeds or throws a ReplayError, and a refused call changes nothing', () => {
   test('constructor options', () => {
     const g = new Gen(SEEDS.ctor);
@@ -706,7 +703,7 @@ describe('hostile input: each call succeeds or throws a ReplayError, and a refus
     expect(v.summary()).toEqual({});
   });
 
-  test.failing('save, saveSync, load, loadSync and openArchive arguments: paths and options', async () => {
+  test('save, saveSync, load, loadSync and openArchive arguments: paths and options', async () => {
     const g = new Gen(SEEDS.files);
     const v = new Violations();
     const dir = path.join(tmp.dir, 'files');
@@ -845,7 +842,7 @@ describe('hostile input: each call succeeds or throws a ReplayError, and a refus
     expect(callsDuringSaves).toBeGreaterThan(100); // the family is not vacuous: most calls landed during a save
   });
 
-  test.failing('calls after close() are a StateError, whatever their arguments', () => {
+  test('calls after close() are a StateError, whatever their arguments', () => {
     const g = new Gen(SEEDS.closed);
     const v = new Violations();
     const methods = ['push', 'pushBatch', 'sample', 'sampleByIndex', 'sampleByIndexFields', 'sampleAll', 'epochs', 'createEpochIterator', 'getNextBatch', 'calculateNumBatches', 'getStepsAndIterator', 'isReady', 'clear', 'getRngState', 'setRngState', 'saveSync', 'updatePriorities', 'top'];
@@ -871,7 +868,7 @@ describe('hostile input: each call succeeds or throws a ReplayError, and a refus
     expect(v.summary()).toEqual({});
   });
 
-  test.failing('calls from inside the buffer\'s own calls (getters of a transition, columns or `out`) are a StateError', async () => {
+  test('calls from inside the buffer\'s own calls (getters of a transition, columns or `out`) are a StateError', async () => {
     const g = new Gen(SEEDS.reentrant);
     const v = new Violations();
     const dir = path.join(tmp.dir, 'reentrant');

@@ -69,8 +69,6 @@ async function expectReject(fn: () => unknown, cls: abstract new (...a: never[])
 
 // ---------------------------------------------------------------------------------------------
 
-// OPEN (issue 12 items 3, 5, 7 and the NUL save path of 18): these tests fail until fixed and are
-// marked test.failing so CI stays green; a fix makes them "fail": then remove `.failing`.
 describe('#12.3 saving onto the buffer\'s own storage file', () => {
   describe.each(diskKinds)('%s storage', (_name, storageAt) => {
     /** A buffer on a fresh storage file with 10 items, the file's identity and bytes. */
@@ -88,7 +86,7 @@ describe('#12.3 saving onto the buffer\'s own storage file', () => {
       expect(snapshot(s.rb)).toEqual(s.before);
     };
 
-    test.failing('#12.3 saveSync onto the storage path is refused with a ReplayError; the storage file and buffer are intact', () => {
+    test('#12.3 saveSync onto the storage path is refused with a ReplayError; the storage file and buffer are intact', () => {
       const s = setUp();
       expectThrow(() => s.rb.saveSync(s.file), ReplayError);
       expectIntact(s);
@@ -96,14 +94,14 @@ describe('#12.3 saving onto the buffer\'s own storage file', () => {
       s.rb.close();
     });
 
-    test.failing('#12.3 save (async) onto the storage path is refused with a ReplayError; the storage file is intact', async () => {
+    test('#12.3 save (async) onto the storage path is refused with a ReplayError; the storage file is intact', async () => {
       const s = setUp();
       await expectReject(() => s.rb.save(s.file), ReplayError);
       expectIntact(s);
       s.rb.close();
     });
 
-    test.failing('#12.3 the same file under another name is refused too: a hard link, a symlinked directory, ./ and ../ spellings', () => {
+    test('#12.3 the same file under another name is refused too: a hard link, a symlinked directory, ./ and ../ spellings', () => {
       const s = setUp();
       const dir = path.dirname(s.file);
       const link = fresh('hardlink.rkb');
@@ -175,7 +173,7 @@ describe('#12.5 temporaries of killed saves', () => {
     return t;
   };
 
-  test.failing.each(['saveSync', 'save'] as const)('#12.5 %s removes a temporary of the same target whose writer process is gone', async (how) => {
+  test.each(['saveSync', 'save'] as const)('#12.5 %s removes a temporary of the same target whose writer process is gone', async (how) => {
     const target = path.join(freshDir(), 'ckpt.rkb');
     const t = leftover(target, deadPid());
     const rb = standard();
@@ -217,7 +215,7 @@ describe('#12.7 re-entrant calls on the same buffer are a StateError', () => {
     return t as unknown as ReturnType<typeof transition>;
   };
 
-  test.failing('#12.7 a saveSync started from inside a push getter is a StateError; nothing is written and nothing is pushed', () => {
+  test('#12.7 a saveSync started from inside a push getter is a StateError; nothing is written and nothing is pushed', () => {
     const rb = standard();
     rb.pushBatch(columns(0, 5));
     const before = snapshot(rb);
@@ -231,7 +229,7 @@ describe('#12.7 re-entrant calls on the same buffer are a StateError', () => {
     rb.close();
   });
 
-  test.failing('#12.7 a save (async) started from inside a push getter is refused with a StateError and writes no archive', async () => {
+  test('#12.7 a save (async) started from inside a push getter is refused with a StateError and writes no archive', async () => {
     const rb = standard();
     rb.pushBatch(columns(0, 5));
     const d = freshDir();
@@ -252,7 +250,7 @@ describe('#12.7 re-entrant calls on the same buffer are a StateError', () => {
     rb.close();
   });
 
-  test.failing('#12.7 a push from inside another push\'s getter is a StateError; the outer transition is stored whole, not mixed', () => {
+  test('#12.7 a push from inside another push\'s getter is a StateError; the outer transition is stored whole, not mixed', () => {
     const rb = standard();
     rb.pushBatch(columns(0, 5));
     let inner: unknown;
@@ -268,7 +266,7 @@ describe('#12.7 re-entrant calls on the same buffer are a StateError', () => {
     rb.close();
   });
 
-  test.failing('#12.7 a pushBatch or clear from inside a push getter is a StateError and leaves the buffer as it was', () => {
+  test('#12.7 a pushBatch or clear from inside a push getter is a StateError and leaves the buffer as it was', () => {
     const rb = standard();
     rb.pushBatch(columns(0, 5));
     const before = snapshot(rb);
@@ -279,7 +277,7 @@ describe('#12.7 re-entrant calls on the same buffer are a StateError', () => {
     rb.close();
   });
 
-  test.failing('#12.7 a sample from inside an `out` getter is a StateError; the outer batch is whole and the generator advanced once', () => {
+  test('#12.7 a sample from inside an `out` getter is a StateError; the outer batch is whole and the generator advanced once', () => {
     const rb = standard();
     const twin = standard(); // same seed, same items: what the outer sample alone gives
     rb.pushBatch(columns(0, 12));
@@ -593,7 +591,7 @@ describe('#12.18 a ReplayError, never a plain RangeError/TypeError', () => {
     rb.close();
   });
 
-  test.failing('#12.18 a save path with a NUL byte is an ArchiveError that does not expose the temporary file', async () => {
+  test('#12.18 a save path with a NUL byte is an ArchiveError that does not expose the temporary file', async () => {
     const rb = standard();
     rb.pushBatch(columns(0, 5));
     const d = freshDir();

@@ -13,7 +13,7 @@ import type { StorageOptions } from '../schema/storage';
 import type { FieldSpec } from '../schema/types';
 import type { ArchiveInfo, NativeArchiveMap } from '../native/contract';
 import { openArchiveMap } from '../native/open';
-import { checkPath } from './files';
+import { checkPath, refuseStorageFile } from './files';
 import { checkAgreement } from './agreement';
 
 /** Bytes checksummed at a time: progress and yields to the event loop come between chunks. */
@@ -103,8 +103,17 @@ export function openMap(path: string): { map: NativeArchiveMap; info: ArchiveInf
   }
 }
 
+/** Checks load's options that must hold before the archive is opened. */
+function checkLoad(path: string, options: LoadOptions): void {
+  const target = nodePath.resolve(checkPath(path));
+  if (typeof options !== 'object' || options === null) throw new ArchiveError(`load options must be an object, got ${options === null ? 'null' : typeof options}`);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new ArchiveError(`onProgress must be a function, got ${typeof options.onProgress}`);
+  refuseStorageFile(target, options.storage, 'load');
+}
+
 /** Loads an archive into a buffer made by `make`. @internal */
 export function loadSync<B>(path: string, options: LoadOptions, make: MakeBuffer<B>): B {
+  checkLoad(path, options);
   const { map, info } = openMap(path);
   try {
     for (const _ of verifySections(map, info, options.onProgress)) void _;
@@ -117,6 +126,7 @@ export function loadSync<B>(path: string, options: LoadOptions, make: MakeBuffer
 
 /** As {@link loadSync}, yielding to the event loop while it verifies checksums. @internal */
 export async function load<B>(path: string, options: LoadOptions, make: MakeBuffer<B>): Promise<B> {
+  checkLoad(path, options);
   const { map, info } = openMap(path);
   try {
     for (const _ of verifySections(map, info, options.onProgress)) {

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { ArchiveError, StateError } from '../errors';
-import { checkPath, releaseTempPath, syncDirectory, tempPathFor, wrapFsError } from './files';
+import { checkPath, refuseStorageFile, releaseTempPath, syncDirectory, tempPathFor, wrapFsError } from './files';
 import { archiveWrites, checkWritten, plan, Saveable } from './writes';
 import { WriterThread } from './writer';
 
@@ -28,6 +28,32 @@ export interface SaveOptions {
   chunkBytes?: number;
 }
 
+/**
+ * Checks a save's arguments, the buffer's state first (a closed buffer is a StateError whatever
+ * the arguments): the resolved target path and the options, each a named error.
+ */
+function checkSave(b: Saveable, path: unknown, options: unknown): { target: string; options: SaveOptions } {
+  if (b.closed) throw new StateError('the buffer is closed');
+  if (b.busy) throw new StateError('a save cannot start from inside another call on this buffer (a getter of its input)');
+  const target = nodePath.resolve(checkPath(path));
+  if (options === undefined) {
+    refuseStorageFile(target, b.storage, 'save');
+    return { target, options: {} };
+  }
+  if (typeof options !== 'object' || options === null) throw new ArchiveError(`save options must be an object, got ${options === null ? 'null' : typeof options}`);
+  const o = options as Record<string, unknown>;
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new ArchiveError(`onProgress must be a function, got ${typeof o.onProgress}`);
+  if (o.signal !== undefined) {
+    // Duck-typed: an AbortSignal made in another realm (a vm context, jest) fails `instanceof`.
+    const sig = o.signal as { aborted?: unknown; throwIfAborted?: unknown; addEventListener?: unknown } | null;
+    if (typeof sig !== 'object' || sig === null || typeof sig.aborted !== 'boolean' || typeof sig.throwIfAborted !== 'function' || typeof sig.addEventListener !== 'function')
+      throw new ArchiveError('signal must be an AbortSignal');
+  }
+  chunkSize(o as SaveOptions);
+  refuseStorageFile(target, b.storage, 'save');
+  return { target, options: o as SaveOptions };
+}
+
 /** Marks `b` as saving, refusing a closed buffer and a second save. */
 function beginSave(b: Saveable): void {
   if (b.closed) throw new StateError('the buffer is closed');
@@ -35,9 +61,18 @@ function beginSave(b: Saveable): void {
   b.saving = true;
 }
 
+/** Removes a temporary file, best-effort: its own failure must not hide the save's error. */
+function removeTemp(tmp: string): void {
+  try {
+    fs.rmSync(tmp, { force: true });
+  } catch {
+    // e.g. ENOTDIR / ENAMETOOLONG: the temporary was never created.
+  }
+}
+
 /** Writes an archive of `b` to `path` atomically (temporary file, fsync, rename). @internal */
-export function saveSync(b: Saveable, path: string, options: SaveOptions = {}): void {
-  const target = nodePath.resolve(checkPath(path));
+export function saveSync(b: Saveable, path: string, opts?: SaveOptions): void {
+  const { target, options } = checkSave(b, path, opts);
   beginSave(b);
   const tmp = tempPathFor(target);
   let fd = -1;
@@ -62,7 +97,7 @@ export function saveSync(b: Saveable, path: string, options: SaveOptions = {}): 
     syncDirectory(nodePath.dirname(target));
   } catch (e) {
     if (fd >= 0) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
+    removeTemp(tmp);
     throw wrapFsError(e, target);
   } finally {
     releaseTempPath(tmp);
@@ -75,8 +110,8 @@ export function saveSync(b: Saveable, path: string, options: SaveOptions = {}): 
  * into a shared buffer (a copy, checksummed on the way); a worker thread writes it while the
  * main thread exports the next. Progress and cancellation between chunks. @internal
  */
-export async function save(b: Saveable, path: string, options: SaveOptions = {}): Promise<void> {
-  const target = nodePath.resolve(checkPath(path));
+export async function save(b: Saveable, path: string, opts?: SaveOptions): Promise<void> {
+  const { target, options } = checkSave(b, path, opts);
   options.signal?.throwIfAborted();
   beginSave(b);
   const tmp = tempPathFor(target);
@@ -119,7 +154,7 @@ export async function save(b: Saveable, path: string, options: SaveOptions = {})
     syncDirectory(nodePath.dirname(target));
   } catch (e) {
     if (!finished) await writer?.abort();
-    await fs.promises.rm(tmp, { force: true });
+    await fs.promises.rm(tmp, { force: true }).catch(() => undefined); // best-effort, as removeTemp
     if (options.signal?.aborted && e === options.signal.reason) throw e;
     throw wrapFsError(e, target);
   } finally {
@@ -132,6 +167,8 @@ export async function save(b: Saveable, path: string, options: SaveOptions = {})
 /** The chunk size a save gathers and writes at a time. */
 function chunkSize(options: SaveOptions): number {
   const c = options.chunkBytes ?? 16 << 20;
-  if (!Number.isInteger(c) || c < 4096) throw new ArchiveError(`chunkBytes must be an integer >= 4096, got ${String(c)}`);
+  // Upper bound: one chunk is allocated whole (twice for `save`), so 1 GiB keeps it allocatable.
+  if (typeof c !== 'number' || !Number.isInteger(c) || c < 4096 || c > 2 ** 30)
+    throw new ArchiveError(`chunkBytes must be an integer in [4096, 2^30], got ${String(c)}`);
   return c;
 }

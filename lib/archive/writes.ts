@@ -5,6 +5,7 @@
  * @module
  */
 import * as fs from 'node:fs';
+import type { StorageOptions } from '../schema/storage';
 import type { ArchiveMetaJs, ArchivePlanJs, NativeBuffer } from '../native/contract';
 
 /** What a save needs from a buffer. @internal */
@@ -13,6 +14,10 @@ export interface Saveable {
   readonly closed: boolean;
   /** True while a save runs: the buffer refuses changes. */
   saving: boolean;
+  /** True during one of the buffer's calls: a save started from inside it is refused. */
+  readonly busy?: boolean;
+  /** The buffer's storage (a save must not replace its file). */
+  readonly storage?: StorageOptions;
   /** The facade's state for the archive (the core reads its own). */
   archiveMeta(): ArchiveMetaJs;
 }

@@ -41,6 +41,11 @@ export class BufferCore implements Saveable, Restorable {
   readonly #batches: Batches;
   closed = false;
   saving = false;
+  /**
+   * True during a call that reads user objects (getters of a transition, columns, `out`):
+   * a call on this buffer from inside one is refused, so the outer call completes whole.
+   */
+  busy = false;
 
   /** Validates the options (their keys, the sampler's, schema, capacity, seed, storage, in that order) and makes the native buffer. */
   constructor(options: BufferOptions, kind: SamplerKind) {
@@ -62,6 +67,7 @@ export class BufferCore implements Saveable, Restorable {
 
   assertOpen(): void {
     if (this.closed) throw new StateError('the buffer is closed');
+    if (this.busy) throw new StateError('a call on this buffer from inside another of its calls (a getter of its input) is not allowed');
   }
 
   /** Refuses changes while a save runs, so that an archive never holds half a change. */
@@ -78,33 +84,48 @@ export class BufferCore implements Saveable, Restorable {
   /** Pushes one transition at `priority` (prioritized buffers; undefined: the default). */
   push(transition: unknown, priority?: unknown): number {
     this.assertMutable();
-    const row = this.#stager.row(transition);
-    return this.native.push(row, 1, this.sampler.rowPriority(priority));
+    this.busy = true;
+    try {
+      const row = this.#stager.row(transition);
+      return this.native.push(row, 1, this.sampler.rowPriority(priority));
+    } finally {
+      this.busy = false;
+    }
   }
 
   /** Pushes columns at `priorities` (prioritized buffers; undefined: the default). */
   pushBatch(columns: unknown, priorities?: unknown): void {
     this.assertMutable();
-    const cols = this.#stager.columns(columns);
-    const p = this.sampler.rowPriorities(priorities, cols ? cols.rows : 0);
-    if (cols) this.native.push(cols.arrays, cols.rows, p);
+    this.busy = true;
+    try {
+      const cols = this.#stager.columns(columns);
+      const p = this.sampler.rowPriorities(priorities, cols ? cols.rows : 0);
+      if (cols) this.native.push(cols.arrays, cols.rows, p);
+    } finally {
+      this.busy = false;
+    }
   }
 
   /** Draws a batch as the sampler does, into `options.out` or a fresh batch. */
   sample(batchSize: number, options?: { out?: object; beta?: unknown }): BatchObject {
     this.assertOpen();
-    if (options !== undefined) {
-      if (typeof options !== 'object' || options === null) throw new OutOfRangeError(`sample options must be an object like { out }, got ${describe(options)}`);
-      checkKeys(options, this.sampler.weighted ? ['out', 'beta'] : ['out'], 'sample option');
+    this.busy = true; // before the options are read: their getters must not reach this buffer
+    try {
+      if (options !== undefined) {
+        if (typeof options !== 'object' || options === null) throw new OutOfRangeError(`sample options must be an object like { out }, got ${describe(options)}`);
+        checkKeys(options, this.sampler.weighted ? ['out', 'beta'] : ['out'], 'sample option');
+      }
+      const plan = this.sampler.prepare(options);
+      checkInteger(batchSize, 'batchSize', 1);
+      const length = this.native.length;
+      if (batchSize > length)
+        throw new OutOfRangeError(`cannot sample ${batchSize} transitions: only ${length} are stored (isReady(${batchSize}) tells when enough are)`);
+      const batch = this.#batches.prepare(batchSize, options?.out, null, this.sampler.weighted);
+      this.sampler.draw(batchSize, this.#rng.next(2 * batchSize), this.#batches.outs, batch, plan);
+      return batch;
+    } finally {
+      this.busy = false;
     }
-    const plan = this.sampler.prepare(options);
-    checkInteger(batchSize, 'batchSize', 1);
-    const length = this.native.length;
-    if (batchSize > length)
-      throw new OutOfRangeError(`cannot sample ${batchSize} transitions: only ${length} are stored (isReady(${batchSize}) tells when enough are)`);
-    const batch = this.#batches.prepare(batchSize, options?.out, null, this.sampler.weighted);
-    this.sampler.draw(batchSize, this.#rng.next(2 * batchSize), this.#batches.outs, batch, plan);
-    return batch;
   }
 
   /** A new epoch iterator over this buffer. */
@@ -141,15 +162,21 @@ export class BufferCore implements Saveable, Restorable {
    */
   readPositions(indices: unknown, only: ReadonlySet<string> | null): BatchObject {
     this.assertOpen();
-    const positions = float64(indices, 'indices', -1, { float32: false, elementError: OutOfRangeError });
-    const batch = this.#batches.prepare(positions.length, undefined, only, false);
-    this.native.readPositions(positions, this.#batches.outs, batch.indices);
-    if (!only) this.sampler.decorate(batch, positions.length);
-    return batch;
+    this.busy = true;
+    try {
+      const positions = float64(indices, 'indices', -1, { float32: false, elementError: OutOfRangeError });
+      const batch = this.#batches.prepare(positions.length, undefined, only, false);
+      this.native.readPositions(positions, this.#batches.outs, batch.indices);
+      if (!only) this.sampler.decorate(batch, positions.length);
+      return batch;
+    } finally {
+      this.busy = false;
+    }
   }
 
   /** Checks a list of field names for `sampleByIndexFields`. */
   fieldSet(fields: unknown): Set<string> {
+    this.assertOpen(); // a closed buffer is a StateError whatever the arguments
     if (!Array.isArray(fields)) throw new ShapeError(`fields must be an array of field names, got ${describe(fields)}`);
     for (const name of fields)
       if (!this.#stager.has(name)) throw new ShapeError(`unknown field '${String(name)}'; the schema's fields are ${this.#stager.namesText}`);
@@ -190,6 +217,7 @@ export class BufferCore implements Saveable, Restorable {
 
   close(): void {
     if (this.closed) return;
+    if (this.busy) throw new StateError('a buffer cannot be closed from inside one of its own calls');
     if (this.saving) throw new StateError('a save of this buffer is in progress: wait for it before closing the buffer');
     this.closed = true;
     this.native.close();
