@@ -117,8 +117,14 @@ export class PrioritizedReplayBuffer<F extends FieldsSpec = FieldsSpec> extends 
    *   {@link DtypeError} for arrays of another type; {@link StateError} after `close()`.
    */
   updatePriorities(indices: Float64Array | readonly number[], tdErrors: Float32Array | Float64Array | readonly number[]): number {
-    bufferState(this).assertMutable();
-    return this.#sampler.updatePriorities(indices, tdErrors);
+    const state = bufferState(this);
+    state.assertMutable();
+    state.busy = true; // the arrays' elements may be getters: they must not reach this buffer
+    try {
+      return this.#sampler.updatePriorities(indices, tdErrors);
+    } finally {
+      state.busy = false;
+    }
   }
 
   /**
