@@ -113,7 +113,14 @@ export class BufferCore implements Saveable, Restorable {
     try {
       if (options !== undefined) {
         if (typeof options !== 'object' || options === null) throw new OutOfRangeError(`sample options must be an object like { out }, got ${describe(options)}`);
-        checkKeys(options, this.sampler.weighted ? ['out', 'beta'] : ['out'], 'sample option');
+        // No allocation on the hot path (`sample(n, { out })` in a training loop): checkKeys, which
+        // lists the keys for its message, runs only when a key is unknown or null.
+        for (const k in options) {
+          if ((k !== 'out' && (k !== 'beta' || !this.sampler.weighted)) || (options as Record<string, unknown>)[k] === null) {
+            checkKeys(options, this.sampler.weighted ? ['out', 'beta'] : ['out'], 'sample option');
+            break;
+          }
+        }
       }
       const plan = this.sampler.prepare(options);
       checkInteger(batchSize, 'batchSize', 1);
