@@ -14,6 +14,7 @@ import { checkInteger } from '../schema/checks';
 import { describe } from '../schema/dtypes';
 import { OutOfRangeError } from '../errors';
 import { save, saveSync, SaveOptions } from '../archive/save';
+import type { WriterHandle } from '../actors/handle';
 import { BufferCore } from './core';
 import type { SamplerKind } from './samplers';
 
@@ -22,7 +23,7 @@ import type { SamplerKind } from './samplers';
 let stateOf: (b: ReplayBufferBase<FieldsSpec, Batch<FieldsSpec>, SampleOptions<FieldsSpec>>) => BufferCore;
 
 /** The value of every buffer's `notCloneable` property: its source is what a DataCloneError shows. */
-const NOT_CLONEABLE = function replaykit_buffers_cannot_be_cloned_or_posted_to_a_worker() {};
+const NOT_CLONEABLE = function replaykit_buffers_cannot_be_cloned_or_posted__post_buffer_writerHandle_to_a_worker() {};
 
 /** A uniform buffer's push takes no options: a priority given to it is a mistake, not something to ignore. */
 function refuseOptions(core: BufferCore, method: string, option: string, given: unknown): never {
@@ -60,7 +61,7 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
     this.storage = this.#core.storage;
     // A buffer lives in this thread's native memory: posted to a worker or structuredClone'd it
     // would arrive as a hollow object. An own enumerable function makes both throw a
-    // DataCloneError whose message names the reason (writer handles for workers are planned).
+    // DataCloneError whose message names the reason, and what to post instead (a writer handle).
     Object.defineProperty(this, 'notCloneable', { value: NOT_CLONEABLE, enumerable: true });
   }
 
@@ -87,6 +88,21 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
     const out: Record<string, FieldSpec> = {};
     for (const f of this.#core.fields) out[f.name] = { shape: f.shape, dtype: f.dtype };
     return out as { [K in keyof F]: FieldSpec<F[K]['dtype']> };
+  }
+
+  /**
+   * A handle on this buffer for writers in other threads: a plain, structured-cloneable
+   * object to send to a worker through `postMessage` or `workerData`, where
+   * `ReplayWriter.attach(handle)` gives a writer pushing into this same buffer while this
+   * thread samples. Any number of handles and writers; the buffer keeps every method it has.
+   * Closing the buffer makes every writer's calls throw {@link StateError}.
+   * @throws {@link StateError} after `close()`.
+   */
+  writerHandle(): WriterHandle {
+    const core = this.#core;
+    core.assertOpen();
+    const { buffer, process } = core.native.share();
+    return { kind: 'replaykit.writer', version: 1, buffer, process };
   }
 
   /**

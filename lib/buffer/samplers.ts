@@ -33,6 +33,18 @@ export interface Sampler<P = unknown> {
   rowPriorities(priorities: unknown, rows: number): Float64Array | undefined;
 }
 
+/** A pushed row's priority, checked, in `one` (undefined: the core's default, the running maximum). @internal */
+export function rowPriority(priority: unknown, one: Float64Array): Float64Array | undefined {
+  if (priority === undefined) return undefined;
+  one[0] = checkNumber(priority, 'priority', 0, true);
+  return one;
+}
+
+/** The priorities of `rows` pushed rows, checked (undefined: the core's default). @internal */
+export function rowPriorities(priorities: unknown, rows: number): Float64Array | undefined {
+  return priorities === undefined ? undefined : float64(priorities, 'priorities', rows);
+}
+
 /** A kind of sampler, chosen when a buffer is made: the options it takes, and from them its part of the native buffer's spec and the sampler over that buffer. @internal */
 export interface SamplerKind {
   /** The option keys this kind takes beside every buffer's. */
@@ -128,13 +140,11 @@ export class PrioritizedSampler implements Sampler<number | undefined>, Prioriti
   }
 
   rowPriority(priority: unknown): Float64Array | undefined {
-    if (priority === undefined) return undefined;
-    this.#one[0] = checkNumber(priority, 'priority', 0, true);
-    return this.#one;
+    return rowPriority(priority, this.#one);
   }
 
   rowPriorities(priorities: unknown, rows: number): Float64Array | undefined {
-    return priorities === undefined ? undefined : float64(priorities, 'priorities', rows);
+    return rowPriorities(priorities, rows);
   }
 
   /** Sets p = |tdError| + epsilon for the items named; returns how many were live. */

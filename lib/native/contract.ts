@@ -35,6 +35,22 @@ export interface NativeBuffer {
   /** Checks the head read back from the written file; ArchiveError unless it is archiveHead(). */
   checkArchiveHead(bytes: Uint8Array): void;
   restore(map: NativeArchiveMap): void;
+  /** Registers the buffer for writers in other threads of this process (once); what a writer handle names it by. */
+  share(): { buffer: number; process: number };
+}
+
+/**
+ * A writer on a buffer of another thread of this process (native/binding/writer_object.cpp):
+ * pushes as NativeBuffer's; StateError once the buffer is closed. @internal
+ */
+export interface NativeWriter {
+  readonly length: number;
+  /** The buffer's schema, in schema order. */
+  readonly fields: { name: string; dtype: Dtype; shape: number[] }[];
+  readonly prioritized: boolean;
+  push(columns: AnyTypedArray[], n: number, priorities?: Float64Array): number;
+  /** Lets go of the buffer (never closes it). */
+  close(): void;
 }
 
 /** The facade's part of an archive (see native/core/archive.h, ArchiveMeta). @internal */
@@ -127,6 +143,8 @@ export interface NativeLimits {
 /** What the addon exports. @internal */
 export interface Addon {
   NativeBuffer: new (spec: NativeSpec) => NativeBuffer;
+  /** StateError for a handle of another process or of a closed buffer. */
+  NativeWriter: new (buffer: number, process: number) => NativeWriter;
   ArchiveMap: new (path: string) => NativeArchiveMap;
   setErrorClasses(classes: Record<string, unknown>): void;
   /** The limits the core enforces when a buffer is made (frozen). */

@@ -1,10 +1,13 @@
 // replaykit's Node-API binding: module initialisation. The objects live beside it:
 //   buffer_object.cpp    NativeBuffer, the core's ReplayBuffer
+//   writer_object.cpp    NativeWriter, a writer on a buffer from another thread (worker actors)
+//   buffer_calls.cpp     what both do with a core buffer (columns, push, the schema)
+//   shared.cpp           the process-wide registry that lets writers find a buffer by id
 //   archive_object.cpp   ArchiveMap, an archive mapped read-only (the core's MappedFile)
 //   convert.cpp          typed arrays, enums by name, item keys: what crosses the boundary
 //   errors.cpp           the one guard: C++ exceptions into the registered JS error classes
 //
-// Module exports (lib/native/contract.ts, Addon): NativeBuffer, ArchiveMap, setErrorClasses(classes),
+// Module exports (lib/native/contract.ts, Addon): NativeBuffer, NativeWriter, ArchiveMap, setErrorClasses(classes),
 // limits { maxFields, maxDims, maxNameBytes, maxCapacity }, crc32(bytes, running?).
 #include <napi.h>
 
@@ -51,6 +54,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function archive_map = define_archive_map(env);
   data->archive_map = Napi::Persistent(archive_map);
   exports.Set("NativeBuffer", define_native_buffer(env));
+  exports.Set("NativeWriter", define_native_writer(env));
   exports.Set("ArchiveMap", archive_map);
   exports.Set("setErrorClasses", Napi::Function::New(env, guarded<SetErrorClasses>, "setErrorClasses"));
   exports.Set("crc32", Napi::Function::New(env, guarded<Crc32>, "crc32"));

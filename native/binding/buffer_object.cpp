@@ -13,10 +13,12 @@
 #include "archive.h"
 #include "archive_object.h"
 #include "buffer.h"
+#include "buffer_calls.h"
 #include "convert.h"
 #include "error.h"
 #include "errors.h"
 #include "random.h"
+#include "shared.h"
 
 namespace replaykit_node {
 
@@ -48,6 +50,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
             InstanceMethod("clear", &NativeBuffer::method<&NativeBuffer::Clear>),
             InstanceMethod("close", &NativeBuffer::method<&NativeBuffer::Close>),
             InstanceMethod("stats", &NativeBuffer::method<&NativeBuffer::Stats>),
+            InstanceMethod("share", &NativeBuffer::method<&NativeBuffer::Share>),
             InstanceAccessor("length", &NativeBuffer::method<&NativeBuffer::Length>, nullptr),
             InstanceAccessor("beta", &NativeBuffer::method<&NativeBuffer::Beta>, nullptr),
         });
@@ -122,7 +125,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
         storage = std::make_unique<replaykit::TieredStorage>(std::move(schema), capacity,
                                                              to_count(so.Get("hotCapacity"), "storage.hotCapacity"), path);
     }
-    buffer_ = std::make_unique<replaykit::ReplayBuffer>(std::move(storage), per);
+    buffer_ = std::make_shared<replaykit::ReplayBuffer>(std::move(storage), per);
   }
 
   // The buffer, refused once closed, and once its storage file was truncated from outside
@@ -137,8 +140,18 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     auto* b = static_cast<NativeBuffer*>(self);
     b->hooked_ = false;  // node removes a hook once it has run
     b->exporter_.reset();
-    b->buffer_.reset();  // no JS calls at teardown
+    b->CloseShared();  // no JS calls at teardown
     b->accounted_ = 0;
+  }
+
+  // Closes the core buffer (writers in other threads hold it too: their calls become
+  // Error(State)) and forgets it; the storage's files are deleted now, not when the last
+  // writer lets go.
+  void CloseShared() {
+    if (shared_id_) unshare(shared_id_);
+    shared_id_ = 0;
+    if (buffer_) buffer_->close();
+    buffer_.reset();
   }
 
   void Release(Napi::Env env) {
@@ -148,40 +161,17 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     }
     exporter_.reset();  // it refers to the buffer
     if (!buffer_) return;
-    buffer_.reset();
+    CloseShared();
     if (accounted_) Napi::MemoryManagement::AdjustExternalMemory(env, -accounted_);
     accounted_ = 0;
   }
 
-  // Validated pointers to one typed array per field, each of n rows; with allow_null,
-  // a null entry skips its field (nullptr).
   std::vector<void*> columns(Napi::Env env, Napi::Value v, uint64_t n, const char* what, bool allow_null = false) {
-    const replaykit::Schema& schema = live().schema();
-    if (!v.IsArray()) fail(ErrorKind::Shape, std::string(what) + " must be an array of typed arrays");
-    Napi::Array a = v.As<Napi::Array>();
-    if (a.Length() != schema.size())
-      fail(ErrorKind::Shape, std::string(what) + ": expected " + std::to_string(schema.size()) + " fields");
-    std::vector<void*> out(schema.size());
-    for (size_t f = 0; f < schema.size(); ++f) {
-      const replaykit::Field& fd = schema[f];
-      Napi::Value col = a.Get(static_cast<uint32_t>(f));
-      if (allow_null && col.IsNull()) continue;
-      out[f] = typed_data(env, col, array_type_of(fd.dtype), n * fd.elems, What("field", fd.name));
-    }
-    return out;
+    return columns_of(env, v, live().schema(), n, what, allow_null);
   }
 
   // push(columns, n, priorities?: Float64Array(n)) -> key of the last row
-  Napi::Value Push(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    auto& b = live();
-    const uint64_t n = to_count(info[1], "row count");
-    std::vector<void*> cols = columns(env, info[0], n, "columns");
-    const double* pr = nullptr;
-    if (!info[2].IsUndefined() && !info[2].IsNull())
-      pr = static_cast<const double*>(typed_data(env, info[2], napi_float64_array, n, "priorities"));
-    return Napi::Number::New(env, key_to_js(b.push(cols.data(), n, pr)));
-  }
+  Napi::Value Push(const Napi::CallbackInfo& info) { return push_call(info, live()); }
 
   // sample(n, words: Uint32Array(2n), outs, keys: Float64Array(n), weights: Float32Array(n) | null, beta?)
   // A prioritized draw uses `beta` when given, else the schedule's, and advances the schedule.
@@ -415,10 +405,17 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
   }
 
   // The beta the next prioritized sample uses (the core's schedule).
-  Napi::Value Beta(const Napi::CallbackInfo& info) {
-    const replaykit::PrioritizedSampler* per = live().prioritized_sampler();
-    if (!per) fail(ErrorKind::State, "beta needs a prioritized buffer");
-    return Napi::Number::New(info.Env(), per->beta());
+  Napi::Value Beta(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), live().beta()); }
+
+  // share() -> { buffer, process }: what a writer handle names the buffer by (shared.h).
+  Napi::Value Share(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live();
+    if (!shared_id_) shared_id_ = share(buffer_);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("buffer", static_cast<double>(shared_id_));
+    o.Set("process", process_token());
+    return o;
   }
 
   // stats() -> { totalPriority, minPriority, maxPriority, bytes, fileBytes }
@@ -434,7 +431,8 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     return o;
   }
 
-  std::unique_ptr<replaykit::ReplayBuffer> buffer_;
+  std::shared_ptr<replaykit::ReplayBuffer> buffer_;  // shared with writers in worker threads
+  uint64_t shared_id_ = 0;                          // its id in the registry, once shared
   std::unique_ptr<replaykit::ArchiveExporter> exporter_;  // the archive being saved
   std::vector<uint64_t> keys_;  // scratch for key conversions
   int64_t accounted_ = 0;
