@@ -34,6 +34,8 @@ export interface NativeBuffer {
   archiveHead(): Uint8Array;
   /** Checks the head read back from the written file; ArchiveError unless it is archiveHead(). */
   checkArchiveHead(bytes: Uint8Array): void;
+  /** Ends the export (written or failed): other threads' pushes, held while it lasts, go on. */
+  endArchive(): void;
   restore(map: NativeArchiveMap): void;
   /** Registers the buffer for writers in other threads of this process (once); what a writer handle names it by. */
   share(): { buffer: number; process: number };

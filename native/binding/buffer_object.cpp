@@ -46,6 +46,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
             InstanceMethod("exportChunk", &NativeBuffer::method<&NativeBuffer::ExportChunk>),
             InstanceMethod("archiveHead", &NativeBuffer::method<&NativeBuffer::ArchiveHead>),
             InstanceMethod("checkArchiveHead", &NativeBuffer::method<&NativeBuffer::CheckArchiveHead>),
+            InstanceMethod("endArchive", &NativeBuffer::method<&NativeBuffer::EndArchive>),
             InstanceMethod("restore", &NativeBuffer::method<&NativeBuffer::Restore>),
             InstanceMethod("clear", &NativeBuffer::method<&NativeBuffer::Clear>),
             InstanceMethod("close", &NativeBuffer::method<&NativeBuffer::Close>),
@@ -381,6 +382,13 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     auto* bytes = static_cast<const uint8_t*>(typed_data_any(env, info[0], napi_uint8_array, &n, "bytes"));
     x.check_head(bytes, n);
     return env.Undefined();
+  }
+
+  // endArchive(): the save is over (written or failed): drops the export, which lets the
+  // pushes of other threads go on (an export freezes the buffer, buffer.h "Threads").
+  Napi::Value EndArchive(const Napi::CallbackInfo& info) {
+    exporter_.reset();
+    return info.Env().Undefined();
   }
 
   // restore(map: ArchiveMap)
