@@ -22,6 +22,7 @@ export { ReplayWriter } from './actors/replay-writer';
 export type { WriterHandle } from './actors/handle';
 export { EpochIterator } from './epochs/iterator';
 export type { EpochOptions } from './epochs/iterator';
+export type { BatchesOptions } from './buffer/prefetch';
 export { Archive, openArchive } from './archive/archive';
 export type { SaveOptions, SaveProgress } from './archive/save';
 export type { LoadOptions } from './archive/load';

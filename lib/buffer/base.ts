@@ -16,6 +16,7 @@ import { OutOfRangeError } from '../errors';
 import { save, saveSync, SaveOptions } from '../archive/save';
 import type { WriterHandle } from '../actors/handle';
 import { BufferCore } from './core';
+import { BatchesOptions, checkBatchesOptions, prefetchBatches } from './prefetch';
 import type { SamplerKind } from './samplers';
 
 // Set once, by the class's static block: how the subclasses and the load functions of this
@@ -88,6 +89,38 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
     const out: Record<string, FieldSpec> = {};
     for (const f of this.#core.fields) out[f.name] = { shape: f.shape, dtype: f.dtype };
     return out as { [K in keyof F]: FieldSpec<F[K]['dtype']> };
+  }
+
+  /**
+   * Batches of `batchSize`, gathered ahead on native threads (the libuv pool) while the
+   * learner trains on the current one: `prefetch` batches (default 2) are always being
+   * gathered or ready.
+   *
+   * ```ts
+   * for await (const batch of rb.batches({ batchSize: 256, prefetch: 2, signal })) train(batch);
+   * ```
+   *
+   * Each batch is a fresh batch as `sample(batchSize)` returns. Their random words come from
+   * the buffer's generator, taken in order when each batch is asked for: with nothing pushed
+   * meanwhile, a uniform buffer's batches are exactly those that `sample(batchSize)` calls
+   * would give from the same generator state. A prioritized batch is drawn from the
+   * priorities of the moment it is gathered (updates made while it was prefetched apply from
+   * the next one), and each advances the beta schedule as `sample` does. Batches still being
+   * gathered when the loop ends (`break`, `count`, `signal`) are dropped, having taken their
+   * words. Pushes from this thread and from writers go on meanwhile (the core's threads design).
+   *
+   * @param options `batchSize` (integer >= 1), `prefetch` (integer in [1, 64]), `count`
+   *   (stop after this many), `signal` (an AbortSignal: the pending `next()` rejects with its
+   *   reason), `beta` (prioritized buffers, as `sample`'s).
+   * @throws {@link OutOfRangeError} for bad options (at the call); the iterator rejects with
+   *   {@link OutOfRangeError} when fewer than `batchSize` transitions are stored, and
+   *   {@link StateError} once the buffer is closed.
+   */
+  batches(options: BatchesOptions): AsyncGenerator<B, void, undefined> {
+    const core = this.#core;
+    core.assertOpen();
+    const checked = checkBatchesOptions(options, core.sampler.weighted);
+    return prefetchBatches(core, checked) as AsyncGenerator<B, void, undefined>;
   }
 
   /**

@@ -135,6 +135,24 @@ export class BufferCore implements Saveable, Restorable {
     }
   }
 
+  /**
+   * Starts drawing a batch of `batchSize` on a pool thread, with the next words of the
+   * generator (taken now, so batches come in the order they were asked for), into a fresh
+   * batch that the promise resolves with once filled. `beta`: checked already, or undefined.
+   */
+  gatherAsync(batchSize: number, beta: number | undefined): Promise<BatchObject> {
+    this.assertOpen();
+    const length = this.native.length;
+    if (batchSize > length)
+      throw new OutOfRangeError(`cannot sample ${batchSize} transitions: only ${length} are stored (isReady(${batchSize}) tells when enough are)`);
+    const batch = this.#batches.prepare(batchSize, undefined, null, this.sampler.weighted);
+    const outs = this.#batches.outs.slice(); // the next prepare reuses the list
+    const words = this.#rng.next(2 * batchSize); // copied by the binding before it returns
+    return new Promise((resolve, reject) => {
+      this.sampler.drawAsync(batchSize, words, outs, batch, beta, (error) => (error ? reject(error) : resolve(batch)));
+    });
+  }
+
   /** A new epoch iterator over this buffer. */
   epochs(options: EpochOptions & { epochs?: number }, at?: EpochCursor): EpochIterator<BatchObject> {
     this.assertOpen();

@@ -25,6 +25,8 @@ export interface Sampler<P = unknown> {
   prepare(options: { beta?: unknown } | undefined): P;
   /** Draws `n` items (`words`: two random words per item) into `outs` and the batch's `indices` (and `weights`). */
   draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, plan: P): void;
+  /** `draw` on a pool thread (the words are copied at once); `done` once the batch is filled. */
+  drawAsync(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, plan: P, done: (error: Error | null) => void): void;
   /** Adds what a batch read without sampling carries. */
   decorate(batch: BatchObject, rows: number): void;
   /** The priority of one pushed row, checked; undefined: the core's default. */
@@ -70,6 +72,10 @@ class UniformSampler implements Sampler<null> {
 
   draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject): void {
     this.#native.sample(n, words, outs, batch.indices, null);
+  }
+
+  drawAsync(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, _plan: null, done: (error: Error | null) => void): void {
+    this.#native.sampleAsync(n, words, outs, batch.indices, null, undefined, done);
   }
 
   decorate(): void {}
@@ -133,6 +139,10 @@ export class PrioritizedSampler implements Sampler<number | undefined>, Prioriti
   /** Draws in the core, which also advances the beta schedule by one. */
   draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, beta: number | undefined): void {
     this.#native.sample(n, words, outs, batch.indices, batch.weights as Float32Array, beta);
+  }
+
+  drawAsync(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, beta: number | undefined, done: (error: Error | null) => void): void {
+    this.#native.sampleAsync(n, words, outs, batch.indices, batch.weights as Float32Array, beta, done);
   }
 
   decorate(batch: BatchObject, rows: number): void {

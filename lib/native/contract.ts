@@ -15,6 +15,11 @@ export interface NativeBuffer {
   push(columns: AnyTypedArray[], n: number, priorities?: Float64Array): number;
   /** `beta` undefined: the schedule's. A prioritized draw advances the schedule by one. */
   sample(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], keys: Float64Array, weights: Float32Array | null, beta?: number): void;
+  /**
+   * `sample` on a pool thread: `done(null)` once the arrays are filled, `done(error)` when it
+   * fails (StateError if the buffer was closed meanwhile). The arrays must not be used before.
+   */
+  sampleAsync(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], keys: Float64Array, weights: Float32Array | null, beta: number | undefined, done: (error: Error | null) => void): void;
   /** p = |tdErrors[i]| + the buffer's epsilon. */
   updatePriorities(keys: Float64Array, tdErrors: Float32Array | Float64Array): number;
   top(k: number, keys: Float64Array, priorities: Float64Array): void;
