@@ -10,7 +10,7 @@
         "native/binding/buffer_calls.cpp",
         "native/binding/writer_object.cpp",
         "native/binding/shared.cpp",
-        "native/binding/sample_worker.cpp",
+        "native/binding/prefetcher.cpp",
         "native/binding/archive_object.cpp",
         "native/core/schema.cpp",
         "native/core/storage.cpp",

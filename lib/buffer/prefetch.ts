@@ -8,7 +8,9 @@ import { checkKeys } from '../schema/options';
 import { describe } from '../schema/dtypes';
 import { OutOfRangeError } from '../errors';
 import type { BatchObject } from './batches';
-import type { BufferCore } from './core';
+import type { BufferCore, Gathering } from './core';
+import type { NativePrefetcher } from '../native/contract';
+import { openNativePrefetcher } from '../native/open';
 
 /** Options of `batches()`. */
 export interface BatchesOptions {
@@ -41,36 +43,61 @@ export function checkBatchesOptions(options: unknown, weighted: boolean): Requir
   };
 }
 
-/** Rejects with the signal's reason as soon as it aborts, else settles as `p`. */
-function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
+/** Waits until the prefetch thread has finished `g` (or the signal aborts); returns its batch, or throws its error. */
+async function finished(prefetcher: NativePrefetcher, g: Gathering, wakeUp: { resolve: (() => void) | null }, signal: AbortSignal | undefined): Promise<BatchObject> {
+  while (Atomics.load(g.statuses, g.slot) === 0) {
+    signal?.throwIfAborted();
+    await new Promise<void>((resolve, reject) => {
+      if (!prefetcher.arm(g.statuses, g.slot)) return resolve();
+      // The wake-up is unref'd in the binding: this timer keeps the process alive meanwhile.
+      const alive = setInterval(() => undefined, 1 << 30);
+      const onAbort = () => settle(() => reject(signal?.reason));
+      const settle = (then: () => void) => {
+        clearInterval(alive);
+        signal?.removeEventListener('abort', onAbort);
+        wakeUp.resolve = null;
+        then();
+      };
+      wakeUp.resolve = () => settle(resolve);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+  if (Atomics.load(g.statuses, g.slot) === 2) prefetcher.error(g.statuses, g.slot);
+  return g.batch;
 }
 
-/** The iterator: batches in the order they were asked for (their random words in that order). @internal */
+/**
+ * The iterator: batches in the order they were asked for (their random words in that order).
+ * While the learner holds a batch, `prefetch` more are being gathered by a native thread of
+ * the iterator's own. A finished batch is taken at once (its status flag, Atomics.load), not
+ * at a turn of the event loop: a learner back from a training step does not wait. @internal
+ */
 export async function* prefetchBatches(core: BufferCore, options: ReturnType<typeof checkBatchesOptions>): AsyncGenerator<BatchObject, void, undefined> {
   const { batchSize, prefetch, count, signal, beta } = options;
-  const queue: Promise<BatchObject>[] = [];
+  const wakeUp: { resolve: (() => void) | null } = { resolve: null };
+  const prefetcher = openNativePrefetcher(core.native, () => wakeUp.resolve?.());
+  const queue: Gathering[] = [];
+  // One status a batch in flight, reused in turn: a slot comes round again only after its
+  // batch was taken (at most prefetch + 1 are out at once).
+  const statuses = new Int32Array(prefetch + 2);
   let asked = 0;
+  const refill = () => {
+    while (queue.length < prefetch && asked < count) {
+      queue.push(core.gatherAsync(prefetcher, batchSize, beta, statuses, asked % statuses.length));
+      asked++;
+    }
+  };
   try {
     for (let given = 0; given < count; given++) {
       signal?.throwIfAborted();
-      while (queue.length < prefetch && asked < count) {
-        const p = core.gatherAsync(batchSize, beta);
-        p.catch(() => undefined); // observed below, or dropped on return: never an unhandled rejection
-        queue.push(p);
-        asked++;
-      }
-      yield await abortable(queue.shift() as Promise<BatchObject>, signal);
+      refill();
+      const head = queue.shift() as Gathering;
+      refill(); // `prefetch` batches in the making while the learner trains on this one
+      yield Atomics.load(statuses, head.slot) === 1 ? head.batch : await finished(prefetcher, head, wakeUp, signal);
     }
   } finally {
-    // Batches still being gathered finish on their threads and are dropped; their words were
-    // taken from the generator, as samples that were drawn.
-    queue.length = 0;
+    // Batches still being gathered are dropped (their words were taken from the generator, as
+    // samples that were drawn); the thread stops after the one it is gathering.
+    prefetcher.close();
   }
 }

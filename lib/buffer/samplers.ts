@@ -11,7 +11,7 @@ import { AnyTypedArray, describe, typedArrayTag } from '../schema/dtypes';
 import { checkInteger, checkNumber } from '../schema/checks';
 import type { Eviction, PrioritizedOptions } from '../schema/prioritized';
 import { OutOfRangeError, ShapeError } from '../errors';
-import type { ArchiveInfo, NativeBuffer } from '../native/contract';
+import type { ArchiveInfo, NativeBuffer, NativePrefetcher } from '../native/contract';
 import type { NativeBufferSpec } from '../native/open';
 import { float64 } from './convert';
 import type { BatchObject } from './batches';
@@ -25,8 +25,8 @@ export interface Sampler<P = unknown> {
   prepare(options: { beta?: unknown } | undefined): P;
   /** Draws `n` items (`words`: two random words per item) into `outs` and the batch's `indices` (and `weights`). */
   draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, plan: P): void;
-  /** `draw` on a pool thread (the words are copied at once); `done` once the batch is filled. */
-  drawAsync(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, plan: P, done: (error: Error | null) => void): void;
+  /** `draw` on a prefetch thread (the words are copied at once); `statuses[slot]` turns 1 once the batch is filled. */
+  submit(prefetcher: NativePrefetcher, n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, plan: P, statuses: Int32Array, slot: number): void;
   /** Adds what a batch read without sampling carries. */
   decorate(batch: BatchObject, rows: number): void;
   /** The priority of one pushed row, checked; undefined: the core's default. */
@@ -74,8 +74,8 @@ class UniformSampler implements Sampler<null> {
     this.#native.sample(n, words, outs, batch.indices, null);
   }
 
-  drawAsync(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, _plan: null, done: (error: Error | null) => void): void {
-    this.#native.sampleAsync(n, words, outs, batch.indices, null, undefined, done);
+  submit(prefetcher: NativePrefetcher, n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, _plan: null, statuses: Int32Array, slot: number): void {
+    prefetcher.submit(n, words, outs, batch.indices, null, undefined, statuses, slot, batch.indices.buffer as ArrayBuffer);
   }
 
   decorate(): void {}
@@ -141,8 +141,8 @@ export class PrioritizedSampler implements Sampler<number | undefined>, Prioriti
     this.#native.sample(n, words, outs, batch.indices, batch.weights as Float32Array, beta);
   }
 
-  drawAsync(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, beta: number | undefined, done: (error: Error | null) => void): void {
-    this.#native.sampleAsync(n, words, outs, batch.indices, batch.weights as Float32Array, beta, done);
+  submit(prefetcher: NativePrefetcher, n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, beta: number | undefined, statuses: Int32Array, slot: number): void {
+    prefetcher.submit(n, words, outs, batch.indices, batch.weights as Float32Array, beta, statuses, slot, batch.indices.buffer as ArrayBuffer);
   }
 
   decorate(batch: BatchObject, rows: number): void {

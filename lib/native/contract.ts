@@ -15,11 +15,6 @@ export interface NativeBuffer {
   push(columns: AnyTypedArray[], n: number, priorities?: Float64Array): number;
   /** `beta` undefined: the schedule's. A prioritized draw advances the schedule by one. */
   sample(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], keys: Float64Array, weights: Float32Array | null, beta?: number): void;
-  /**
-   * `sample` on a pool thread: `done(null)` once the arrays are filled, `done(error)` when it
-   * fails (StateError if the buffer was closed meanwhile). The arrays must not be used before.
-   */
-  sampleAsync(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], keys: Float64Array, weights: Float32Array | null, beta: number | undefined, done: (error: Error | null) => void): void;
   /** p = |tdErrors[i]| + the buffer's epsilon. */
   updatePriorities(keys: Float64Array, tdErrors: Float32Array | Float64Array): number;
   top(k: number, keys: Float64Array, priorities: Float64Array): void;
@@ -44,6 +39,24 @@ export interface NativeBuffer {
   restore(map: NativeArchiveMap): void;
   /** Registers the buffer for writers in other threads of this process (once); what a writer handle names it by. */
   share(): { buffer: number; process: number };
+}
+
+/**
+ * The thread that gathers the batches of one `batches()` iterator ahead
+ * (native/binding/prefetcher.cpp). @internal
+ */
+export interface NativePrefetcher {
+  /**
+   * Queues a `sample` into these arrays (all views of `hold`, kept alive meanwhile);
+   * `statuses[slot]` turns 1 (Atomics.load) once they are final, 2 if it failed.
+   */
+  submit(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], keys: Float64Array, weights: Float32Array | null, beta: number | undefined, statuses: Int32Array, slot: number, hold: ArrayBuffer): void;
+  /** True: the wake function will be called once a batch completes (this one was unfinished); false: it is finished already. */
+  arm(statuses: Int32Array, slot: number): boolean;
+  /** Throws the error of the failed batch of this status. */
+  error(statuses: Int32Array, slot: number): never;
+  /** Stops the thread after the batch it is gathering; idempotent. */
+  close(): void;
 }
 
 /**
@@ -150,6 +163,8 @@ export interface NativeLimits {
 /** What the addon exports. @internal */
 export interface Addon {
   NativeBuffer: new (spec: NativeSpec) => NativeBuffer;
+  /** On the buffer a handle's ids name; `wake` is called (on this thread) after arm() when a batch completes. */
+  NativePrefetcher: new (buffer: number, process: number, wake: () => void) => NativePrefetcher;
   /** StateError for a handle of another process or of a closed buffer. */
   NativeWriter: new (buffer: number, process: number) => NativeWriter;
   ArchiveMap: new (path: string) => NativeArchiveMap;

@@ -5,7 +5,7 @@
  * @module
  */
 import { addon } from './addon';
-import type { NativeArchiveMap, NativeBuffer, NativeSpec, NativeWriter } from './contract';
+import type { NativeArchiveMap, NativeBuffer, NativePrefetcher, NativeSpec, NativeWriter } from './contract';
 import type { ResolvedField } from '../schema/fields';
 import type { StorageOptions } from '../schema/storage';
 
@@ -36,4 +36,10 @@ export function openArchiveMap(path: string): NativeArchiveMap {
 /** A writer on the buffer a handle names (StateError for a handle of another process or a closed buffer). @internal */
 export function openNativeWriter(buffer: number, process: number): NativeWriter {
   return new addon.NativeWriter(buffer, process);
+}
+
+/** A prefetch thread on `buffer`; `wake` runs on this thread when an armed wait ends. @internal */
+export function openNativePrefetcher(buffer: NativeBuffer, wake: () => void): NativePrefetcher {
+  const ids = buffer.share();
+  return new addon.NativePrefetcher(ids.buffer, ids.process, wake);
 }

@@ -18,7 +18,6 @@
 #include "error.h"
 #include "errors.h"
 #include "random.h"
-#include "sample_worker.h"
 #include "shared.h"
 
 namespace replaykit_node {
@@ -36,7 +35,6 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
         {
             InstanceMethod("push", &NativeBuffer::method<&NativeBuffer::Push>),
             InstanceMethod("sample", &NativeBuffer::method<&NativeBuffer::Sample>),
-            InstanceMethod("sampleAsync", &NativeBuffer::method<&NativeBuffer::SampleAsync>),
             InstanceMethod("updatePriorities", &NativeBuffer::method<&NativeBuffer::UpdatePriorities>),
             InstanceMethod("top", &NativeBuffer::method<&NativeBuffer::Top>),
             InstanceMethod("read", &NativeBuffer::method<&NativeBuffer::Read>),
@@ -194,12 +192,6 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     b.sample(n, words, outs.data(), keys_.data(), weights, beta);
     keys_to_js(keys_.data(), n, keys);
     return env.Undefined();
-  }
-
-  // sampleAsync(...sample's arguments, done): sample_worker.h
-  Napi::Value SampleAsync(const Napi::CallbackInfo& info) {
-    live();
-    return queue_sample(info, buffer_);
   }
 
   // updatePriorities(keys: Float64Array, deltas: Float32Array | Float64Array) -> applied
