@@ -17,7 +17,8 @@
  * gradient steps to environment steps stays that of the single-threaded run. Threads make
  * the run's order of events, and so its exact result, vary from run to run.
  *
- * Progress goes to stderr; the last line of stdout is a JSON summary.
+ * Progress goes to stderr; the last line of stdout is a JSON summary. One file (over 300
+ * lines) so that a reader follows the whole agent, its training loops and the CLI in order.
  *
  * @module
  */

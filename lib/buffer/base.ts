@@ -1,7 +1,8 @@
 /**
  * The shared base of both public buffers: every method a uniform and a prioritized buffer
  * have in common, with their documentation, forwarding to the buffer's internal state
- * (`BufferCore`). It is parametrised by the sampler the state holds, and in its types by
+ * (`BufferCore`). Over 300 lines because it carries the TSDoc of every public method; the
+ * code of each is a line or two. It is parametrised by the sampler the state holds, and in its types by
  * the batches that sampler returns, so that no subclass overrides a method only to change
  * its return type.
  * @module

@@ -1,4 +1,6 @@
-// NativeBuffer: the core's ReplayBuffer as a JS object.
+// NativeBuffer: the core's ReplayBuffer as a JS object. Over 300 lines because it is the
+// binding of every buffer method (each a few lines of argument checks around one core call);
+// what it shares with the writer object is in buffer_calls.cpp.
 //
 // Contract (lib/native/contract.ts, NativeBuffer and NativeSpec): whole columns cross the boundary once
 // per call; the facade allocates the output typed arrays and passes them in. The binding

@@ -1,3 +1,7 @@
+// The buffer's operations (buffer.h); how threads share them is in buffer_threads.cpp. Over
+// 300 lines because push (FIFO and lowest-priority, with their all-or-nothing priority
+// checks), sample, the priority update and the reads each validate before they change
+// anything, and splitting them apart would scatter one class's invariants.
 #include "buffer.h"
 
 #include <algorithm>
