@@ -100,7 +100,7 @@ uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double
     check_open();
     if (eviction_ == Eviction::Fifo && storage_->concurrent_writes()) return push_ring(lock, columns, n, priorities);
   }
-  Exclusive x(*this, true);
+  Exclusive x(*this, true, true);
   return push_in_place(columns, n, priorities);
 }
 
@@ -234,6 +234,7 @@ uint64_t ReplayBuffer::update_priorities(const uint64_t* keys, uint64_t n, const
   // Reservations in flight are not yet keys anyone holds; samples gathering read rows only.
   std::lock_guard<std::mutex> lock(mu_);
   check_open();
+  if (frozen_) fail(ErrorKind::State, "priorities cannot change while an archive of the buffer is being written");
   const double epsilon = per_->epsilon();
   // Validate everything (each p^alpha computed once, all in one pass) before changing anything.
   update_values_.resize(n);

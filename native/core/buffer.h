@@ -179,11 +179,11 @@ class ReplayBuffer {
     const uint64_t* slots;
     uint64_t n;
   };
-  // The lock held with no reservation in flight, and (rows_change) no sample gathering and
-  // the buffer not frozen; Error(State) when closed. Notifies waiters when it ends.
+  // The lock held with no reservation in flight, and (rows_change) no sample gathering, and
+  // (a push) the buffer not frozen; Error(State) when closed. Notifies waiters when it ends.
   class Exclusive {
    public:
-    Exclusive(const ReplayBuffer& b, bool rows_change);
+    Exclusive(const ReplayBuffer& b, bool rows_change, bool push = false);
     ~Exclusive();
     Exclusive(const Exclusive&) = delete;
     Exclusive& operator=(const Exclusive&) = delete;

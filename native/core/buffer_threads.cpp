@@ -25,10 +25,12 @@ bool ReplayBuffer::closed() const {
   return closed_;
 }
 
-ReplayBuffer::Exclusive::Exclusive(const ReplayBuffer& b, bool rows_change) : b_(b), lock_(b.mu_) {
+ReplayBuffer::Exclusive::Exclusive(const ReplayBuffer& b, bool rows_change, bool push) : b_(b), lock_(b.mu_) {
   ++b.drain_writers_;
   if (rows_change) ++b.drain_readers_;
-  b.cv_.wait(lock_, [&] { return b.closed_ || (b.in_flight_.empty() && (!rows_change || b.pins_.empty())); });
+  b.cv_.wait(lock_, [&] {
+    return b.closed_ || (b.in_flight_.empty() && (!rows_change || b.pins_.empty()) && (!push || b.frozen_ == 0));
+  });
   --b.drain_writers_;
   if (rows_change) --b.drain_readers_;
   if (b.closed_) {

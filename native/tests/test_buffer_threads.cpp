@@ -192,25 +192,34 @@ TEST_CASE("close while writers push and a learner samples: they stop with Error(
 }
 
 TEST_CASE("a frozen buffer (an archive being written) holds pushes back until thawed; samples go on") {
-  auto b = make_buffer(100);
-  Rows rows(0, 50);
-  b->push(rows.cols, 50, nullptr);
-  b->freeze();
-  std::atomic<bool> done{false};
-  std::thread writer([&] {
-    Rows more(50, 10);
-    b->push(more.cols, 10, nullptr);
-    done = true;
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  CHECK_FALSE(done.load());
-  CHECK(b->length() == 50);
-  Batch out(8);
-  auto w = words(8, 1);
-  b->sample(8, w.data(), out.outs, out.keys.data(), nullptr, 0);  // does not wait
-  CHECK_THROWS_AS(b->clear(), Error);                              // refused, not waiting
-  b->thaw();
-  writer.join();
-  CHECK(done.load());
-  CHECK(b->length() == 60);
+  PrioritizedOptions lp;
+  lp.eviction = Eviction::LowestPriority;
+  for (bool ring : {true, false}) {  // a ring reservation, and a push that takes the buffer whole
+    CAPTURE(ring);
+    auto b = ring ? make_buffer(100) : make_buffer(100, lp);
+    Rows rows(0, 50);
+    b->push(rows.cols, 50, nullptr);
+    b->freeze();
+    std::atomic<bool> done{false};
+    std::thread writer([&] {
+      Rows more(50, 10);
+      b->push(more.cols, 10, nullptr);
+      done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    CHECK_FALSE(done.load());
+    CHECK(b->length() == 50);
+    Batch out(8);
+    auto w = words(8, 1);
+    b->sample(8, w.data(), out.outs, out.keys.data(), nullptr, 0);  // does not wait
+    CHECK_THROWS_AS(b->clear(), Error);                              // refused, not waiting
+    if (!ring) {
+      double d = 1;
+      CHECK_THROWS_AS(b->update_priorities(out.keys.data(), 1, &d), Error);
+    }
+    b->thaw();
+    writer.join();
+    CHECK(done.load());
+    CHECK(b->length() == 60);
+  }
 }
