@@ -38,16 +38,7 @@ Napi::Value push_call(const Napi::CallbackInfo& info, replaykit::ReplayBuffer& b
 
 Napi::Array schema_to_js(Napi::Env env, const replaykit::Schema& schema) {
   Napi::Array out = Napi::Array::New(env, schema.size());
-  for (size_t f = 0; f < schema.size(); ++f) {
-    const replaykit::Field& fd = schema[f];
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("name", fd.name);
-    o.Set("dtype", replaykit::dtype_name(fd.dtype));
-    Napi::Array shape = Napi::Array::New(env, fd.shape.size());
-    for (size_t k = 0; k < fd.shape.size(); ++k) shape.Set(static_cast<uint32_t>(k), static_cast<double>(fd.shape[k]));
-    o.Set("shape", shape);
-    out.Set(static_cast<uint32_t>(f), o);
-  }
+  for (size_t f = 0; f < schema.size(); ++f) out.Set(static_cast<uint32_t>(f), field_to_js(env, schema[f]));
   return out;
 }
 
