@@ -19,6 +19,7 @@
         "native/core/writer.cpp",
         "native/core/buffer.cpp",
         "native/core/buffer_threads.cpp",
+        "native/core/episodes.cpp",
         "native/core/file.cpp",
         "native/core/fault_guard.cpp",
         "native/core/archive.cpp",

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <queue>
 #include <string>
@@ -27,7 +28,8 @@ std::string key_text(uint64_t key, uint64_t i) {
 }
 }  // namespace
 
-ReplayBuffer::ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<PrioritizedOptions> prioritized)
+ReplayBuffer::ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<PrioritizedOptions> prioritized,
+                           std::optional<EpisodeOptions> episodes)
     : storage_(std::move(storage)),
       writer_(storage_ ? storage_->capacity() : 1,
               prioritized && prioritized->eviction == Eviction::LowestPriority) {
@@ -41,6 +43,44 @@ ReplayBuffer::ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<Prior
     per_ = std::make_unique<PrioritizedSampler>(cap, prioritized->alpha, prioritized->epsilon, prioritized->beta);
     eviction_ = prioritized->eviction;
     alpha_ = prioritized->alpha;
+  }
+  if (episodes) {
+    auto scalar = [this](size_t f, bool ok_dtype, const char* what) {
+      if (f >= schema_.size() || !schema_[f].shape.empty() || !ok_dtype)
+        fail(ErrorKind::Shape, std::string("episodes need ") + what);
+    };
+    auto is_bool = [this](size_t f) { return f < schema_.size() && schema_[f].dtype == Dtype::Bool; };
+    scalar(episodes->terminated, is_bool(episodes->terminated), "a bool scalar field for terminated");
+    scalar(episodes->truncated, is_bool(episodes->truncated), "a bool scalar field for truncated");
+    if (episodes->nstep) {
+      const NStep& ns = *episodes->nstep;
+      if (ns.n < 1 || ns.n > 1024) fail(ErrorKind::Range, "nStep.n must be an integer in [1, 1024], got " + std::to_string(ns.n));
+      if (!(ns.gamma >= 0 && ns.gamma <= 1)) fail(ErrorKind::Range, "nStep.gamma must be in [0, 1], got " + num(ns.gamma));
+      const size_t r = episodes->reward;
+      scalar(r, r < schema_.size() && (schema_[r].dtype == Dtype::Float32 || schema_[r].dtype == Dtype::Float64),
+             "a float32 or float64 scalar field for reward");
+      if (episodes->next_obs >= schema_.size()) fail(ErrorKind::Shape, "n-step returns need a nextObs field");
+    }
+    episodes_ = std::make_unique<EpisodeIndex>(cap);
+    episode_options_ = episodes;
+  }
+}
+
+void ReplayBuffer::check_envs(const uint32_t* envs, uint64_t n) const {
+  if (!envs || !episodes_) return;
+  for (uint64_t r = 0; r < n; ++r)
+    if (envs[r] >= (1u << 20))
+      fail(ErrorKind::Range, "the env id of row " + std::to_string(r) + " must be below 2^20, got " + std::to_string(envs[r]));
+}
+
+void ReplayBuffer::index_rows(const void* const* columns, uint64_t n, const uint32_t* envs, const uint64_t* slots,
+                              uint64_t first_slot, uint64_t skip) {
+  const auto* term = static_cast<const uint8_t*>(columns[episode_options_->terminated]);
+  const auto* trunc = static_cast<const uint8_t*>(columns[episode_options_->truncated]);
+  const uint64_t cap = capacity();
+  for (uint64_t r = 0; r < n; ++r) {
+    const uint64_t slot = slots ? slots[r] : r < skip ? kNoSlot : (first_slot + r) % cap;
+    episodes_->on_write(slot, envs ? envs[r] : 0, term[r] != 0, trunc[r] != 0);
   }
 }
 
@@ -92,21 +132,23 @@ double ReplayBuffer::beta() const {
   return per_->beta();
 }
 
-uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double* priorities) {
+uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double* priorities, const uint32_t* envs) {
   if (n == 0) fail(ErrorKind::Shape, "a push needs at least one row");
   if (priorities) require_prioritized("an explicit priority");
+  check_envs(envs, n);
   {
     std::unique_lock<std::mutex> lock(mu_);
     check_open();
-    if (eviction_ == Eviction::Fifo && storage_->concurrent_writes()) return push_ring(lock, columns, n, priorities);
+    if (eviction_ == Eviction::Fifo && storage_->concurrent_writes()) return push_ring(lock, columns, n, priorities, envs);
   }
   Exclusive x(*this, true, true);
-  return push_in_place(columns, n, priorities);
+  return push_in_place(columns, n, priorities, envs);
 }
 
 // A push that holds the buffer exclusively: lowest-priority eviction, or a storage that moves
 // items as it writes (tiered).
-uint64_t ReplayBuffer::push_in_place(const void* const* columns, uint64_t n, const double* priorities) {
+uint64_t ReplayBuffer::push_in_place(const void* const* columns, uint64_t n, const double* priorities,
+                                     const uint32_t* envs) {
   storage_->check_intact();  // a file truncated from outside: refuse before anything changes
   if (priorities) check_priorities(priorities, n);
   const uint64_t cap = capacity();
@@ -136,6 +178,7 @@ uint64_t ReplayBuffer::push_in_place(const void* const* columns, uint64_t n, con
       storage_->write(update_slots_[r], 1, columns, r);
       writer_.record(update_slots_[r]);
     }
+    if (episodes_) index_rows(columns, n, envs, update_slots_.data(), 0, 0);
     sync_length();
     return writer_.key(update_slots_[n - 1]);
   }
@@ -151,6 +194,7 @@ uint64_t ReplayBuffer::push_in_place(const void* const* columns, uint64_t n, con
   // writer has not counted rows that are not there (the buffer refuses every later call anyway).
   storage_->write(start, head, columns, skip);
   if (kept > head) storage_->write(0, kept - head, columns, skip + head);
+  if (episodes_) index_rows(columns, n, envs, nullptr, first_slot, skip);
   writer_.advance(n);
   reserve_cursor_ = writer_.cursor();
   sync_length();
@@ -186,7 +230,7 @@ void ReplayBuffer::gather(const uint64_t* slots, uint64_t n, void* const* outs) 
 }
 
 void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, uint64_t* keys, float* weights,
-                          std::optional<double> beta) {
+                          std::optional<double> beta, float* discount) {
   if (n == 0) fail(ErrorKind::Range, "batch size must be at least 1");
   if (weights && beta && !(std::isfinite(*beta) && *beta >= 0)) fail(ErrorKind::Range, "beta must be a finite number >= 0");
   std::unique_ptr<uint64_t[]> slots(new uint64_t[n]);  // per call: samples may run on several threads
@@ -204,6 +248,16 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
   // A slot being overwritten (or, prioritized, filled) right now is read once its new row is
   // published: its priority is already the new one's.
   if (!in_flight_.empty()) cv_.wait(lock, [&] { return !in_flight(slots.get(), n); });
+  // n-step: the following items of each episode, read as well (and so waited for and pinned).
+  const uint32_t steps = nstep_steps();
+  std::vector<uint64_t> chains;
+  std::vector<uint32_t> lengths;
+  if (steps > 1) {
+    chains.resize(n * steps);
+    lengths.resize(n);
+    nstep_chains(slots.get(), n, chains.data(), lengths.data());
+    if (!in_flight_.empty()) cv_.wait(lock, [&] { return !in_flight(chains.data(), chains.size()); });
+  }
   // A key needs the slot's write count: a second random access per item. Prefetch those
   // lines so that their misses overlap the computation of the others.
   if (writer_.reads_write_table()) {
@@ -213,19 +267,87 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
   for (uint64_t i = 0; i < n; ++i) keys[i] = writer_.key(slots[i]);
   if (per_) per_->advance();
   const auto pin = pins_.insert(pins_.end(), Pin{slots.get(), n});
+  const auto chain_pin = pins_.insert(pins_.end(), Pin{chains.data(), chains.size()});
   lock.unlock();
   struct Unpin {  // also when the gather throws (a storage file truncated from outside)
     ReplayBuffer* b;
-    std::list<Pin>::iterator pin;
+    std::list<Pin>::iterator pin, chain_pin;
     ~Unpin() {
       {
         std::lock_guard<std::mutex> l(b->mu_);
         b->pins_.erase(pin);
+        b->pins_.erase(chain_pin);
       }
       b->cv_.notify_all();
     }
-  } unpin{this, pin};
+  } unpin{this, pin, chain_pin};
   gather(slots.get(), n, outs);
+  if (episode_options_ && episode_options_->nstep) {
+    if (steps > 1) {
+      nstep_fill(n, chains.data(), lengths.data(), outs, discount);
+    } else if (discount) {  // n = 1: the one-step discount
+      const float g = static_cast<float>(episode_options_->nstep->gamma);
+      for (uint64_t i = 0; i < n; ++i) discount[i] = episodes_->terminated(slots[i]) ? 0.0f : g;
+    }
+  }
+}
+
+void ReplayBuffer::nstep_chains(const uint64_t* slots, uint64_t n, uint64_t* chains, uint32_t* lengths) const {
+  const uint32_t steps = nstep_steps();
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t* chain = chains + i * steps;
+    lengths[i] = nstep_chain(*episodes_, slots[i], steps, chain);
+    std::fill(chain + lengths[i], chain + steps, slots[i]);  // padding: a slot already read
+  }
+}
+
+// Item i (gathered whole into outs) at step t becomes: reward = sum over k < m of gamma^k
+// r(t+k); nextObs, terminated and truncated those of item t+m-1 (whose nextObs is the
+// observation after step t+m-1); discount = 0 if that item terminated, else gamma^m.
+void ReplayBuffer::nstep_fill(uint64_t n, const uint64_t* chains, const uint32_t* lengths, void* const* outs,
+                              float* discount) const {
+  const EpisodeOptions& o = *episode_options_;
+  const uint32_t steps = o.nstep->n;
+  std::vector<double> power(steps + 1, 1.0);
+  for (uint32_t k = 1; k <= steps; ++k) power[k] = power[k - 1] * o.nstep->gamma;
+  // Every chain's rewards in one gather; the last items' next observations in another.
+  const Field& rf = schema_[o.reward];
+  std::vector<uint8_t> rewards(n * steps * rf.row_bytes);
+  storage_->gather(o.reward, chains, n * steps, rewards.data());
+  auto reward_at = [&](uint64_t j) {
+    if (rf.dtype == Dtype::Float32) {
+      float x;
+      std::memcpy(&x, rewards.data() + 4 * j, 4);
+      return double(x);
+    }
+    double x;
+    std::memcpy(&x, rewards.data() + 8 * j, 8);
+    return x;
+  };
+  std::vector<uint64_t> lasts, rows;
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint32_t m = lengths[i];
+    const uint64_t last = chains[i * steps + m - 1];
+    if (discount) discount[i] = episodes_->terminated(last) ? 0.0f : static_cast<float>(power[m]);
+    if (m == 1) continue;
+    double sum = 0;
+    for (uint32_t k = 0; k < m; ++k) sum += power[k] * reward_at(i * steps + k);
+    if (void* out = outs[o.reward]) {
+      if (rf.dtype == Dtype::Float32) static_cast<float*>(out)[i] = static_cast<float>(sum);
+      else static_cast<double*>(out)[i] = sum;
+    }
+    if (outs[o.terminated]) static_cast<uint8_t*>(outs[o.terminated])[i] = episodes_->terminated(last);
+    if (outs[o.truncated]) static_cast<uint8_t*>(outs[o.truncated])[i] = episodes_->truncated(last);
+    lasts.push_back(last);
+    rows.push_back(i);
+  }
+  if (!lasts.empty() && outs[o.next_obs]) {
+    const size_t bytes = schema_[o.next_obs].row_bytes;
+    std::vector<uint8_t> next(lasts.size() * bytes);
+    storage_->gather(o.next_obs, lasts.data(), lasts.size(), next.data());
+    auto* dst = static_cast<uint8_t*>(outs[o.next_obs]);
+    for (size_t j = 0; j < rows.size(); ++j) std::memcpy(dst + rows[j] * bytes, next.data() + j * bytes, bytes);
+  }
 }
 
 template <typename T>
@@ -346,6 +468,7 @@ void ReplayBuffer::clear_state() {
   writer_.clear();
   storage_->clear();
   if (per_) per_->clear();
+  if (episodes_) episodes_->clear();
   reserve_cursor_ = writer_.cursor();
   sync_length();
 }

@@ -43,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "episodes.h"
 #include "sampler.h"
 #include "storage.h"
 #include "writer.h"
@@ -61,6 +62,15 @@ struct PrioritizedOptions {
   BetaSchedule beta;
 };
 
+// Episodes (episodes.h): an index of episodes kept as rows are published, and what it serves.
+// The fields named are the schema's: terminated and truncated bool scalars; for n-step
+// returns also reward (a float32 or float64 scalar) and nextObs.
+struct EpisodeOptions {
+  size_t terminated = 0, truncated = 0;
+  std::optional<NStep> nstep;
+  size_t reward = 0, next_obs = 0;  // n-step only
+};
+
 // A key that names no item (what the binding gives a JS number that is not an integer key).
 constexpr uint64_t kNotAKey = ~uint64_t(0);
 
@@ -68,7 +78,10 @@ class ReplayBuffer {
  public:
   // Throws Error(Range) for a capacity of 0 or above kMaxCapacity, or prioritized options
   // out of range (see PrioritizedSampler).
-  ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<PrioritizedOptions> prioritized);
+  // Episodes: Error(Shape) when the fields named are not of the kinds EpisodeOptions says,
+  // Error(Range) for n outside [1, 1024] or gamma outside [0, 1].
+  ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<PrioritizedOptions> prioritized,
+               std::optional<EpisodeOptions> episodes = std::nullopt);
 
   const Schema& schema() const { return schema_; }  // kept after close()
   uint64_t capacity() const { return writer_.capacity(); }
@@ -90,16 +103,20 @@ class ReplayBuffer {
 
   // Appends n rows. columns[f] holds n * elems(f) elements of field f, row-major.
   // priorities: n priorities (finite, > 0) or nullptr for the running maximum
-  // (prioritized buffers only). Returns the key of the last row. Throws Error(Range), storing
-  // nothing, when the total priority would overflow to infinity.
-  uint64_t push(const void* const* columns, uint64_t n, const double* priorities);
+  // (prioritized buffers only). envs: the environment stream of each row (n ids below 2^20),
+  // or nullptr for stream 0 (buffers with episodes; ignored otherwise). Returns the key of the
+  // last row. Throws Error(Range), storing nothing, when the total priority would overflow to
+  // infinity or an env id is out of range.
+  uint64_t push(const void* const* columns, uint64_t n, const double* priorities, const uint32_t* envs = nullptr);
 
   // Draws n items (1 <= n <= length) with replacement from 2n random words: writes
   // their keys, each field's rows into outs[f], and (prioritized) the
   // importance-sampling weights when weights is not null, for exponent `beta` if given,
   // else the schedule's. A prioritized draw then advances the beta schedule by one.
+  // With n-step returns each item is its n-step item (see nstep_fill), and `discount`, when not
+  // null, gets each item's gamma^m (0 when terminated).
   void sample(uint64_t n, const uint32_t* words, void* const* outs, uint64_t* keys, float* weights,
-              std::optional<double> beta = std::nullopt);
+              std::optional<double> beta = std::nullopt, float* discount = nullptr);
 
   // Sets p = |delta| + epsilon for each live key; stale keys are skipped. Throws
   // Error(Range), applying none, for a key never handed out, a non-finite delta, or updates
@@ -162,6 +179,9 @@ class ReplayBuffer {
   // The writer's state; the same proviso.
   const Writer& writer() const { return writer_; }
   Eviction eviction() const { return eviction_; }
+  // The episode index (null without episodes); the same proviso as writer().
+  const EpisodeIndex* episodes() const { return episodes_.get(); }
+  const std::optional<EpisodeOptions>& episode_options() const { return episode_options_; }
 
   // Gives an empty buffer of the archive's schema, capacity and kind the archive's exact
   // state. Throws Error(Archive) when the archive does not fit this buffer or its
@@ -197,10 +217,22 @@ class ReplayBuffer {
   bool in_flight(const uint64_t* slots, uint64_t n) const;
   void publish_ready();  // under the lock: publishes the done reservations at the front, in order
   uint64_t push_ring(std::unique_lock<std::mutex>& lock, const void* const* columns, uint64_t n,
-                     const double* priorities);
-  uint64_t push_in_place(const void* const* columns, uint64_t n, const double* priorities);
+                     const double* priorities, const uint32_t* envs);
+  uint64_t push_in_place(const void* const* columns, uint64_t n, const double* priorities, const uint32_t* envs);
+  // n of n-step returns (1 without them).
+  uint32_t nstep_steps() const { return episode_options_ && episode_options_->nstep ? episode_options_->nstep->n : 1; }
   void apply_ring_priorities(uint64_t first_slot, uint64_t start, uint64_t n, uint64_t kept, const double* priorities);
   void clear_state();
+  // Records rows [0, n) of a push in the episode index: row r at slots[r] when slots is not
+  // null, else (FIFO) at (first_slot + r) % capacity, with the first `skip` rows overwritten at
+  // once by the same push (kNoSlot).
+  void index_rows(const void* const* columns, uint64_t n, const uint32_t* envs, const uint64_t* slots,
+                  uint64_t first_slot, uint64_t skip);
+  void check_envs(const uint32_t* envs, uint64_t n) const;
+  // n-step: the chains of slots[0 .. n) (chains[i * N ..], lengths[i]), from the index.
+  void nstep_chains(const uint64_t* slots, uint64_t n, uint64_t* chains, uint32_t* lengths) const;
+  // n-step: rewrites the gathered rows of outs into n-step items, from their chains.
+  void nstep_fill(uint64_t n, const uint64_t* chains, const uint32_t* lengths, void* const* outs, float* discount) const;
   void restore_state(const struct ArchiveView& archive);
   void sync_length() { length_.store(writer_.length(), std::memory_order_release); }
 
@@ -229,6 +261,8 @@ class ReplayBuffer {
   std::unique_ptr<Storage> storage_;
   Writer writer_;
   std::unique_ptr<PrioritizedSampler> per_;
+  std::unique_ptr<EpisodeIndex> episodes_;
+  std::optional<EpisodeOptions> episode_options_;
   UniformSampler uniform_;
   Eviction eviction_ = Eviction::Fifo;
   mutable std::vector<uint64_t> scratch_;  // slots of the current read (under Exclusive)

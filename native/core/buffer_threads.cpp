@@ -87,7 +87,7 @@ void ReplayBuffer::publish_ready() {
 }
 
 uint64_t ReplayBuffer::push_ring(std::unique_lock<std::mutex>& lock, const void* const* columns, uint64_t n,
-                                 const double* priorities) {
+                                 const double* priorities, const uint32_t* envs) {
   const uint64_t cap = capacity();
   const uint64_t skip = n > cap ? n - cap : 0;
   const uint64_t kept = n - skip;
@@ -110,6 +110,9 @@ uint64_t ReplayBuffer::push_ring(std::unique_lock<std::mutex>& lock, const void*
     if (priorities) check_priorities(priorities, n);
     apply_ring_priorities(r.first_slot, r.start, n, kept, priorities);
   }
+  // The index learns of the rows now, in reservation order; a sample that follows a link
+  // into this reservation waits for it, as for any slot being written.
+  if (episodes_) index_rows(columns, n, envs, nullptr, r.first_slot, skip);
   in_flight_.push_back(&r);
   in_flight_rows_ += kept;
   reserve_cursor_ = (r.first_slot + n % cap) % cap;
@@ -167,6 +170,8 @@ void ReplayBuffer::restore(const ArchiveView& archive) {
   Exclusive x(*this, true);
   if (frozen_) fail(ErrorKind::State, "a buffer cannot be restored while an archive of it is being written");
   restore_state(archive);
+  // Archives do not hold the episode index yet: the restored items start no chains.
+  if (episodes_) episodes_->clear();
   reserve_cursor_ = writer_.cursor();
   sync_length();
 }

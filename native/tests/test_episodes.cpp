@@ -1,0 +1,273 @@
+// The episode index and n-step returns, against a deliberately plain reference that knows
+// only the list of pushed rows and which of them the buffer still holds.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "buffer.h"
+#include "episodes.h"
+#include "error.h"
+#include "storage.h"
+
+using namespace replaykit;
+
+namespace {
+
+// id float64, reward float32, nextObs float32[2] (= id, -id), terminated, truncated.
+Schema episode_schema() {
+  return Schema({make_field("id", Dtype::Float64, {}), make_field("reward", Dtype::Float32, {}),
+                 make_field("nextObs", Dtype::Float32, {2}), make_field("terminated", Dtype::Bool, {}),
+                 make_field("truncated", Dtype::Bool, {})});
+}
+
+EpisodeOptions episode_options(uint32_t n, double gamma) {
+  EpisodeOptions o;
+  o.terminated = 3;
+  o.truncated = 4;
+  o.reward = 1;
+  o.next_obs = 2;
+  o.nstep = NStep{n, gamma};
+  return o;
+}
+
+struct Row {
+  uint32_t env;
+  float reward;
+  bool terminated, truncated;
+};
+
+// Pushed rows by id, and pushes that make them.
+struct Stream {
+  std::vector<Row> rows;  // by id
+  std::mt19937 g;
+  explicit Stream(uint32_t seed) : g(seed) {}
+
+  // Pushes a batch of 1..max rows of random envs (0..envs-1) with random episode ends.
+  void push(ReplayBuffer& b, uint32_t envs, uint32_t max, bool one_env = false, uint32_t env = 0) {
+    const uint32_t n = 1 + g() % max;
+    std::vector<double> id(n);
+    std::vector<float> reward(n), next(2 * n);
+    std::vector<uint8_t> term(n), trunc(n);
+    std::vector<uint32_t> env_ids(n);
+    for (uint32_t r = 0; r < n; ++r) {
+      Row row{one_env ? env : uint32_t(g() % envs), float(int(g() % 21) - 10) / 4.0f, g() % 9 == 0, false};
+      row.truncated = !row.terminated && g() % 13 == 0;
+      id[r] = double(rows.size());
+      reward[r] = row.reward;
+      next[2 * r] = float(id[r]);
+      next[2 * r + 1] = -float(id[r]);
+      term[r] = row.terminated;
+      trunc[r] = row.truncated;
+      env_ids[r] = row.env;
+      rows.push_back(row);
+    }
+    const void* cols[5] = {id.data(), reward.data(), next.data(), term.data(), trunc.data()};
+    b.push(cols, n, nullptr, env_ids.data());
+  }
+};
+
+// The n-step item of row `id` as the reference computes it from the rows and the set stored.
+struct Expected {
+  double reward;
+  float next0;
+  bool terminated, truncated;
+  float discount;
+};
+Expected expected(const std::vector<Row>& rows, const std::set<uint64_t>& stored, uint64_t id, uint32_t n, double gamma) {
+  double sum = 0, power = 1;
+  uint64_t cur = id;
+  uint32_t m = 0;
+  for (;;) {
+    sum += power * rows[cur].reward;
+    power *= gamma;
+    ++m;
+    if (m == n || rows[cur].terminated || rows[cur].truncated) break;
+    uint64_t nxt = cur + 1;  // the next row of the same env
+    while (nxt < rows.size() && rows[nxt].env != rows[cur].env) ++nxt;
+    if (nxt >= rows.size() || !stored.count(nxt)) break;
+    cur = nxt;
+  }
+  return {sum, float(cur), rows[cur].terminated, rows[cur].truncated, rows[cur].terminated ? 0.0f : float(power)};
+}
+
+std::set<uint64_t> stored_ids(const ReplayBuffer& b) {
+  std::vector<uint64_t> pos(b.length()), keys(b.length());
+  for (uint64_t p = 0; p < pos.size(); ++p) pos[p] = p;
+  std::vector<double> id(pos.size());
+  void* outs[5] = {id.data(), nullptr, nullptr, nullptr, nullptr};
+  b.read_positions(pos.data(), pos.size(), outs, keys.data());
+  return std::set<uint64_t>(id.begin(), id.end());
+}
+
+// Samples `rounds` batches and checks every item against the reference.
+void check_samples(ReplayBuffer& b, const std::vector<Row>& rows, uint32_t n, double gamma, uint32_t seed) {
+  const std::set<uint64_t> stored = stored_ids(b);
+  const uint64_t k = 64;
+  std::vector<double> id(k);
+  std::vector<float> reward(k), next(2 * k), discount(k), weights(k);
+  std::vector<uint8_t> term(k), trunc(k);
+  std::vector<uint64_t> keys(k);
+  void* outs[5] = {id.data(), reward.data(), next.data(), term.data(), trunc.data()};
+  std::mt19937 g(seed);
+  for (int round = 0; round < 20; ++round) {
+    std::vector<uint32_t> words(2 * k);
+    for (auto& w : words) w = g();
+    b.sample(k, words.data(), outs, keys.data(), b.prioritized() ? weights.data() : nullptr, std::nullopt, discount.data());
+    for (uint64_t i = 0; i < k; ++i) {
+      const Expected e = expected(rows, stored, uint64_t(id[i]), n, gamma);
+      CAPTURE(id[i]);
+      CHECK(reward[i] == doctest::Approx(e.reward).epsilon(1e-6));
+      CHECK(next[2 * i] == e.next0);
+      CHECK(next[2 * i + 1] == -e.next0);
+      CHECK(bool(term[i]) == e.terminated);
+      CHECK(bool(trunc[i]) == e.truncated);
+      CHECK(discount[i] == doctest::Approx(e.discount).epsilon(1e-6));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the index links each episode's items per environment stream and stops at overwritten ones") {
+  EpisodeIndex x(4);
+  x.on_write(0, 0, false, false);
+  x.on_write(1, 1, false, false);
+  x.on_write(2, 0, false, false);
+  x.on_write(3, 1, false, true);  // env 1's episode truncated
+  CHECK(x.next(0) == 2);
+  CHECK(x.prev(2) == 0);
+  CHECK(x.next(1) == 3);
+  CHECK(x.next(3) == kNoSlot);
+  CHECK(x.episode(0) == x.episode(2));
+  CHECK(x.episode(1) != x.episode(0));
+  CHECK(x.step(2) == 1);
+  x.on_write(0, 1, false, false);  // env 1 starts a new episode over slot 0: env 0's head is cut
+  CHECK(x.prev(2) == kNoSlot);
+  CHECK(x.step(0) == 0);
+  CHECK(x.episode(0) != x.episode(1));
+  x.on_write(kNoSlot, 0, false, false);  // a row overwritten at once still counts in its episode
+  x.on_write(1, 0, false, false);
+  CHECK(x.step(1) == 3);
+  CHECK(x.prev(1) == kNoSlot);  // its predecessor was never stored
+  uint64_t chain[4];
+  CHECK(nstep_chain(x, 2, 4, chain) == 1);  // the next item of its episode is gone
+  CHECK_THROWS_AS(x.on_write(2, 1u << 20, false, false), Error);
+}
+
+TEST_CASE("n-step items match the reference: interleaved envs, wrap-around, every n and gamma") {
+  for (uint32_t n : {1u, 2u, 3u, 5u, 40u}) {
+    for (double gamma : {0.0, 0.9, 1.0}) {
+      CAPTURE(n);
+      CAPTURE(gamma);
+      ReplayBuffer b(std::make_unique<MemoryStorage>(episode_schema(), 97), std::nullopt, episode_options(n, gamma));
+      Stream s(n * 7 + uint32_t(gamma * 10));
+      for (int i = 0; i < 60; ++i) s.push(b, 3, 20);  // several laps of the ring
+      check_samples(b, s.rows, n, gamma, n);
+    }
+  }
+}
+
+TEST_CASE("n-step with lowest-priority eviction and tiered storage: chains stop at evicted items") {
+  PrioritizedOptions lp;
+  lp.eviction = Eviction::LowestPriority;
+  ReplayBuffer evicting(std::make_unique<MemoryStorage>(episode_schema(), 64), lp, episode_options(4, 0.95));
+  Stream a(3);
+  std::mt19937 g(5);
+  for (int i = 0; i < 40; ++i) {
+    a.push(evicting, 2, 10);
+    // Random priorities make eviction pick items from the middle of episodes.
+    std::vector<uint64_t> keys(evicting.length());
+    evicting.keys_in_order(keys.data());
+    std::vector<double> d(keys.size());
+    for (auto& x : d) x = (g() % 100) / 10.0;
+    evicting.update_priorities(keys.data(), keys.size(), d.data());
+  }
+  check_samples(evicting, a.rows, 4, 0.95, 9);
+
+  const std::string path = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/rk-episodes-tiered.tier";
+  ReplayBuffer tiered(std::make_unique<TieredStorage>(episode_schema(), 80, 20, path), std::nullopt, episode_options(3, 0.5));
+  Stream t(4);
+  for (int i = 0; i < 50; ++i) t.push(tiered, 4, 15);
+  check_samples(tiered, t.rows, 3, 0.5, 10);
+}
+
+TEST_CASE("n-step after clear: the streams go on, the items before are gone") {
+  ReplayBuffer b(std::make_unique<MemoryStorage>(episode_schema(), 100), std::nullopt, episode_options(3, 0.9));
+  Stream s(11);
+  for (int i = 0; i < 10; ++i) s.push(b, 2, 8);
+  b.clear();
+  const size_t before = s.rows.size();
+  while (b.length() < 64) s.push(b, 2, 8);
+  check_samples(b, s.rows, 3, 0.9, 12);
+  CHECK(stored_ids(b).count(before - 1) == 0);
+}
+
+TEST_CASE("n-step items stay whole while writers on other threads push their own env streams") {
+  ReplayBuffer b(std::make_unique<MemoryStorage>(episode_schema(), 400), std::nullopt, episode_options(3, 0.9));
+  // Each writer is its own env stream; ids say writer and row, so the reference is per stream.
+  std::vector<std::thread> ts;
+  std::vector<std::vector<Row>> streams(3);
+  for (uint32_t w = 0; w < 3; ++w)
+    ts.emplace_back([&, w] {
+      std::mt19937 g(w + 20);
+      for (int i = 0; i < 200; ++i) {
+        const uint32_t n = 1 + g() % 30;
+        std::vector<double> id(n);
+        std::vector<float> reward(n), next(2 * n);
+        std::vector<uint8_t> term(n), trunc(n);
+        std::vector<uint32_t> env(n, w);
+        for (uint32_t r = 0; r < n; ++r) {
+          Row row{w, float(g() % 8), g() % 7 == 0, false};
+          id[r] = w * 1e6 + double(streams[w].size());
+          reward[r] = row.reward;
+          next[2 * r] = float(id[r]);
+          next[2 * r + 1] = -float(id[r]);
+          term[r] = row.terminated;
+          trunc[r] = 0;
+          streams[w].push_back(row);
+        }
+        const void* cols[5] = {id.data(), reward.data(), next.data(), term.data(), trunc.data()};
+        b.push(cols, n, nullptr, env.data());
+      }
+    });
+  // The learner samples meanwhile: every n-step item's parts agree with each other.
+  std::vector<double> id(64);
+  std::vector<float> reward(64), next(128), discount(64);
+  std::vector<uint8_t> term(64), trunc(64);
+  std::vector<uint64_t> keys(64);
+  void* outs[5] = {id.data(), reward.data(), next.data(), term.data(), trunc.data()};
+  std::mt19937 g(1);
+  for (int round = 0; round < 300; ++round) {
+    if (b.length() < 64) continue;
+    std::vector<uint32_t> words(128);
+    for (auto& x : words) x = g();
+    b.sample(64, words.data(), outs, keys.data(), nullptr, std::nullopt, discount.data());
+    for (int i = 0; i < 64; ++i) {
+      const double w = std::floor(id[i] / 1e6);
+      const double last = w * 1e6 + (next[2 * i] - float(w * 1e6));  // the chain's last id
+      if (!(next[2 * i] >= id[i] && next[2 * i] <= id[i] + 2 && next[2 * i + 1] == -next[2 * i])) FAIL_CHECK("torn n-step item");
+      (void)last;
+    }
+  }
+  for (auto& t : ts) t.join();
+  // After the writers: exact, per stream.
+  const std::set<uint64_t> stored = stored_ids(b);
+  std::vector<uint32_t> words(128);
+  for (auto& x : words) x = g();
+  b.sample(64, words.data(), outs, keys.data(), nullptr, std::nullopt, discount.data());
+  for (int i = 0; i < 64; ++i) {
+    const uint32_t w = uint32_t(id[i] / 1e6);
+    const uint64_t local = uint64_t(id[i] - w * 1e6);
+    std::set<uint64_t> local_stored;
+    for (uint64_t x : stored)
+      if (uint32_t(x / 1e6) == w) local_stored.insert(uint64_t(double(x) - w * 1e6));
+    const Expected e = expected(streams[w], local_stored, local, 3, 0.9);
+    CHECK(reward[i] == doctest::Approx(e.reward).epsilon(1e-6));
+    CHECK(next[2 * i] == float(w * 1e6 + e.next0));
+    CHECK(discount[i] == doctest::Approx(e.discount).epsilon(1e-6));
+  }
+}
