@@ -2,6 +2,7 @@
 #include "rate_wait.h"
 
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "error.h"
@@ -18,6 +19,11 @@ struct RateWaits::Link {
   std::mutex mu;
   napi_threadsafe_function tsfn = nullptr;
   Table* table = nullptr;
+  // The environment's own thread, and its deliveries on their way (that thread only): see
+  // "Keeping the loop alive" below.
+  napi_env env = nullptr;
+  std::thread::id js_thread;
+  int own_in_flight = 0;
 };
 
 // Owned by the thread-safe function (its context, deleted by its finalizer); JS thread only.
@@ -43,7 +49,15 @@ namespace {
 struct Delivery {
   std::shared_ptr<uint64_t> id;
   WaitResult result;
+  bool own = false;  // decided on the environment's own thread, which ref'd the function for it
 };
+
+// Keeping the loop alive. The thread-safe function is unref'd, so a wait alone does not keep
+// the process alive. But a delivery must not be lost to a loop that exits first: one decided
+// on this environment's own thread (its push granted a waiting sampleAsync) refs the function
+// until it is delivered, since nothing else may be keeping the loop alive then. A delivery
+// decided on another thread comes from a worker (whose Worker handle keeps this loop alive
+// while it runs) or a native thread of this buffer, which holds its own handle.
 
 }  // namespace
 
@@ -62,6 +76,7 @@ double RateWaits::wait(Napi::Env env, replaykit::RateSide side, uint64_t n, Napi
       std::unique_ptr<Delivery> d(static_cast<Delivery*>(data));
       if (e == nullptr) return;
       auto* t = static_cast<Table*>(context);
+      if (d->own && --t->link->own_in_flight == 0) napi_unref_threadsafe_function(e, t->link->tsfn);
       auto it = t->done.find(*d->id);
       if (it == t->done.end()) return;  // cannot happen: a wait is delivered once
       Napi::FunctionReference fn = std::move(it->second);
@@ -96,6 +111,8 @@ double RateWaits::wait(Napi::Env env, replaykit::RateSide side, uint64_t n, Napi
     napi_unref_threadsafe_function(env, tsfn);
     link_->tsfn = tsfn;
     link_->table = table;
+    link_->env = env;
+    link_->js_thread = std::this_thread::get_id();
   }
   Table* table = link_->table;
   if (!table) fail(ErrorKind::State, "the buffer's environment is shutting down");
@@ -105,7 +122,12 @@ double RateWaits::wait(Napi::Env env, replaykit::RateSide side, uint64_t n, Napi
     std::lock_guard<std::mutex> g(link->mu);
     if (!link->tsfn) return;  // the environment is gone: nobody to tell
     auto* d = new Delivery{id_box, r};
-    if (napi_call_threadsafe_function(link->tsfn, d, napi_tsfn_nonblocking) != napi_ok) delete d;
+    d->own = std::this_thread::get_id() == link->js_thread;
+    if (d->own && link->own_in_flight++ == 0) napi_ref_threadsafe_function(link->env, link->tsfn);
+    if (napi_call_threadsafe_function(link->tsfn, d, napi_tsfn_nonblocking) != napi_ok) {
+      if (d->own && --link->own_in_flight == 0) napi_unref_threadsafe_function(link->env, link->tsfn);
+      delete d;
+    }
   });
   if (!w.pending) return w.result == WaitResult::Granted ? 0.0 : -1.0;
   *id_box = w.id;

@@ -11,7 +11,8 @@
 //
 // Lifetimes. One thread-safe function per RateWaits, made at its first wait and unref'd (a
 // pending wait does not keep the process alive, as an unresolved promise does not: a wait
-// nobody can release ends with the process, not in a hang). The `done` functions live in a
+// nobody can release ends with the process, not in a hang), except while a decision made on
+// this environment's own thread is on its way (rate_wait.cpp). The `done` functions live in a
 // table owned by the thread-safe function, so deliveries still queued when the buffer closes
 // reach JS; close() releases it once every wait it registered has had its delivery (the core
 // guarantees each queued wait one: granted, or closed by cancel_all). The core's callbacks,
