@@ -211,7 +211,7 @@ describe('admission', () => {
         } else if (r < 60) {
           const k = 1 + draw(3);
           const abort = new AbortController();
-          const w: Wait = { side: 'insert', n: k, granted: false, cancelled: false, abort, seen: track(k === 1 ? rb.pushAsync(transition(id), { signal: abort.signal }) : rb.pushBatchAsync(columns(id, k), { signal: abort.signal })) };
+          const w: Wait = { side: 'insert', n: k, granted: false, cancelled: false, abort, seen: track<unknown>(k === 1 ? rb.pushAsync(transition(id), { signal: abort.signal }) : rb.pushBatchAsync(columns(id, k), { signal: abort.signal })) };
           id += k;
           model.ask(w);
           waits.push(w);
