@@ -532,3 +532,88 @@ describe('archives', () => {
     expect(empty.rateLimiter!.minSize).toBe(4);
   });
 });
+
+describe('hostile input', () => {
+  // Values a caller might pass by mistake (or on purpose), for every option of the async calls.
+  const hostile = (rb: ReplayBuffer): unknown[] => {
+    const aborted = new AbortController();
+    aborted.abort();
+    return [
+      undefined, null, 0, -1, NaN, Infinity, -Infinity, 2 ** 53, 1e300, '5', '', true, {}, [], [1], () => 1, Symbol('x'), 10n,
+      aborted.signal, new Float64Array(2), Object.create(null),
+      { get timeoutMs() { rb.push(transition(0)); return 1; } }, // re-enters the buffer
+    ];
+  };
+
+  test('sampleAsync / pushAsync / pushBatchAsync settle or reject with a ReplayError, never throw, and a rejection changes nothing', async () => {
+    const draw = rng(1234);
+    let resolved = 0;
+    let rejected = 0;
+    let waited = 0;
+    for (let round = 0; round < 300; round++) {
+      const rb = make({ minSize: 2, samplesPerInsert: 1, errorBuffer: 2 }, 16, round);
+      rb.pushBatch(columns(0, 2 + draw(3)));
+      const values = hostile(rb);
+      const v = () => values[draw(values.length)];
+      const options = [undefined, v(), { timeoutMs: v() }, { signal: v() }, { timeoutMs: 0, signal: v() }, { out: v(), timeoutMs: 0 }, { timeoutMs: 0, priority: v() }, v()][draw(8)];
+      const before = { length: rb.length, rng: rb.getRngState(), stats: rb.rateLimiter!.stats, all: rb.sampleAll() };
+      const which = draw(3);
+      let p: Promise<unknown>;
+      try {
+        p = which === 0 ? rb.sampleAsync([1, v(), 2.5, 0][draw(4)] as number, options as never) : which === 1 ? rb.pushAsync(transition(9), options as never) : rb.pushBatchAsync(columns(9, 2), options as never);
+      } catch (e) {
+        throw new Error(`round ${round}: call ${which} threw synchronously: ${String(e)}`);
+      }
+      const seen = track(p);
+      await flush();
+      if (seen.state === 'pending') {
+        // Still waiting for admission (no timeout given): nothing has changed meanwhile, and
+        // close() ends it with a StateError.
+        waited++;
+        expect(rb.length).toBe(before.length);
+        expect(rb.getRngState()).toEqual(before.rng);
+        rb.close();
+        await flush();
+        expect(seen.error).toBeInstanceOf(StateError);
+        continue;
+      }
+      const outcome = seen.state === 'fulfilled' ? 'resolved' : seen.error;
+      if (outcome === 'resolved') {
+        resolved++;
+      } else {
+        rejected++;
+        if (!(outcome instanceof ReplayError)) throw new Error(`round ${round}: call ${which} rejected with ${String(outcome)}`);
+        expect(rb.length).toBe(before.length);
+        expect(rb.getRngState()).toEqual(before.rng);
+        expect(rb.rateLimiter!.stats).toEqual({ ...before.stats, waits: rb.rateLimiter!.stats.waits, insertWaits: rb.rateLimiter!.stats.insertWaits, sampleWaits: rb.rateLimiter!.stats.sampleWaits, waitedMs: rb.rateLimiter!.stats.waitedMs, insertWaitedMs: rb.rateLimiter!.stats.insertWaitedMs, sampleWaitedMs: rb.rateLimiter!.stats.sampleWaitedMs });
+        expect(rb.sampleAll()).toEqual(before.all);
+      }
+      rb.close();
+    }
+    expect(resolved).toBeGreaterThan(10);
+    expect(rejected).toBeGreaterThan(100);
+    expect(waited).toBeGreaterThan(10);
+  });
+
+  test('hostile rateLimiter options are refused with OutOfRangeError, the buffer not made', () => {
+    const draw = rng(99);
+    const values: unknown[] = [undefined, null, 0, -0, -1, 0.5, 1, 3, 16, 17, NaN, Infinity, 1e300, 2 ** 53, '4', {}, [], true, 10n];
+    for (let i = 0; i < 400; i++) {
+      const o: Record<string, unknown> = {};
+      for (const k of ['minSize', 'samplesPerInsert', 'errorBuffer', 'minsize']) if (draw(3)) o[k] = values[draw(values.length)];
+      const option = draw(10) ? o : values[draw(values.length)];
+      try {
+        const rb = new ReplayBuffer({ capacity: 16, ...shape, rateLimiter: option as RateLimiterOptions });
+        if (option !== undefined) {
+          // made: then its limiter is what the options say, within Reverb's rules
+          const l = rb.rateLimiter!;
+          expect(l.minSize).toBe(o.minSize);
+          expect(l.maxDiff - l.minDiff).toBeGreaterThanOrEqual(2 * Math.max(1, l.samplesPerInsert ?? 1));
+        }
+        rb.close();
+      } catch (e) {
+        if (!(e instanceof OutOfRangeError)) throw new Error(`${JSON.stringify(option, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x))}: ${String(e)}`);
+      }
+    }
+  });
+});
