@@ -35,7 +35,7 @@ namespace replaykit {
 class ReplayBuffer;
 
 constexpr uint32_t kArchiveVersion = 1;
-constexpr uint32_t kMaxSections = 4096;  // above every schema's kMaxFields + 6 other sections
+constexpr uint32_t kMaxSections = 4096;  // far above every schema's kMaxFields + the other sections
 constexpr uint32_t kMaxArchiveFields = kMaxFields;
 
 enum class SectionKind : uint32_t {
