@@ -4,6 +4,7 @@
  * nothing (on jest's fake clock), close while waiting, the synchronous calls that only count,
  * grants whose call then fails, stats, and archives.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -615,5 +616,62 @@ describe('hostile input', () => {
         if (!(e instanceof OutOfRangeError)) throw new Error(`${JSON.stringify(option, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x))}: ${String(e)}`);
       }
     }
+  });
+});
+
+describe('threads and process lifetime (fresh node processes, against dist/)', () => {
+  const entry = path.join(__dirname, '..', 'dist', 'lib', 'index.js');
+  /** Runs `script` in a fresh node process with `rk` (the built package) and `Worker` in scope. */
+  const run = (script: string) => {
+    if (!fs.existsSync(entry)) throw new Error('run `npm run build:ts` first: these tests load dist/');
+    const prelude = `const rk = require(${JSON.stringify(entry)}); const { Worker } = require('node:worker_threads');
+      const t = (i) => ({ obs: [i, i, i, i], action: 0, reward: i, nextObs: [0, 0, 0, 0], terminated: false, truncated: false });
+      const make = (rateLimiter) => new rk.ReplayBuffer({ capacity: 64, obsShape: [4], actionDtype: 'int32', seed: 1, rateLimiter });`;
+    const r = spawnSync(process.execPath, ['-e', `${prelude}\n${script}`], { encoding: 'utf8', timeout: 60_000 });
+    return { status: r.status, signal: r.signal, stdout: r.stdout.trim(), stderr: r.stderr };
+  };
+
+  test('a wait released by this thread is delivered even when nothing else keeps the process alive', () => {
+    const r = run(`const rb = make({ minSize: 2 });
+      rb.sampleAsync(2).then((b) => console.log('sampled', b.indices.length, rb.rateLimiter.stats.samples));
+      rb.pushBatch({ obs: new Float32Array(8), action: new Int32Array(2), reward: new Float32Array(2), nextObs: new Float32Array(8), terminated: new Uint8Array(2), truncated: new Uint8Array(2) });`);
+    expect(r).toEqual({ status: 0, signal: null, stdout: 'sampled 2 2', stderr: '' });
+  });
+
+  test('a wait nobody can release does not keep the process alive (no hang), and ends cleanly', () => {
+    const r = run(`const rb = make({ minSize: 5 });
+      rb.sampleAsync(1).then(() => console.log('never'));
+      rb.pushAsync(t(0)).then(() => console.log('pushed'));`);
+    expect(r).toEqual({ status: 0, signal: null, stdout: 'pushed', stderr: '' });
+  });
+
+  test('buffers with limiters in worker threads: waits delivered there, and a worker terminated while its calls wait exits cleanly', () => {
+    const r = run(`
+      const code = \`const rk = require(\${JSON.stringify(${JSON.stringify(entry)})});
+        const { parentPort } = require('node:worker_threads');
+        const rb = new rk.ReplayBuffer({ capacity: 64, obsShape: [2], seed: 2, rateLimiter: { minSize: 3, samplesPerInsert: 1, errorBuffer: 1 } });
+        const t = { obs: [1, 2], action: 0, reward: 1, nextObs: [3, 4], terminated: false, truncated: false };
+        (async () => {
+          const s = rb.sampleAsync(1);
+          for (let i = 0; i < 3; i++) await rb.pushAsync(t);
+          await s;
+          rb.push(t); rb.push(t); // diff 4 > max_diff 4 - 1: pushAsync waits
+          rb.pushAsync(t);
+          const idle = new rk.ReplayBuffer({ capacity: 8, obsShape: [2], seed: 3, rateLimiter: { minSize: 8 } });
+          idle.sampleAsync(1); // waits in stage 1
+          parentPort.postMessage(JSON.stringify([rb.rateLimiter.stats, idle.rateLimiter.stats]));
+        })();\`;
+      const w = new Worker(code, { eval: true });
+      w.on('message', (m) => { console.log(m); w.terminate(); });
+      w.on('error', (e) => console.log('error', e.message));
+      w.on('exit', () => console.log('exit'));`);
+    expect(r.signal).toBeNull();
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const [stats, end] = r.stdout.split('\n');
+    const [busy, idle] = JSON.parse(stats);
+    expect(busy).toMatchObject({ inserts: 5, samples: 1, sampleWaits: 1, insertWaits: 1, pendingInserts: 1 });
+    expect(idle).toMatchObject({ inserts: 0, samples: 0, pendingSamples: 1 });
+    expect(end).toBe('exit');
   });
 });
