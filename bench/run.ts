@@ -20,6 +20,7 @@ import { openArchive, PrioritizedReplayBuffer, ReplayBuffer } from '../lib/index
 import { bufferState } from '../lib/buffer/base';
 import { PlainColumns, PlainField, PlainPrioritized, PlainReplay } from './reference';
 import { buildRoofline, Roofline } from './roofline';
+import { actors } from './actors';
 
 // ---------------------------------------------------------------------------
 // Options
@@ -92,6 +93,8 @@ interface Target {
   minVsRoofline?: number;
   /** replaykit must be at least this many times faster than the plain TypeScript reference. */
   minVsTs?: number;
+  /** replaykit's median must be at most this (in the case's unit). */
+  maxMedian?: number;
 }
 
 interface CaseSpec {
@@ -123,7 +126,7 @@ interface Reference extends Stat {
 }
 
 /** One case's result: the JSON line printed with --json. */
-interface Result {
+export interface Result {
   case: string;
   unit: Unit;
   median: number;
@@ -144,7 +147,7 @@ interface Result {
   [extra: string]: unknown;
 }
 
-const now = (): bigint => process.hrtime.bigint();
+export const now = (): bigint => process.hrtime.bigint();
 
 function stat(values: readonly number[]): Stat {
   const s = [...values].sort((a, b) => a - b);
@@ -169,7 +172,7 @@ async function measure(spec: CaseSpec, opts: Options, log: (s: string) => void):
 }
 
 /** Measures a case; one result per replaykit contender (each against the same references). */
-async function measureAll(spec: CaseSpec, opts: Options, log: (s: string) => void): Promise<Result[]> {
+export async function measureAll(spec: CaseSpec, opts: Options, log: (s: string) => void): Promise<Result[]> {
   // Calibrate: grow the repetitions until a call takes >= 2 ms, then size runs to opts.runMs.
   const iters = new Map<Contender, number>();
   for (const c of spec.contenders) {
@@ -232,6 +235,7 @@ function resultOf(spec: CaseSpec, rk: Reference, byRole: (role: Role) => Referen
     let met = true;
     if (spec.target.minVsRoofline !== undefined) met &&= (result.vsRoofline ?? 0) >= spec.target.minVsRoofline;
     if (spec.target.minVsTs !== undefined) met &&= (result.vsTs ?? 0) >= spec.target.minVsTs;
+    if (spec.target.maxMedian !== undefined) met &&= result.median <= spec.target.maxMedian;
     result.met = met;
   }
   if (spec.note) result.note = spec.note;
@@ -261,8 +265,8 @@ function randomU8(n: number, max = 256): Uint8Array {
   return a;
 }
 
-const MUJOCO_CAPACITY = 1_000_000;
-const MUJOCO_ROW_BYTES = 17 * 4 + 6 * 4 + 4 + 17 * 4 + 1 + 1; // 166
+export const MUJOCO_CAPACITY = 1_000_000;
+export const MUJOCO_ROW_BYTES = 17 * 4 + 6 * 4 + 4 + 17 * 4 + 1 + 1; // 166
 const MUJOCO_PLAIN: PlainField[] = [
   { name: 'obs', elems: 17, kind: 'f32' },
   { name: 'action', elems: 6, kind: 'f32' },
@@ -283,7 +287,7 @@ const ATARI_PLAIN: PlainField[] = [
   { name: 'truncated', elems: 1, kind: 'u8' },
 ];
 
-function mujocoColumns(n: number) {
+export function mujocoColumns(n: number) {
   return {
     obs: randomF32(n * 17),
     action: randomF32(n * 6),
@@ -314,7 +318,7 @@ function plainColumns<C extends Record<string, ArrayLike<number>>>(cols: C, fiel
   return out;
 }
 
-function newMujoco() {
+export function newMujoco() {
   return new ReplayBuffer({ capacity: MUJOCO_CAPACITY, obsShape: [17], actionShape: [6], seed: 1 });
 }
 function newMujocoPer() {
@@ -341,7 +345,7 @@ class Deltas {
 // ---------------------------------------------------------------------------
 // Groups of cases (each sets up its buffers once)
 
-interface Group {
+export interface Group {
   name: string;
   cases: string[];
   run(roof: Roofline, wanted: (name: string) => boolean, opts: Options, log: (s: string) => void): Promise<Result[]>;
@@ -1001,7 +1005,7 @@ const epochs: Group = {
   },
 };
 
-const GROUPS: Group[] = [memory, push, uniform, prioritized, atari, tiered, archive, epochs];
+const GROUPS: Group[] = [memory, push, uniform, prioritized, atari, tiered, archive, epochs, actors];
 
 // ---------------------------------------------------------------------------
 // Output

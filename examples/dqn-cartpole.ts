@@ -9,13 +9,22 @@
  * Hyperparameters start from rl-baselines3-zoo's CartPole-v1 DQN settings,
  * adapted to TensorFlow.js's pure-JavaScript CPU backend.
  *
- * Usage: `node dist/examples/dqn-cartpole.js [--steps N] [--seed N] [--buffer prioritized|uniform]`
+ * Usage: `node dist/examples/dqn-cartpole.js [--steps N] [--seed N] [--buffer prioritized|uniform] [--actors N]`
  *
- * Progress goes to stderr; the last line of stdout is a JSON summary.
+ * With `--actors N` (N >= 1), N worker threads (examples/cartpole-actor.ts) step their own
+ * environments and push through `ReplayWriter`s while the main thread only trains: the
+ * Ape-X layout. Each actor keeps within two training phases of the learner, so the ratio of
+ * gradient steps to environment steps stays that of the single-threaded run. Threads make
+ * the run's order of events, and so its exact result, vary from run to run.
+ *
+ * Progress goes to stderr; the last line of stdout is a JSON summary. One file (over 300
+ * lines) so that a reader follows the whole agent, its training loops and the CLI in order.
  *
  * @module
  */
 import { parseArgs } from 'node:util';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { SingleBar } from 'cli-progress';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
@@ -81,6 +90,8 @@ export interface CliOptions {
   steps: number;
   seed: number;
   buffer: BufferKind;
+  /** Worker-thread actors (0: the main thread steps the environment itself). */
+  actors: number;
 }
 
 /** The fields of a replaykit sample that a DQN update reads. */
@@ -301,9 +312,10 @@ interface RunSeeds {
   screenEnvs: number[];
   confirmEnvs: number[];
   finalEvalEnvs: number[];
+  actorEnvs: number[];
 }
 
-function deriveSeeds(seed: number): RunSeeds {
+function deriveSeeds(seed: number, actors: number): RunSeeds {
   const rng = xoroshiro128plus(seed);
   const [trainEnv, network, buffer, exploration] = [rng.next(), rng.next(), rng.next(), rng.next()];
   const { evalEpisodes, confirmEpisodes } = HYPERPARAMS;
@@ -311,7 +323,9 @@ function deriveSeeds(seed: number): RunSeeds {
   const screenEnvs = envSeeds.slice(0, evalEpisodes);
   const confirmEnvs = envSeeds.slice(evalEpisodes, evalEpisodes + confirmEpisodes);
   const finalEvalEnvs = envSeeds.slice(evalEpisodes + confirmEpisodes);
-  return { trainEnv, network, buffer, exploration, screenEnvs, confirmEnvs, finalEvalEnvs };
+  // Drawn after the others, so that a run without actors has the seeds it always had.
+  const actorEnvs = distinctSeeds(rng, actors, new Set([trainEnv, ...envSeeds]));
+  return { trainEnv, network, buffer, exploration, screenEnvs, confirmEnvs, finalEvalEnvs, actorEnvs };
 }
 
 /** Creates the replay memory selected on the command line. */
@@ -408,18 +422,79 @@ function updateBar(ctx: TrainingContext, step: number): void {
   ctx.bar.update(step, { episodes: s.episodes, recent: recent.toFixed(1), best: s.bestWeights ? s.bestEval.toFixed(1) : '-' });
 }
 
-/** Runs the training loop for at most `steps` environment steps. */
-function trainLoop(ctx: TrainingContext, steps: number): void {
+/** Runs the training loop for at most `steps` environment steps; returns the steps taken. */
+function trainLoop(ctx: TrainingContext, steps: number): number {
   const { learningStarts, trainFreq, evalFreq } = HYPERPARAMS;
   for (let step = 1; step <= steps; step++) {
     collectStep(ctx, step);
     if (step > learningStarts && step % trainFreq === 0) trainPhase(ctx);
     if (step > learningStarts && step % evalFreq === 0 && selectModel(ctx)) {
       updateBar(ctx, step);
-      return;
+      return step;
     }
     if (step % 100 === 0) updateBar(ctx, step);
   }
+  return steps;
+}
+
+/**
+ * Trains while `actors` worker threads step their own environments and push through
+ * writers; returns the environment steps taken. Same phases as {@link trainLoop}: a training
+ * phase each `trainFreq` environment steps (counted over all actors) after `learningStarts`,
+ * then model selection; new weights go to the actors after each phase.
+ */
+async function trainWithActors(ctx: TrainingContext, steps: number, seeds: readonly number[]): Promise<number> {
+  const { learningStarts, trainFreq, epsilonStart, epsilonEnd, epsilonDecaySteps } = HYPERPARAMS;
+  const control = new Int32Array(new SharedArrayBuffer(12));
+  let trainedAt = (Math.floor(learningStarts / trainFreq) + 1) * trainFreq - trainFreq; // the first phase comes at the next multiple
+  Atomics.store(control, 1, trainedAt);
+  const handle = ctx.buffer.writerHandle();
+  const workers = seeds.map((seed) => new Worker(path.join(__dirname, 'cartpole-actor.js'), {
+    workerData: { handle, seed, control: control.buffer, maxSteps: steps, slack: 2 * trainFreq, epsilon: { start: epsilonStart, end: epsilonEnd, decaySteps: epsilonDecaySteps } },
+  }));
+  let running = workers.length;
+  const ended = new Promise<void>((resolve, reject) => {
+    for (const w of workers) {
+      w.on('message', (m: { episodeReturn?: number; done?: boolean }) => {
+        if (m.episodeReturn !== undefined) {
+          const s = ctx.state;
+          s.episodes += 1;
+          s.recentReturns.push(m.episodeReturn);
+          if (s.recentReturns.length > 20) s.recentReturns.shift();
+        }
+      });
+      w.on('error', reject);
+      w.on('exit', () => {
+        if (--running === 0) resolve();
+      });
+    }
+  });
+  let failure: unknown;
+  ended.catch((e: unknown) => (failure = e));
+  try {
+    for (;;) {
+      if (failure) throw failure;
+      const taken = Math.min(steps, Atomics.load(control, 0));
+      if (taken - trainedAt >= trainFreq) {
+        trainedAt += trainFreq;
+        trainPhase(ctx);
+        const weights = ctx.agent.getWeights();
+        for (const w of workers) w.postMessage({ weights });
+        const solved = selectModel(ctx);
+        Atomics.store(control, 1, trainedAt);
+        updateBar(ctx, trainedAt);
+        if (solved) break;
+      } else if (running === 0 || taken >= steps) {
+        break;
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, 1)); // the actors are stepping
+      }
+    }
+  } finally {
+    Atomics.store(control, 2, 1);
+    await Promise.race([ended.catch(() => undefined), Promise.all(workers.map((w) => w.terminate()))]);
+  }
+  return Math.min(steps, Atomics.load(control, 0));
 }
 
 function newProgressBar(total: number): SingleBar {
@@ -436,11 +511,13 @@ function newProgressBar(total: number): SingleBar {
 // Entry point
 // ---------------------------------------------------------------------------
 
-const USAGE = `Usage: dqn-cartpole [--steps N] [--seed N] [--buffer prioritized|uniform] [--help]
+const USAGE = `Usage: dqn-cartpole [--steps N] [--seed N] [--buffer prioritized|uniform] [--actors N] [--help]
 
   --steps N     maximum environment steps (default ${DEFAULT_STEPS}; stops early once solved)
   --seed N      seed of every random component (default 1)
   --buffer B    replay memory: prioritized (default) or uniform
+  --actors N    N worker threads step environments and push through writers while the
+                main thread trains (default 0: the main thread does both)
   --help        show this message`;
 
 /** Parses the command line; exits with the usage text on `--help` or bad input. */
@@ -451,6 +528,7 @@ export function parseCli(argv: string[]): CliOptions {
       steps: { type: 'string', default: String(DEFAULT_STEPS) },
       seed: { type: 'string', default: '1' },
       buffer: { type: 'string', default: 'prioritized' },
+      actors: { type: 'string', default: '0' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -458,9 +536,11 @@ export function parseCli(argv: string[]): CliOptions {
   const steps = Number(values.steps);
   const seed = Number(values.seed);
   const buffer = values.buffer;
+  const actors = Number(values.actors);
   if (!Number.isInteger(steps) || steps <= 0 || !Number.isInteger(seed)) exitWithUsage(2);
+  if (!Number.isInteger(actors) || actors < 0 || actors > 64) exitWithUsage(2);
   if (buffer !== 'prioritized' && buffer !== 'uniform') exitWithUsage(2);
-  return { steps, seed, buffer };
+  return { steps, seed, buffer, actors };
 }
 
 function exitWithUsage(code: number): never {
@@ -479,7 +559,7 @@ async function main(): Promise<void> {
   const opts = parseCli(process.argv.slice(2));
   const started = performance.now();
   await initTf();
-  const seeds = deriveSeeds(opts.seed);
+  const seeds = deriveSeeds(opts.seed, opts.actors);
   const env = new CartPole(seeds.trainEnv);
   const ctx: TrainingContext = {
     agent: new DqnAgent(env.obsDim, env.numActions, seeds.network),
@@ -490,7 +570,9 @@ async function main(): Promise<void> {
     bar: newProgressBar(opts.steps),
     state: { env, obs: env.reset(), episodeReturn: 0, episodes: 0, recentReturns: [], bestEval: -Infinity, bestWeights: undefined },
   };
-  trainLoop(ctx, opts.steps);
+  let envSteps = opts.steps;
+  if (opts.actors > 0) envSteps = await trainWithActors(ctx, opts.steps, seeds.actorEnvs);
+  else envSteps = trainLoop(ctx, opts.steps);
   ctx.bar.stop();
   if (ctx.state.bestWeights) ctx.agent.setWeights(ctx.state.bestWeights);
   const evalMeanReturn = evaluate(ctx.agent, seeds.finalEvalEnvs.map((s) => new CartPole(s)));
@@ -502,6 +584,8 @@ async function main(): Promise<void> {
     evalEpisodes: HYPERPARAMS.evalEpisodes,
     evalMeanReturn,
     seconds: Math.round((performance.now() - started) / 100) / 10,
+    actors: opts.actors,
+    envStepsPerSecond: Math.round(envSteps / ((performance.now() - started) / 1000)),
   };
   ctx.buffer.close();
   ctx.agent.dispose();

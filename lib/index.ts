@@ -3,6 +3,7 @@
  *
  * - {@link ReplayBuffer}: a FIFO ring of transitions, sampled uniformly.
  * - {@link PrioritizedReplayBuffer}: proportional prioritized replay (Schaul et al. 2016).
+ * - {@link ReplayWriter}: actors in worker threads pushing into a buffer (its `writerHandle()`).
  *
  * @packageDocumentation
  */
@@ -17,8 +18,11 @@ export type {
   PrioritizedSampleOptions,
   TopBatch,
 } from './schema/prioritized';
+export { ReplayWriter } from './actors/replay-writer';
+export type { WriterHandle } from './actors/handle';
 export { EpochIterator } from './epochs/iterator';
 export type { EpochOptions } from './epochs/iterator';
+export type { BatchesOptions } from './buffer/prefetch';
 export { Archive, openArchive } from './archive/archive';
 export type { SaveOptions, SaveProgress } from './archive/save';
 export type { LoadOptions } from './archive/load';

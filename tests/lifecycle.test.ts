@@ -8,12 +8,11 @@
  * a non-zero status instead of taking jest down. (storage.test.ts covers one collected buffer
  * and a process ending with open buffers; these are the other cases.)
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { child, entry, expectClean } from './child-process';
 
-const entry = path.join(__dirname, '..', 'dist', 'lib', 'index.js');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'replaykit-lifecycle-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 let counter = 0;
@@ -24,52 +23,8 @@ const freshDir = () => {
   return d;
 };
 
-interface Outcome {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs `script` in a fresh node process. In scope: `rk` (the package), `fs`, `path`, and
- * `runWorker(code, { workerData, terminateOn })`, which starts a worker thread running `code`
- * (with `rk`, `parentPort` and `workerData` in scope) and resolves with its exit code and
- * messages; `terminateOn: 'ready'` terminates it when it posts 'ready'.
- */
-function child(script: string, args: string[] = []): Outcome {
-  if (!fs.existsSync(entry)) throw new Error('run `npm run build:ts` first: child-process tests load dist/');
-  const prelude = `
-    const rk = require(${JSON.stringify(entry)});
-    const fs = require('node:fs');
-    const path = require('node:path');
-    const { Worker } = require('node:worker_threads');
-    function runWorker(code, { workerData, terminateOn } = {}) {
-      const src = 'const rk = require(' + JSON.stringify(${JSON.stringify(entry)}) + ');' +
-        "const { parentPort, workerData } = require('node:worker_threads');" + code;
-      return new Promise((resolve, reject) => {
-        const w = new Worker(src, { eval: true, workerData });
-        const messages = [];
-        w.on('message', (m) => {
-          messages.push(m);
-          if (m === terminateOn) w.terminate();
-        });
-        w.on('error', (e) => messages.push('error: ' + e.message));
-        w.on('exit', (code) => resolve({ code, messages }));
-      });
-    }
-  `;
-  const r = spawnSync(process.execPath, [...args, '-e', `${prelude}\n${script}`], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
-}
-
 /** Whether `f` is the temporary file of a save (see lib/archive/files.ts). */
 const isSaveTemporary = (f: string) => /^\..*\.tmp-\d+-[0-9a-f]+$/.test(f);
-
-/** Expects a clean ending: the given status, no signal (no segfault or abort), nothing on stderr. */
-function expectClean(r: Outcome, status = 0): void {
-  expect({ signal: r.signal, stderr: r.stderr, status: r.status }).toEqual({ signal: null, stderr: '', status });
-}
 
 /** Code that fills one standard buffer of each storage and samples from it; `files` names the disk ones. */
 const useBuffers = (files: string) => `

@@ -100,6 +100,7 @@ export function saveSync(b: Saveable, path: string, opts?: SaveOptions): void {
     removeTemp(tmp);
     throw wrapFsError(e, target);
   } finally {
+    b.native.endArchive();
     releaseTempPath(tmp);
     b.saving = false;
   }
@@ -158,6 +159,7 @@ export async function save(b: Saveable, path: string, opts?: SaveOptions): Promi
     if (options.signal?.aborted && e === options.signal.reason) throw e;
     throw wrapFsError(e, target);
   } finally {
+    b.native.endArchive();
     await writer?.stop();
     releaseTempPath(tmp);
     b.saving = false;

@@ -1,7 +1,8 @@
 /**
  * The shared base of both public buffers: every method a uniform and a prioritized buffer
  * have in common, with their documentation, forwarding to the buffer's internal state
- * (`BufferCore`). It is parametrised by the sampler the state holds, and in its types by
+ * (`BufferCore`). Over 300 lines because it carries the TSDoc of every public method; the
+ * code of each is a line or two. It is parametrised by the sampler the state holds, and in its types by
  * the batches that sampler returns, so that no subclass overrides a method only to change
  * its return type.
  * @module
@@ -14,7 +15,9 @@ import { checkInteger } from '../schema/checks';
 import { describe } from '../schema/dtypes';
 import { OutOfRangeError } from '../errors';
 import { save, saveSync, SaveOptions } from '../archive/save';
+import type { WriterHandle } from '../actors/handle';
 import { BufferCore } from './core';
+import { BatchesOptions, checkBatchesOptions, prefetchBatches } from './prefetch';
 import type { SamplerKind } from './samplers';
 import type { RateLimiter } from './rate-limiter';
 import type { RateWaitOptions } from '../schema/rate-limiter';
@@ -24,7 +27,7 @@ import type { RateWaitOptions } from '../schema/rate-limiter';
 let stateOf: (b: ReplayBufferBase<FieldsSpec, Batch<FieldsSpec>, SampleOptions<FieldsSpec>>) => BufferCore;
 
 /** The value of every buffer's `notCloneable` property: its source is what a DataCloneError shows. */
-const NOT_CLONEABLE = function replaykit_buffers_cannot_be_cloned_or_posted_to_a_worker() {};
+const NOT_CLONEABLE = function replaykit_buffers_cannot_be_cloned_or_posted__post_buffer_writerHandle_to_a_worker() {};
 
 /** A uniform buffer's push takes no options: a priority given to it is a mistake, not something to ignore. */
 function refuseOptions(core: BufferCore, method: string, option: string, given: unknown): never {
@@ -62,7 +65,7 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
     this.storage = this.#core.storage;
     // A buffer lives in this thread's native memory: posted to a worker or structuredClone'd it
     // would arrive as a hollow object. An own enumerable function makes both throw a
-    // DataCloneError whose message names the reason (writer handles for workers are planned).
+    // DataCloneError whose message names the reason, and what to post instead (a writer handle).
     Object.defineProperty(this, 'notCloneable', { value: NOT_CLONEABLE, enumerable: true });
   }
 
@@ -89,6 +92,53 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
     const out: Record<string, FieldSpec> = {};
     for (const f of this.#core.fields) out[f.name] = { shape: f.shape, dtype: f.dtype };
     return out as { [K in keyof F]: FieldSpec<F[K]['dtype']> };
+  }
+
+  /**
+   * Batches of `batchSize`, gathered ahead on native threads (the libuv pool) while the
+   * learner trains on the current one: `prefetch` batches (default 2) are always being
+   * gathered or ready.
+   *
+   * ```ts
+   * for await (const batch of rb.batches({ batchSize: 256, prefetch: 2, signal })) train(batch);
+   * ```
+   *
+   * Each batch is a fresh batch as `sample(batchSize)` returns. Their random words come from
+   * the buffer's generator, taken in order when each batch is asked for: with nothing pushed
+   * meanwhile, a uniform buffer's batches are exactly those that `sample(batchSize)` calls
+   * would give from the same generator state. A prioritized batch is drawn from the
+   * priorities of the moment it is gathered (updates made while it was prefetched apply from
+   * the next one), and each advances the beta schedule as `sample` does. Batches still being
+   * gathered when the loop ends (`break`, `count`, `signal`) are dropped, having taken their
+   * words. Pushes from this thread and from writers go on meanwhile (the core's threads design).
+   *
+   * @param options `batchSize` (integer >= 1), `prefetch` (integer in [1, 64]), `count`
+   *   (stop after this many), `signal` (an AbortSignal: the pending `next()` rejects with its
+   *   reason), `beta` (prioritized buffers, as `sample`'s).
+   * @throws {@link OutOfRangeError} for bad options (at the call); the iterator rejects with
+   *   {@link OutOfRangeError} when fewer than `batchSize` transitions are stored, and
+   *   {@link StateError} once the buffer is closed.
+   */
+  batches(options: BatchesOptions): AsyncGenerator<B, void, undefined> {
+    const core = this.#core;
+    core.assertOpen();
+    const checked = checkBatchesOptions(options, core.sampler.weighted);
+    return prefetchBatches(core, checked) as AsyncGenerator<B, void, undefined>;
+  }
+
+  /**
+   * A handle on this buffer for writers in other threads: a plain, structured-cloneable
+   * object to send to a worker through `postMessage` or `workerData`, where
+   * `ReplayWriter.attach(handle)` gives a writer pushing into this same buffer while this
+   * thread samples. Any number of handles and writers; the buffer keeps every method it has.
+   * Closing the buffer makes every writer's calls throw {@link StateError}.
+   * @throws {@link StateError} after `close()`.
+   */
+  writerHandle(): WriterHandle {
+    const core = this.#core;
+    core.assertOpen();
+    const { buffer, process } = core.native.share();
+    return { kind: 'replaykit.writer', version: 1, buffer, process };
   }
 
   /**

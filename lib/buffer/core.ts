@@ -15,7 +15,7 @@ import { resolveStorage, StorageOptions } from '../schema/storage';
 import { checkKeys, COMMON_KEYS, EXPLICIT_KEYS, PRIORITIZED_KEYS, SHORTHAND_KEYS } from '../schema/options';
 import { RATE_WAIT_KEYS, resolveRateLimiter, resolveRateWait, ResolvedRateLimiter } from '../schema/rate-limiter';
 import type { BufferOptions } from '../schema/types';
-import type { ArchiveInfo, ArchiveMetaJs, NativeArchiveMap, NativeBuffer } from '../native/contract';
+import type { ArchiveInfo, ArchiveMetaJs, NativeArchiveMap, NativeBuffer, NativePrefetcher } from '../native/contract';
 import { openNativeBuffer } from '../native/open';
 import { LIMITS } from '../native/addon';
 import { EpochCursor, EpochIterator, EpochOptions } from '../epochs/iterator';
@@ -38,6 +38,14 @@ function settle<T>(run: () => T): Promise<T> {
   } catch (e) {
     return Promise.reject(e);
   }
+}
+
+/** A batch being gathered by a prefetch thread (`BufferCore.gatherAsync`). @internal */
+export interface Gathering {
+  readonly batch: BatchObject;
+  /** statuses[slot]: 0 gathering, 1 final (read with Atomics.load), 2 failed (the prefetcher's `error` throws it). */
+  readonly statuses: Int32Array;
+  readonly slot: number;
 }
 
 /** @internal */
@@ -282,6 +290,24 @@ export class BufferCore implements Saveable, Restorable {
       priorities = priorities?.slice();
     };
     return gate && cols ? gate.admit('insert', cols.rows, wait, 'pushBatchAsync', run, keep) : settle(run);
+  }
+
+  /**
+   * Has `prefetcher` draw a batch of `batchSize` with the next words of the generator (taken
+   * now, so batches come in the order they were asked for), into a fresh batch (one
+   * ArrayBuffer, which the prefetcher holds) that is final once `statuses[slot]` is 1
+   * (Atomics.load). `beta`: checked already, or undefined.
+   */
+  gatherAsync(prefetcher: NativePrefetcher, batchSize: number, beta: number | undefined, statuses: Int32Array, slot: number): Gathering {
+    this.assertOpen();
+    const length = this.native.length;
+    if (batchSize > length)
+      throw new OutOfRangeError(`cannot sample ${batchSize} transitions: only ${length} are stored (isReady(${batchSize}) tells when enough are)`);
+    const batch = this.#batches.prepare(batchSize, undefined, null, this.sampler.weighted);
+    Atomics.store(statuses, slot, 0);
+    // The words are copied by the binding before it returns; the outs list is read at once.
+    this.sampler.submit(prefetcher, batchSize, this.#rng.next(2 * batchSize), this.#batches.outs, batch, beta, statuses, slot);
+    return { batch, statuses, slot };
   }
 
   /** A new epoch iterator over this buffer. */

@@ -11,7 +11,7 @@ import { AnyTypedArray, describe, typedArrayTag } from '../schema/dtypes';
 import { checkInteger, checkNumber } from '../schema/checks';
 import type { Eviction, PrioritizedOptions } from '../schema/prioritized';
 import { OutOfRangeError, ShapeError } from '../errors';
-import type { ArchiveInfo, NativeBuffer } from '../native/contract';
+import type { ArchiveInfo, NativeBuffer, NativePrefetcher } from '../native/contract';
 import type { NativeBufferSpec } from '../native/open';
 import { float64 } from './convert';
 import type { BatchObject } from './batches';
@@ -28,12 +28,26 @@ export interface Sampler<P = unknown> {
    * (and `weights`); `admitted`: the rate limiter counted them already (else the draw counts).
    */
   draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, plan: P, admitted: boolean): void;
+  /** `draw` on a prefetch thread (the words are copied at once); `statuses[slot]` turns 1 once the batch is filled. */
+  submit(prefetcher: NativePrefetcher, n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, plan: P, statuses: Int32Array, slot: number): void;
   /** Adds what a batch read without sampling carries. */
   decorate(batch: BatchObject, rows: number): void;
   /** The priority of one pushed row, checked; undefined: the core's default. */
   rowPriority(priority: unknown): Float64Array | undefined;
   /** The priorities of `rows` pushed rows, checked; undefined: the core's default. */
   rowPriorities(priorities: unknown, rows: number): Float64Array | undefined;
+}
+
+/** A pushed row's priority, checked, in `one` (undefined: the core's default, the running maximum). @internal */
+export function rowPriority(priority: unknown, one: Float64Array): Float64Array | undefined {
+  if (priority === undefined) return undefined;
+  one[0] = checkNumber(priority, 'priority', 0, true);
+  return one;
+}
+
+/** The priorities of `rows` pushed rows, checked (undefined: the core's default). @internal */
+export function rowPriorities(priorities: unknown, rows: number): Float64Array | undefined {
+  return priorities === undefined ? undefined : float64(priorities, 'priorities', rows);
 }
 
 /** A kind of sampler, chosen when a buffer is made: the options it takes, and from them its part of the native buffer's spec and the sampler over that buffer. @internal */
@@ -61,6 +75,10 @@ class UniformSampler implements Sampler<null> {
 
   draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, _plan: null, admitted: boolean): void {
     this.#native.sample(n, words, outs, batch.indices, null, undefined, admitted);
+  }
+
+  submit(prefetcher: NativePrefetcher, n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, _plan: null, statuses: Int32Array, slot: number): void {
+    prefetcher.submit(n, words, outs, batch.indices, null, undefined, statuses, slot, batch.indices.buffer as ArrayBuffer);
   }
 
   decorate(): void {}
@@ -126,18 +144,20 @@ export class PrioritizedSampler implements Sampler<number | undefined>, Prioriti
     this.#native.sample(n, words, outs, batch.indices, batch.weights as Float32Array, beta, admitted);
   }
 
+  submit(prefetcher: NativePrefetcher, n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, beta: number | undefined, statuses: Int32Array, slot: number): void {
+    prefetcher.submit(n, words, outs, batch.indices, batch.weights as Float32Array, beta, statuses, slot, batch.indices.buffer as ArrayBuffer);
+  }
+
   decorate(batch: BatchObject, rows: number): void {
     batch.weights = new Float32Array(rows).fill(1); // batches read without sampling ignore priorities
   }
 
   rowPriority(priority: unknown): Float64Array | undefined {
-    if (priority === undefined) return undefined;
-    this.#one[0] = checkNumber(priority, 'priority', 0, true);
-    return this.#one;
+    return rowPriority(priority, this.#one);
   }
 
   rowPriorities(priorities: unknown, rows: number): Float64Array | undefined {
-    return priorities === undefined ? undefined : float64(priorities, 'priorities', rows);
+    return rowPriorities(priorities, rows);
   }
 
   /** Sets p = |tdError| + epsilon for the items named; returns how many were live. */

@@ -38,6 +38,8 @@ export interface NativeBuffer {
   archiveHead(): Uint8Array;
   /** Checks the head read back from the written file; ArchiveError unless it is archiveHead(). */
   checkArchiveHead(bytes: Uint8Array): void;
+  /** Ends the export (written or failed): other threads' pushes, held while it lasts, go on. */
+  endArchive(): void;
   restore(map: NativeArchiveMap): void;
   /**
    * Asks the rate limiter to admit n items: 0 when granted at once (counted), -1 when the buffer
@@ -53,6 +55,40 @@ export interface NativeBuffer {
   /** The limiter's configuration and counters; null without a limiter. */
   rateInfo(): RateInfoJs | null;
   rateSetEnabled(enabled: boolean): void;
+  /** Registers the buffer for writers in other threads of this process (once); what a writer handle names it by. */
+  share(): { buffer: number; process: number };
+}
+
+/**
+ * The thread that gathers the batches of one `batches()` iterator ahead
+ * (native/binding/prefetcher.cpp). @internal
+ */
+export interface NativePrefetcher {
+  /**
+   * Queues a `sample` into these arrays (all views of `hold`, kept alive meanwhile);
+   * `statuses[slot]` turns 1 (Atomics.load) once they are final, 2 if it failed.
+   */
+  submit(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], keys: Float64Array, weights: Float32Array | null, beta: number | undefined, statuses: Int32Array, slot: number, hold: ArrayBuffer): void;
+  /** True: the wake function will be called once a batch completes (this one was unfinished); false: it is finished already. */
+  arm(statuses: Int32Array, slot: number): boolean;
+  /** Throws the error of the failed batch of this status. */
+  error(statuses: Int32Array, slot: number): never;
+  /** Stops the thread after the batch it is gathering; idempotent. */
+  close(): void;
+}
+
+/**
+ * A writer on a buffer of another thread of this process (native/binding/writer_object.cpp):
+ * pushes as NativeBuffer's; StateError once the buffer is closed. @internal
+ */
+export interface NativeWriter {
+  readonly length: number;
+  /** The buffer's schema, in schema order. */
+  readonly fields: { name: string; dtype: Dtype; shape: number[] }[];
+  readonly prioritized: boolean;
+  push(columns: AnyTypedArray[], n: number, priorities?: Float64Array): number;
+  /** Lets go of the buffer (never closes it). */
+  close(): void;
 }
 
 /** A side of the rate limiter. @internal */
@@ -181,6 +217,10 @@ export interface NativeLimits {
 /** What the addon exports. @internal */
 export interface Addon {
   NativeBuffer: new (spec: NativeSpec) => NativeBuffer;
+  /** On the buffer a handle's ids name; `wake` is called (on this thread) after arm() when a batch completes. */
+  NativePrefetcher: new (buffer: number, process: number, wake: () => void) => NativePrefetcher;
+  /** StateError for a handle of another process or of a closed buffer. */
+  NativeWriter: new (buffer: number, process: number) => NativeWriter;
   ArchiveMap: new (path: string) => NativeArchiveMap;
   setErrorClasses(classes: Record<string, unknown>): void;
   /** The limits the core enforces when a buffer is made (frozen). */

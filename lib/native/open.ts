@@ -1,11 +1,11 @@
 /**
- * The facade's two doors to the addon: a native buffer made from a resolved schema and
- * options in the facade's terms (the binding takes the same names), and a read-only
- * mapping of an archive file.
+ * The facade's doors to the addon: a native buffer made from a resolved schema and
+ * options in the facade's terms (the binding takes the same names), a writer on a buffer
+ * shared by another thread, and a read-only mapping of an archive file.
  * @module
  */
 import { addon } from './addon';
-import type { NativeArchiveMap, NativeBuffer, NativeSpec, RateConfigJs } from './contract';
+import type { NativeArchiveMap, NativeBuffer, NativePrefetcher, NativeSpec, NativeWriter, RateConfigJs } from './contract';
 import type { ResolvedField } from '../schema/fields';
 import type { StorageOptions } from '../schema/storage';
 
@@ -42,4 +42,15 @@ export function rateLimiterConfig(options: { minSize: number; samplesPerInsert?:
 /** Maps an archive file read-only; the binding checks its structure and header checksum (ArchiveError when it is not an archive). @internal */
 export function openArchiveMap(path: string): NativeArchiveMap {
   return new addon.ArchiveMap(path);
+}
+
+/** A writer on the buffer a handle names (StateError for a handle of another process or a closed buffer). @internal */
+export function openNativeWriter(buffer: number, process: number): NativeWriter {
+  return new addon.NativeWriter(buffer, process);
+}
+
+/** A prefetch thread on `buffer`; `wake` runs on this thread when an armed wait ends. @internal */
+export function openNativePrefetcher(buffer: NativeBuffer, wake: () => void): NativePrefetcher {
+  const ids = buffer.share();
+  return new addon.NativePrefetcher(ids.buffer, ids.process, wake);
 }

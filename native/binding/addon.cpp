@@ -1,12 +1,16 @@
 // replaykit's Node-API binding: module initialisation. The objects live beside it:
 //   buffer_object.cpp    NativeBuffer, the core's ReplayBuffer
+//   writer_object.cpp    NativeWriter, a writer on a buffer from another thread (worker actors)
+//   prefetcher.cpp       NativePrefetcher, the thread that gathers batches() ahead
+//   buffer_calls.cpp     what both do with a core buffer (columns, push, the schema)
+//   shared.cpp           the process-wide registry that lets writers find a buffer by id
 //   archive_object.cpp   ArchiveMap, an archive mapped read-only (the core's MappedFile)
 //   convert.cpp          typed arrays, enums by name, item keys: what crosses the boundary
 //   errors.cpp           the one guard: C++ exceptions into the registered JS error classes
 //   rate_limiter_js.cpp  the rate limiter's options, configuration and counters as JS values
 //   rate_wait.cpp        JS promises waiting on a rate limiter (a thread-safe function per env)
 //
-// Module exports (lib/native/contract.ts, Addon): NativeBuffer, ArchiveMap, setErrorClasses(classes),
+// Module exports (lib/native/contract.ts, Addon): NativeBuffer, NativeWriter, NativePrefetcher, ArchiveMap, setErrorClasses(classes),
 // limits { maxFields, maxDims, maxNameBytes, maxCapacity }, crc32(bytes, running?),
 // rateLimiterConfig(options).
 #include <napi.h>
@@ -55,6 +59,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function archive_map = define_archive_map(env);
   data->archive_map = Napi::Persistent(archive_map);
   exports.Set("NativeBuffer", define_native_buffer(env));
+  exports.Set("NativeWriter", define_native_writer(env));
+  exports.Set("NativePrefetcher", define_native_prefetcher(env));
   exports.Set("ArchiveMap", archive_map);
   exports.Set("setErrorClasses", Napi::Function::New(env, guarded<SetErrorClasses>, "setErrorClasses"));
   exports.Set("crc32", Napi::Function::New(env, guarded<Crc32>, "crc32"));

@@ -13,8 +13,10 @@ struct AddonData {
   Napi::FunctionReference archive_map;          // the ArchiveMap constructor
 };
 
-// The classes (buffer_object.cpp, archive_object.cpp).
+// The classes (buffer_object.cpp, writer_object.cpp, archive_object.cpp).
 Napi::Function define_native_buffer(Napi::Env env);
+Napi::Function define_native_writer(Napi::Env env);
+Napi::Function define_native_prefetcher(Napi::Env env);
 Napi::Function define_archive_map(Napi::Env env);
 
 }  // namespace replaykit_node

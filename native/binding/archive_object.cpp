@@ -88,13 +88,7 @@ class ArchiveMap : public Napi::ObjectWrap<ArchiveMap>, public Guarded<ArchiveMa
     o.Set("seed", h.seed);
     Napi::Array fields = Napi::Array::New(env, v.schema.size());
     for (size_t f = 0; f < v.schema.size(); ++f) {
-      const replaykit::Field& fd = v.schema[f];
-      Napi::Object fo = Napi::Object::New(env);
-      fo.Set("name", fd.name);
-      fo.Set("dtype", replaykit::dtype_name(fd.dtype));
-      Napi::Array shape = Napi::Array::New(env, fd.shape.size());
-      for (size_t k = 0; k < fd.shape.size(); ++k) shape.Set(static_cast<uint32_t>(k), static_cast<double>(fd.shape[k]));
-      fo.Set("shape", shape);
+      Napi::Object fo = field_to_js(env, v.schema[f]);
       const replaykit::SectionEntry& s = v.sections[v.field_data[f]];
       fo.Set("offset", static_cast<double>(s.offset));
       fo.Set("bytes", static_cast<double>(s.length));

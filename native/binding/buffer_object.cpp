@@ -1,4 +1,6 @@
-// NativeBuffer: the core's ReplayBuffer as a JS object.
+// NativeBuffer: the core's ReplayBuffer as a JS object. Over 300 lines because it is the
+// binding of every buffer method (each a few lines of argument checks around one core call);
+// what it shares with the writer object is in buffer_calls.cpp.
 //
 // Contract (lib/native/contract.ts, NativeBuffer and NativeSpec): whole columns cross the boundary once
 // per call; the facade allocates the output typed arrays and passes them in. The binding
@@ -13,6 +15,7 @@
 #include "archive.h"
 #include "archive_object.h"
 #include "buffer.h"
+#include "buffer_calls.h"
 #include "convert.h"
 #include "error.h"
 #include "errors.h"
@@ -20,6 +23,7 @@
 #include "rate_limiter.h"
 #include "rate_limiter_js.h"
 #include "rate_wait.h"
+#include "shared.h"
 
 namespace replaykit_node {
 
@@ -47,6 +51,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
             InstanceMethod("exportChunk", &NativeBuffer::method<&NativeBuffer::ExportChunk>),
             InstanceMethod("archiveHead", &NativeBuffer::method<&NativeBuffer::ArchiveHead>),
             InstanceMethod("checkArchiveHead", &NativeBuffer::method<&NativeBuffer::CheckArchiveHead>),
+            InstanceMethod("endArchive", &NativeBuffer::method<&NativeBuffer::EndArchive>),
             InstanceMethod("restore", &NativeBuffer::method<&NativeBuffer::Restore>),
             InstanceMethod("clear", &NativeBuffer::method<&NativeBuffer::Clear>),
             InstanceMethod("close", &NativeBuffer::method<&NativeBuffer::Close>),
@@ -56,6 +61,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
             InstanceMethod("rateRefund", &NativeBuffer::method<&NativeBuffer::RateRefund>),
             InstanceMethod("rateInfo", &NativeBuffer::method<&NativeBuffer::RateInfo>),
             InstanceMethod("rateSetEnabled", &NativeBuffer::method<&NativeBuffer::RateSetEnabled>),
+            InstanceMethod("share", &NativeBuffer::method<&NativeBuffer::Share>),
             InstanceAccessor("length", &NativeBuffer::method<&NativeBuffer::Length>, nullptr),
             InstanceAccessor("beta", &NativeBuffer::method<&NativeBuffer::Beta>, nullptr),
         });
@@ -135,7 +141,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     Napi::Value rv = spec.Get("rateLimiter");
     std::shared_ptr<replaykit::RateLimiter> limiter;
     if (!rv.IsUndefined() && !rv.IsNull()) limiter = std::make_shared<replaykit::RateLimiter>(rate_config_from(rv));
-    buffer_ = std::make_unique<replaykit::ReplayBuffer>(std::move(storage), per);
+    buffer_ = std::make_shared<replaykit::ReplayBuffer>(std::move(storage), per);
     if (limiter) {
       limiter_ = std::move(limiter);
       waits_ = std::make_unique<RateWaits>(limiter_);
@@ -154,9 +160,19 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     auto* b = static_cast<NativeBuffer*>(self);
     b->hooked_ = false;  // node removes a hook once it has run
     b->exporter_.reset();
-    b->buffer_.reset();  // no JS calls at teardown
+    b->CloseShared();  // no JS calls at teardown
     if (b->limiter_) b->limiter_->cancel_all();  // their deliveries find no event loop: dropped
     b->accounted_ = 0;
+  }
+
+  // Closes the core buffer (writers in other threads hold it too: their calls become
+  // Error(State)) and forgets it; the storage's files are deleted now, not when the last
+  // writer lets go.
+  void CloseShared() {
+    if (shared_id_) unshare(shared_id_);
+    shared_id_ = 0;
+    if (buffer_) buffer_->close();
+    buffer_.reset();
   }
 
   void Release(Napi::Env env) {
@@ -170,44 +186,23 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     if (limiter_) limiter_->cancel_all();
     if (waits_) waits_->close();
     if (!buffer_) return;
-    buffer_.reset();
+    CloseShared();
     if (accounted_) Napi::MemoryManagement::AdjustExternalMemory(env, -accounted_);
     accounted_ = 0;
   }
 
-  // Validated pointers to one typed array per field, each of n rows; with allow_null,
-  // a null entry skips its field (nullptr).
   std::vector<void*> columns(Napi::Env env, Napi::Value v, uint64_t n, const char* what, bool allow_null = false) {
-    const replaykit::Schema& schema = live().schema();
-    if (!v.IsArray()) fail(ErrorKind::Shape, std::string(what) + " must be an array of typed arrays");
-    Napi::Array a = v.As<Napi::Array>();
-    if (a.Length() != schema.size())
-      fail(ErrorKind::Shape, std::string(what) + ": expected " + std::to_string(schema.size()) + " fields");
-    std::vector<void*> out(schema.size());
-    for (size_t f = 0; f < schema.size(); ++f) {
-      const replaykit::Field& fd = schema[f];
-      Napi::Value col = a.Get(static_cast<uint32_t>(f));
-      if (allow_null && col.IsNull()) continue;
-      out[f] = typed_data(env, col, array_type_of(fd.dtype), n * fd.elems, What("field", fd.name));
-    }
-    return out;
+    return columns_of(env, v, live().schema(), n, what, allow_null);
   }
 
   // push(columns, n, priorities?: Float64Array(n), admitted?: boolean) -> key of the last row.
   // The rate limiter counts the rows, unless `admitted`: the facade's pushAsync, whose grant
   // counted them already.
   Napi::Value Push(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    auto& b = live();
-    const uint64_t n = to_count(info[1], "row count");
-    std::vector<void*> cols = columns(env, info[0], n, "columns");
-    const double* pr = nullptr;
-    if (!info[2].IsUndefined() && !info[2].IsNull())
-      pr = static_cast<const double*>(typed_data(env, info[2], napi_float64_array, n, "priorities"));
     const bool admitted = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
-    const uint64_t key = b.push(cols.data(), n, pr);
-    if (limiter_ && !admitted) limiter_->on_insert(n);
-    return Napi::Number::New(env, key_to_js(key));
+    Napi::Value key = push_call(info, live());
+    if (limiter_ && !admitted) limiter_->on_insert(to_count(info[1], "row count"));
+    return key;
   }
 
   // sample(n, words: Uint32Array(2n), outs, keys: Float64Array(n), weights: Float32Array(n) | null, beta?, admitted?)
@@ -427,6 +422,13 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     return env.Undefined();
   }
 
+  // endArchive(): the save is over (written or failed): drops the export, which lets the
+  // pushes of other threads go on (an export freezes the buffer, buffer.h "Threads").
+  Napi::Value EndArchive(const Napi::CallbackInfo& info) {
+    exporter_.reset();
+    return info.Env().Undefined();
+  }
+
   // restore(map: ArchiveMap): the buffer's state and its rate limiter's, which must fit each
   // other's (checked before anything changes).
   Napi::Value Restore(const Napi::CallbackInfo& info) {
@@ -499,10 +501,17 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
   }
 
   // The beta the next prioritized sample uses (the core's schedule).
-  Napi::Value Beta(const Napi::CallbackInfo& info) {
-    const replaykit::PrioritizedSampler* per = live().prioritized_sampler();
-    if (!per) fail(ErrorKind::State, "beta needs a prioritized buffer");
-    return Napi::Number::New(info.Env(), per->beta());
+  Napi::Value Beta(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), live().beta()); }
+
+  // share() -> { buffer, process }: what a writer handle names the buffer by (shared.h).
+  Napi::Value Share(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live();
+    if (!shared_id_) shared_id_ = share(buffer_);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("buffer", static_cast<double>(shared_id_));
+    o.Set("process", process_token());
+    return o;
   }
 
   // stats() -> { totalPriority, minPriority, maxPriority, bytes, fileBytes }
@@ -518,7 +527,8 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     return o;
   }
 
-  std::unique_ptr<replaykit::ReplayBuffer> buffer_;
+  std::shared_ptr<replaykit::ReplayBuffer> buffer_;  // shared with writers in worker threads
+  uint64_t shared_id_ = 0;                          // its id in the registry, once shared
   std::unique_ptr<replaykit::ArchiveExporter> exporter_;  // the archive being saved
   // The rate limiter (null without the option) and the JS waits on it from this environment.
   // Shared: worker threads' writers will reach the same limiter.

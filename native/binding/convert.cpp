@@ -133,4 +133,14 @@ void keys_to_js(const uint64_t* keys, uint64_t n, double* out) {
   for (uint64_t i = 0; i < n; ++i) out[i] = key_to_js(keys[i]);
 }
 
+Napi::Object field_to_js(Napi::Env env, const replaykit::Field& field) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", field.name);
+  o.Set("dtype", replaykit::dtype_name(field.dtype));
+  Napi::Array shape = Napi::Array::New(env, field.shape.size());
+  for (size_t k = 0; k < field.shape.size(); ++k) shape.Set(static_cast<uint32_t>(k), static_cast<double>(field.shape[k]));
+  o.Set("shape", shape);
+  return o;
+}
+
 }  // namespace replaykit_node

@@ -56,6 +56,11 @@ const char* eviction_name(Eviction e);
 enum class StorageType { Memory, Mmap, Tiered };
 StorageType storage_type_from(Napi::Value v);  // 'memory' | 'mmap' | 'tiered'
 
+// ---- schema ----
+
+// A field as { name, dtype, shape } (what the facade's NativeSpec fields hold).
+Napi::Object field_to_js(Napi::Env env, const replaykit::Field& field);
+
 // ---- item keys: the one place they change representation ----
 
 // A JS number as a key: an integer in [0, 2^53] is itself; anything else names no item.

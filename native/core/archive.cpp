@@ -280,8 +280,11 @@ void export_items(const ReplayBuffer& b, const SectionEntry& s, uint64_t first, 
   }
 }
 
+ArchiveExporter::Frozen::Frozen(const ReplayBuffer& buffer) : b(buffer) { b.freeze(); }
+ArchiveExporter::Frozen::~Frozen() { b.thaw(); }
+
 ArchiveExporter::ArchiveExporter(const ReplayBuffer& buffer, const ArchiveMeta& meta)
-    : buffer_(buffer), plan_(plan_archive(buffer, meta)), crcs_(plan_.sections.size(), 0) {}
+    : buffer_(buffer), frozen_(buffer), plan_(plan_archive(buffer, meta)), crcs_(plan_.sections.size(), 0) {}
 
 uint64_t ArchiveExporter::write_bytes() const {
   uint64_t n = plan_.table_end;
@@ -586,7 +589,7 @@ std::vector<bool> check_sections(const ArchiveView& v) {
 
 // ---- restore ----
 
-void ReplayBuffer::restore(const ArchiveView& v) {
+void ReplayBuffer::restore_state(const ArchiveView& v) {
   const ArchiveHeader& h = v.header;
   if (length() != 0) fail(ErrorKind::State, "restore needs an empty buffer");
   storage_->check_intact();
@@ -679,7 +682,7 @@ void ReplayBuffer::restore(const ArchiveView& v) {
     per_->set_max_priority(h.max_priority);
     per_->set_draws(h.sample_calls);
     if (!std::isfinite(per_->total())) {  // known only once summed
-      clear();
+      clear_state();
       bad("the priorities' total overflows a double");
     }
   }

@@ -203,7 +203,16 @@ class ArchiveExporter {
   void check_head(const uint8_t* bytes, uint64_t n) const;
 
  private:
+  // Pushes from other threads wait while the archive is exported (buffer.h, "Threads").
+  struct Frozen {
+    explicit Frozen(const ReplayBuffer& b);
+    ~Frozen();
+    Frozen(const Frozen&) = delete;
+    Frozen& operator=(const Frozen&) = delete;
+    const ReplayBuffer& b;
+  };
   const ReplayBuffer& buffer_;
+  Frozen frozen_;
   ArchivePlan plan_;
   std::vector<uint32_t> crcs_;
   size_t section_ = 0;  // the section being exported

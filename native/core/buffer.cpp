@@ -1,3 +1,7 @@
+// The buffer's operations (buffer.h); how threads share them is in buffer_threads.cpp. Over
+// 300 lines because push (FIFO and lowest-priority, with their all-or-nothing priority
+// checks), sample, the priority update and the reads each validate before they change
+// anything, and splitting them apart would scatter one class's invariants.
 #include "buffer.h"
 
 #include <algorithm>
@@ -31,14 +35,17 @@ ReplayBuffer::ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<Prior
   const uint64_t cap = storage_->capacity();
   if (cap == 0 || cap > kMaxCapacity)
     fail(ErrorKind::Range, "capacity must be an integer in [1, 2^40], got " + std::to_string(cap));
+  schema_ = storage_->schema();
+  prioritized_ = prioritized.has_value();
   if (prioritized) {
     per_ = std::make_unique<PrioritizedSampler>(cap, prioritized->alpha, prioritized->epsilon, prioritized->beta);
     eviction_ = prioritized->eviction;
+    alpha_ = prioritized->alpha;
   }
 }
 
 void ReplayBuffer::require_prioritized(const char* what) const {
-  if (!per_) fail(ErrorKind::State, std::string(what) + " needs a prioritized buffer");
+  if (!prioritized_) fail(ErrorKind::State, std::string(what) + " needs a prioritized buffer");
 }
 
 void ReplayBuffer::check_priorities(const double* p, uint64_t n) {
@@ -61,16 +68,47 @@ void ReplayBuffer::check_mass(double p, double mass, Describe&& what) const {
 }
 
 double ReplayBuffer::min_priority() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  check_open();
   return per_ ? per_->min_priority() : std::numeric_limits<double>::infinity();
+}
+
+double ReplayBuffer::total_priority() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  check_open();
+  return per_ ? per_->total() : 0.0;
+}
+
+double ReplayBuffer::max_priority() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  check_open();
+  return per_ ? per_->max_priority() : 1.0;
+}
+
+double ReplayBuffer::beta() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  check_open();
+  require_prioritized("beta");
+  return per_->beta();
 }
 
 uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double* priorities) {
   if (n == 0) fail(ErrorKind::Shape, "a push needs at least one row");
-  storage_->check_intact();  // a file truncated from outside: refuse before anything changes
-  if (priorities) {
-    require_prioritized("an explicit priority");
-    check_priorities(priorities, n);
+  if (priorities) require_prioritized("an explicit priority");
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    check_open();
+    if (eviction_ == Eviction::Fifo && storage_->concurrent_writes()) return push_ring(lock, columns, n, priorities);
   }
+  Exclusive x(*this, true, true);
+  return push_in_place(columns, n, priorities);
+}
+
+// A push that holds the buffer exclusively: lowest-priority eviction, or a storage that moves
+// items as it writes (tiered).
+uint64_t ReplayBuffer::push_in_place(const void* const* columns, uint64_t n, const double* priorities) {
+  storage_->check_intact();  // a file truncated from outside: refuse before anything changes
+  if (priorities) check_priorities(priorities, n);
   const uint64_t cap = capacity();
 
   if (eviction_ == Eviction::LowestPriority) {
@@ -98,6 +136,7 @@ uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double
       storage_->write(update_slots_[r], 1, columns, r);
       writer_.record(update_slots_[r]);
     }
+    sync_length();
     return writer_.key(update_slots_[n - 1]);
   }
 
@@ -107,32 +146,39 @@ uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double
   const uint64_t kept = n - skip;
   const uint64_t start = (first_slot + skip) % cap;
   const uint64_t head = std::min(kept, cap - start);  // rows before the ring wraps
-  if (per_) {
-    // Priorities first: they are the one part that can still be refused (overflow).
-    bool ok;
-    if (priorities) {
-      // Every row, in order, as a loop of pushes would (a later row in the same slot wins;
-      // overwritten rows still raise the running maximum), with the masses check_priorities
-      // computed.
-      update_slots_.resize(n);
-      for (uint64_t r = 0; r < n; ++r) update_slots_[r] = (first_slot + r) % cap;
-      ok = per_->set_priorities(update_slots_.data(), priorities, update_masses_.data(), n);
-    } else {
-      update_slots_.resize(kept);
-      update_values_.assign(kept, per_->max_priority());
-      update_masses_.resize(kept);
-      per_->masses(update_values_.data(), kept, update_masses_.data());
-      for (uint64_t r = 0; r < kept; ++r) update_slots_[r] = (start + r) % cap;
-      ok = per_->set_priorities(update_slots_.data(), update_values_.data(), update_masses_.data(), kept);
-    }
-    if (!ok) overflow();
-  }
+  if (per_) apply_ring_priorities(first_slot, start, n, kept, priorities);
   // Rows first, then the cursor: if the storage file is found truncated during the copy, the
   // writer has not counted rows that are not there (the buffer refuses every later call anyway).
   storage_->write(start, head, columns, skip);
   if (kept > head) storage_->write(0, kept - head, columns, skip + head);
   writer_.advance(n);
+  reserve_cursor_ = writer_.cursor();
+  sync_length();
   return writer_.key((start + kept - 1) % cap);
+}
+
+// The priorities of a FIFO push of n rows from first_slot (kept rows from start), as a loop of
+// single pushes would leave them; Error(Range), changing nothing, when the total would
+// overflow. Priorities first: they are the one part of a push that can still be refused.
+void ReplayBuffer::apply_ring_priorities(uint64_t first_slot, uint64_t start, uint64_t n, uint64_t kept,
+                                         const double* priorities) {
+  const uint64_t cap = capacity();
+  bool ok;
+  if (priorities) {
+    // Every row, in order (a later row in the same slot wins; overwritten rows still raise
+    // the running maximum), with the masses check_priorities computed.
+    update_slots_.resize(n);
+    for (uint64_t r = 0; r < n; ++r) update_slots_[r] = (first_slot + r) % cap;
+    ok = per_->set_priorities(update_slots_.data(), priorities, update_masses_.data(), n);
+  } else {
+    update_slots_.resize(kept);
+    update_values_.assign(kept, per_->max_priority());
+    update_masses_.resize(kept);
+    per_->masses(update_values_.data(), kept, update_masses_.data());
+    for (uint64_t r = 0; r < kept; ++r) update_slots_[r] = (start + r) % cap;
+    ok = per_->set_priorities(update_slots_.data(), update_values_.data(), update_masses_.data(), kept);
+  }
+  if (!ok) overflow();
 }
 
 void ReplayBuffer::gather(const uint64_t* slots, uint64_t n, void* const* outs) const {
@@ -141,31 +187,54 @@ void ReplayBuffer::gather(const uint64_t* slots, uint64_t n, void* const* outs) 
 
 void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, uint64_t* keys, float* weights,
                           std::optional<double> beta) {
-  const uint64_t len = length();
   if (n == 0) fail(ErrorKind::Range, "batch size must be at least 1");
+  if (weights && beta && !(std::isfinite(*beta) && *beta >= 0)) fail(ErrorKind::Range, "beta must be a finite number >= 0");
+  std::unique_ptr<uint64_t[]> slots(new uint64_t[n]);  // per call: samples may run on several threads
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return closed_ || drain_readers_ == 0; });
+  check_open();
+  const uint64_t len = length();
   if (n > len)
     fail(ErrorKind::Range,
          "cannot sample " + std::to_string(n) + " items: only " + std::to_string(len) + " are stored");
-  if (weights && beta && !(std::isfinite(*beta) && *beta >= 0)) fail(ErrorKind::Range, "beta must be a finite number >= 0");
-  scratch_.resize(n);
   if (per_)
-    per_->sample(len, n, words, scratch_.data(), weights, beta ? *beta : per_->beta());
+    per_->sample(len, n, words, slots.get(), weights, beta ? *beta : per_->beta());
   else
-    uniform_.sample(len, n, words, scratch_.data());
+    uniform_.sample(len, n, words, slots.get());
+  // A slot being overwritten (or, prioritized, filled) right now is read once its new row is
+  // published: its priority is already the new one's.
+  if (!in_flight_.empty()) cv_.wait(lock, [&] { return !in_flight(slots.get(), n); });
   // A key needs the slot's write count: a second random access per item. Prefetch those
-  // lines so that their misses overlap the gather of the rows.
+  // lines so that their misses overlap the computation of the others.
   if (writer_.reads_write_table()) {
     const uint64_t* writes = writer_.writes().data();
-    for (uint64_t i = 0; i < n; ++i) __builtin_prefetch(writes + scratch_[i]);
+    for (uint64_t i = 0; i < n; ++i) __builtin_prefetch(writes + slots[i]);
   }
-  gather(scratch_.data(), n, outs);
-  for (uint64_t i = 0; i < n; ++i) keys[i] = writer_.key(scratch_[i]);
+  for (uint64_t i = 0; i < n; ++i) keys[i] = writer_.key(slots[i]);
   if (per_) per_->advance();
+  const auto pin = pins_.insert(pins_.end(), Pin{slots.get(), n});
+  lock.unlock();
+  struct Unpin {  // also when the gather throws (a storage file truncated from outside)
+    ReplayBuffer* b;
+    std::list<Pin>::iterator pin;
+    ~Unpin() {
+      {
+        std::lock_guard<std::mutex> l(b->mu_);
+        b->pins_.erase(pin);
+      }
+      b->cv_.notify_all();
+    }
+  } unpin{this, pin};
+  gather(slots.get(), n, outs);
 }
 
 template <typename T>
 uint64_t ReplayBuffer::update_priorities(const uint64_t* keys, uint64_t n, const T* deltas) {
   require_prioritized("a priority update");
+  // Reservations in flight are not yet keys anyone holds; samples gathering read rows only.
+  std::lock_guard<std::mutex> lock(mu_);
+  check_open();
+  if (frozen_) fail(ErrorKind::State, "priorities cannot change while an archive of the buffer is being written");
   const double epsilon = per_->epsilon();
   // Validate everything (each p^alpha computed once, all in one pass) before changing anything.
   update_values_.resize(n);
@@ -203,6 +272,7 @@ template uint64_t ReplayBuffer::update_priorities<double>(const uint64_t*, uint6
 
 void ReplayBuffer::top(uint64_t k, uint64_t* keys, double* priorities) const {
   require_prioritized("top");
+  Exclusive x(*this, false);
   const uint64_t len = length();
   if (k > len)
     fail(ErrorKind::Range, "cannot take the top " + std::to_string(k) + " items: only " + std::to_string(len) +
@@ -231,6 +301,7 @@ void ReplayBuffer::top(uint64_t k, uint64_t* keys, double* priorities) const {
 }
 
 void ReplayBuffer::read(const uint64_t* keys, uint64_t n, void* const* outs) const {
+  Exclusive x(*this, false);
   scratch_.resize(n);
   for (uint64_t i = 0; i < n; ++i) {
     const KeyState st = writer_.resolve(keys[i], &scratch_[i]);
@@ -242,11 +313,13 @@ void ReplayBuffer::read(const uint64_t* keys, uint64_t n, void* const* outs) con
 }
 
 void ReplayBuffer::keys_in_order(uint64_t* keys) const {
+  Exclusive x(*this, false);
   writer_.slots_in_order(keys);
   for (uint64_t p = 0; p < length(); ++p) keys[p] = writer_.key(keys[p]);
 }
 
 void ReplayBuffer::read_positions(const uint64_t* positions, uint64_t n, void* const* outs, uint64_t* keys) const {
+  Exclusive x(*this, false);
   const uint64_t len = length();
   scratch_.resize(n);
   for (uint64_t i = 0; i < n; ++i) {
@@ -263,10 +336,18 @@ void ReplayBuffer::read_positions(const uint64_t* positions, uint64_t n, void* c
 }
 
 void ReplayBuffer::clear() {
+  Exclusive x(*this, true);
+  if (frozen_) fail(ErrorKind::State, "a buffer cannot be cleared while an archive of it is being written");
+  clear_state();
+}
+
+void ReplayBuffer::clear_state() {
   storage_->check_intact();
   writer_.clear();
   storage_->clear();
   if (per_) per_->clear();
+  reserve_cursor_ = writer_.cursor();
+  sync_length();
 }
 
 }  // namespace replaykit

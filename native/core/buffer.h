@@ -2,9 +2,43 @@
 //
 // Every method validates its whole input before it changes anything, so an
 // Error leaves the buffer exactly as it was.
+//
+// Threads. Every method may be called from any thread; many writers (actors) push while a
+// learner samples, and they do not take turns for the whole of a call. The design
+// (buffer_threads.cpp):
+// - A FIFO push into a row storage (memory, mmap) RESERVES its slots under a short lock
+//   (the ring's next free slots after every reservation still in flight; its priorities go
+//   into the trees then, so an overflow is refused before anything is reserved), COPIES its
+//   rows with no lock held, and PUBLISHES them under the lock, in reservation order: the
+//   writer's cursor, length and keys only ever describe whole rows. A push that finishes
+//   before an earlier one waits for it (a few microseconds of copying), so the key it
+//   returns names a published item. Small pushes (up to 4 KiB of rows) copy under the lock:
+//   one lock instead of two is cheaper than the copy they would overlap.
+// - A sample draws its slots under the lock (uniform over the published items, or from the
+//   trees), waits if one of them is a slot still being copied (rare: only the slots a
+//   reservation overwrites, for as long as the copy takes), PINS its slots, and gathers them
+//   with no lock held. A reservation that would overwrite a pinned slot waits until that
+//   sample has copied it out. So no row is ever read while it is written: a sampled row is
+//   all of one transition.
+// - Everything else that reads or changes many items (reads by key or position, top, clear,
+//   restore, archives) waits until no reservation is in flight (and, when it changes rows,
+//   no sample is gathering) and runs under the lock. Pushes that cannot be reservations
+//   (lowest-priority eviction, whose slots depend on the trees of the moment; tiered
+//   storage, which moves items between tiers) do the same.
+// - An archive export (ArchiveExporter) FREEZES the buffer for its lifetime: pushes from
+//   other threads wait until it ends (samples and reads go on).
+// - close() refuses new calls, waits for pushes in flight and samples gathering, and frees
+//   the storage (deleting its files) and the trees; every later call is Error(State). The
+//   object itself lives on while other threads hold it (the binding shares it with
+//   writers in worker threads).
 #pragma once
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,11 +70,23 @@ class ReplayBuffer {
   // out of range (see PrioritizedSampler).
   ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<PrioritizedOptions> prioritized);
 
-  const Schema& schema() const { return storage_->schema(); }
+  const Schema& schema() const { return schema_; }  // kept after close()
   uint64_t capacity() const { return writer_.capacity(); }
-  uint64_t length() const { return writer_.length(); }
-  bool prioritized() const { return per_ != nullptr; }
+  // Items published (a reservation's rows count once published). Lock-free.
+  uint64_t length() const { return length_.load(std::memory_order_acquire); }
+  bool prioritized() const { return prioritized_; }
+  // Precondition: not closed; the caller keeps other threads from closing it meanwhile.
   const Storage& storage() const { return *storage_; }
+
+  // Refuses new calls (Error(State) "the buffer is closed"), waits for pushes in flight and
+  // samples gathering to finish, then frees the storage (its files are deleted) and the trees.
+  // Idempotent.
+  void close();
+  bool closed() const;
+  // An archive export in progress: pushes wait until thaw(); clear and restore are Error(State).
+  // Waits for pushes in flight first. Counted: each freeze needs its thaw.
+  void freeze() const;
+  void thaw() const;
 
   // Appends n rows. columns[f] holds n * elems(f) elements of field f, row-major.
   // priorities: n priorities (finite, > 0) or nullptr for the running maximum
@@ -85,6 +131,7 @@ class ReplayBuffer {
   template <typename KeyAt>
   uint64_t read_live_with(KeyAt&& key_at, uint64_t n_keys, uint64_t want, void* const* outs, uint64_t* keys_out,
                           uint64_t* got) const {
+    Exclusive x(*this, false);
     scratch_.resize(want);
     uint64_t consumed = 0, found = 0, slot;
     for (; consumed < n_keys && found < want; ++consumed) {
@@ -101,14 +148,18 @@ class ReplayBuffer {
   void clear();
 
   // Prioritized only (0 / +inf / 1 otherwise).
-  double total_priority() const { return per_ ? per_->total() : 0.0; }
+  double total_priority() const;
   double min_priority() const;
-  double max_priority() const { return per_ ? per_->max_priority() : 1.0; }
-  double alpha() const { return per_ ? per_->alpha() : 0.0; }
+  double max_priority() const;
+  double alpha() const { return alpha_; }
+  // The beta the next prioritized draw uses (Error(State) when uniform).
+  double beta() const;
+  // For tests, and for archives while frozen: no lock taken.
   double priority_of_slot(uint64_t slot) const { return per_ ? per_->priority(slot) : 1.0; }
-  // The prioritized state (alpha, epsilon, beta schedule and progress, maximum); null when uniform.
+  // The prioritized state (alpha, epsilon, beta schedule and progress, maximum); null when
+  // uniform. Read it only while frozen or from the only thread using the buffer.
   const PrioritizedSampler* prioritized_sampler() const { return per_.get(); }
-
+  // The writer's state; the same proviso.
   const Writer& writer() const { return writer_; }
   Eviction eviction() const { return eviction_; }
 
@@ -118,6 +169,56 @@ class ReplayBuffer {
   void restore(const struct ArchiveView& archive);
 
  private:
+  // ---- threads (buffer_threads.cpp) ----
+  struct Reservation {
+    uint64_t first_slot, start, kept, n;  // ring slot of row 0, of the first kept row; rows kept, rows pushed
+    bool done = false, published = false;
+    uint64_t key = 0;  // of the last row, set when published
+  };
+  struct Pin {
+    const uint64_t* slots;
+    uint64_t n;
+  };
+  // The lock held with no reservation in flight, and (rows_change) no sample gathering, and
+  // (a push) the buffer not frozen; Error(State) when closed. Notifies waiters when it ends.
+  class Exclusive {
+   public:
+    Exclusive(const ReplayBuffer& b, bool rows_change, bool push = false);
+    ~Exclusive();
+    Exclusive(const Exclusive&) = delete;
+    Exclusive& operator=(const Exclusive&) = delete;
+
+   private:
+    const ReplayBuffer& b_;
+    std::unique_lock<std::mutex> lock_;
+  };
+  void check_open() const;  // under the lock
+  bool overlaps_pin(uint64_t start, uint64_t kept) const;
+  bool in_flight(const uint64_t* slots, uint64_t n) const;
+  void publish_ready();  // under the lock: publishes the done reservations at the front, in order
+  uint64_t push_ring(std::unique_lock<std::mutex>& lock, const void* const* columns, uint64_t n,
+                     const double* priorities);
+  uint64_t push_in_place(const void* const* columns, uint64_t n, const double* priorities);
+  void apply_ring_priorities(uint64_t first_slot, uint64_t start, uint64_t n, uint64_t kept, const double* priorities);
+  void clear_state();
+  void restore_state(const struct ArchiveView& archive);
+  void sync_length() { length_.store(writer_.length(), std::memory_order_release); }
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::deque<Reservation*> in_flight_;  // reservations not yet published, oldest first
+  uint64_t in_flight_rows_ = 0;         // their kept rows
+  uint64_t reserve_cursor_ = 0;         // the slot the next reservation starts at
+  mutable std::list<Pin> pins_;         // the slots of samples gathering
+  mutable uint64_t drain_writers_ = 0;  // Exclusive scopes waiting: new reservations wait
+  mutable uint64_t drain_readers_ = 0;  // ... that change rows: new samples wait
+  mutable uint64_t frozen_ = 0;
+  bool closed_ = false;
+  std::atomic<uint64_t> length_{0};
+  Schema schema_;
+  bool prioritized_;
+  double alpha_ = 0;
+
   void require_prioritized(const char* what) const;
   // Prioritized only: every p finite and > 0, with p^alpha finite and > 0 (Error(Range) if not).
   void check_priorities(const double* p, uint64_t n);
@@ -130,7 +231,7 @@ class ReplayBuffer {
   std::unique_ptr<PrioritizedSampler> per_;
   UniformSampler uniform_;
   Eviction eviction_ = Eviction::Fifo;
-  mutable std::vector<uint64_t> scratch_;  // slots of the current batch
+  mutable std::vector<uint64_t> scratch_;  // slots of the current read (under Exclusive)
   std::vector<uint64_t> update_slots_;     // batched priority updates
   std::vector<double> update_values_;     // their priorities p
   std::vector<double> update_masses_;     // and p^alpha

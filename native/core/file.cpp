@@ -1,3 +1,6 @@
+// Mapped files (file.h). Over 300 lines because the rules for which files replaykit may
+// create, take over and delete (owner records, O_NOFOLLOW, identity checks) are one contract
+// that reads best in one place.
 #include "file.h"
 
 #include <fcntl.h>

@@ -1,3 +1,6 @@
+// The three storages (storage.h). Over 300 lines because the row copies they share sit
+// beside them, and tiered storage's spilling between its tiers is one piece of logic that
+// does not split well.
 #include "storage.h"
 
 #include <cstdlib>

@@ -52,6 +52,9 @@ class Storage {
   }
   // Forgets every item (the buffer was cleared).
   virtual void clear() {}
+  // Whether write and gather may run on several threads at once for distinct slots (each
+  // slot is written in place, nothing else moves).
+  virtual bool concurrent_writes() const { return false; }
   // Bytes of RAM this storage holds (reserved, not necessarily resident).
   virtual size_t bytes() const = 0;
   // Bytes of disk this storage holds.
@@ -124,6 +127,7 @@ class RowStorage : public Storage {
   void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const override;
   void gather_all(const uint64_t* slots, size_t n, void* const* outs) const override;
   void clear() override { check_intact(); }
+  bool concurrent_writes() const override { return true; }
 
  protected:
   RowStorage(Schema schema, uint64_t capacity) : Storage(std::move(schema), capacity), layout_(schema_) {}

@@ -1,3 +1,6 @@
+// The sum- and min-trees (sum_tree.h). Over 300 lines because the batched descent and the
+// batched parent updates each come in a vector and a portable form, kept side by side so a
+// test can hold them equal.
 #include "sum_tree.h"
 
 #include <algorithm>

@@ -1,0 +1,149 @@
+/**
+ * ReplayWriter: an actor's side of a buffer shared with worker threads. Attached from a
+ * writer handle in any thread of the process, it pushes into the same native buffer as the
+ * learner's `ReplayBuffer`, with the same validation and errors.
+ * @module
+ */
+import { OutOfRangeError, StateError } from '../errors';
+import { describe } from '../schema/dtypes';
+import type { ResolvedField } from '../schema/fields';
+import type { Columns, FieldSpec, FieldsSpec, Transition } from '../schema/types';
+import { checkKeys } from '../schema/options';
+import type { NativeWriter } from '../native/contract';
+import { openNativeWriter } from '../native/open';
+import { rowPriorities, rowPriority } from '../buffer/samplers';
+import { Stager } from '../buffer/staging';
+import { checkHandle, WriterHandle } from './handle';
+
+/**
+ * A writer on a buffer that lives in another thread (or this one): what an actor in a
+ * worker thread pushes its experience through (Ape-X's actors, Reverb's writers).
+ *
+ * ```ts
+ * // learner (main thread)
+ * const rb = new ReplayBuffer({ capacity: 1_000_000, obsShape: [4] });
+ * const worker = new Worker('./actor.js', { workerData: { handle: rb.writerHandle() } });
+ * // actor (worker thread)
+ * const writer = ReplayWriter.attach(workerData.handle);
+ * writer.push({ obs, action, reward, nextObs, terminated, truncated });
+ * ```
+ *
+ * Any number of writers in any number of threads push into one buffer while the learner
+ * samples: they do not take turns for the whole of a call (rows are copied outside the
+ * buffer's lock; the README's "Threads" section has the design). A row is stored whole or
+ * not at all, so a worker terminated mid-push leaves no torn row. `F` is the buffer's schema.
+ */
+export class ReplayWriter<F extends FieldsSpec = FieldsSpec> {
+  readonly #native: NativeWriter;
+  readonly #fields: readonly ResolvedField[];
+  readonly #stager: Stager;
+  readonly #prioritized: boolean;
+  readonly #one = new Float64Array(1);
+  #closed = false;
+
+  private constructor(native: NativeWriter) {
+    this.#native = native;
+    this.#fields = native.fields.map((f) => ({ name: f.name, dtype: f.dtype, shape: f.shape, elems: f.shape.reduce((a, b) => a * b, 1) }));
+    this.#stager = new Stager(this.#fields);
+    this.#prioritized = native.prioritized;
+  }
+
+  /**
+   * A writer on the buffer `handle` names.
+   * @param handle what the buffer's `writerHandle()` returned, possibly posted from another thread.
+   * @throws {@link ShapeError} for something that is not a writer handle;
+   *   {@link StateError} when the buffer is closed, or the handle comes from another process.
+   */
+  static attach<F extends FieldsSpec = FieldsSpec>(handle: WriterHandle): ReplayWriter<F> {
+    const h = checkHandle(handle);
+    return new ReplayWriter<F>(openNativeWriter(h.buffer, h.process));
+  }
+
+  /** Whether `close()` has been called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The buffer's schema: each field's shape and dtype. */
+  get schema(): { readonly [K in keyof F]: FieldSpec<F[K]['dtype']> } {
+    const out: Record<string, FieldSpec> = {};
+    for (const f of this.#fields) out[f.name] = { shape: f.shape, dtype: f.dtype };
+    return out as { [K in keyof F]: FieldSpec<F[K]['dtype']> };
+  }
+
+  /** Transitions stored in the buffer now, from all writers. @throws {@link StateError} when this writer or the buffer is closed. */
+  get length(): number {
+    this.#assertOpen();
+    return this.#native.length;
+  }
+
+  /**
+   * Appends one transition to the buffer, as the buffer's own `push` does.
+   * @param transition every field of the schema, no others (see `ReplayBuffer.push`).
+   * @param options `priority`: a number > 0 (prioritized buffers only; default: the largest
+   *   priority seen, as the buffer's own `push`).
+   * @returns the new item's index (its key, as in a batch's `indices`).
+   * @throws {@link ShapeError}, {@link DtypeError}, {@link OutOfRangeError} as the buffer's
+   *   `push` (nothing is stored); {@link StateError} when this writer or the buffer is closed.
+   */
+  push(transition: Transition<F>, options?: { priority?: number }): number {
+    this.#assertOpen();
+    const priority = this.#option(options, 'push', 'priority');
+    const p = rowPriority(priority, this.#one);
+    return this.#native.push(this.#stager.row(transition), 1, p);
+  }
+
+  /**
+   * Appends `n` transitions given as columns, as the buffer's own `pushBatch` does.
+   * @param columns every field of the schema as `n` rows, row-major (see `ReplayBuffer.pushBatch`).
+   * @param options `priorities`: `n` numbers > 0, one per row (prioritized buffers only).
+   * @throws as {@link ReplayWriter.push}; {@link ShapeError} when `priorities` is not of length `n`.
+   */
+  pushBatch(columns: Columns<F>, options?: { priorities?: Float64Array | Float32Array | readonly number[] }): void {
+    this.#assertOpen();
+    const priorities = this.#option(options, 'pushBatch', 'priorities');
+    const cols = this.#stager.columns(columns);
+    const p = rowPriorities(priorities, cols ? cols.rows : 0);
+    if (cols) this.#native.push(cols.arrays, cols.rows, p);
+  }
+
+  /**
+   * `push`, awaitable: resolves once the transition is stored. Without a rate limiter on the
+   * buffer it stores at once.
+   * @throws as {@link ReplayWriter.push} (the promise rejects).
+   */
+  async pushAsync(transition: Transition<F>, options?: { priority?: number }): Promise<number> {
+    return this.push(transition, options);
+  }
+
+  /**
+   * `pushBatch`, awaitable: resolves once the rows are stored.
+   * @throws as {@link ReplayWriter.pushBatch} (the promise rejects).
+   */
+  async pushBatchAsync(columns: Columns<F>, options?: { priorities?: Float64Array | Float32Array | readonly number[] }): Promise<void> {
+    this.pushBatch(columns, options);
+  }
+
+  /** Lets go of the buffer. Never closes or changes the buffer; idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#native.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StateError('the writer is closed');
+  }
+
+  /** The one option of `method` (`name`), checked as the buffer's own push checks it. */
+  #option(options: unknown, method: string, name: 'priority' | 'priorities'): unknown {
+    if (options === undefined) return undefined;
+    if (typeof options !== 'object' || options === null)
+      throw new OutOfRangeError(`${method} options must be an object like { ${name} }, got ${describe(options)}`);
+    checkKeys(options, [name], `${method} option`);
+    const value = (options as Record<string, unknown>)[name];
+    if (value !== undefined && !this.#prioritized)
+      throw new OutOfRangeError(`a uniform ReplayBuffer's ${method} takes no options (${name} is for PrioritizedReplayBuffer), got ${describe(options)}`);
+    return value;
+  }
+}

@@ -1,0 +1,45 @@
+#include "buffer_calls.h"
+
+#include <string>
+
+#include "convert.h"
+#include "error.h"
+
+namespace replaykit_node {
+
+using replaykit::ErrorKind;
+using replaykit::fail;
+
+std::vector<void*> columns_of(Napi::Env env, Napi::Value v, const replaykit::Schema& schema, uint64_t n,
+                              const char* what, bool allow_null) {
+  if (!v.IsArray()) fail(ErrorKind::Shape, std::string(what) + " must be an array of typed arrays");
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() != schema.size())
+    fail(ErrorKind::Shape, std::string(what) + ": expected " + std::to_string(schema.size()) + " fields");
+  std::vector<void*> out(schema.size());
+  for (size_t f = 0; f < schema.size(); ++f) {
+    const replaykit::Field& fd = schema[f];
+    Napi::Value col = a.Get(static_cast<uint32_t>(f));
+    if (allow_null && col.IsNull()) continue;
+    out[f] = typed_data(env, col, array_type_of(fd.dtype), n * fd.elems, What("field", fd.name));
+  }
+  return out;
+}
+
+Napi::Value push_call(const Napi::CallbackInfo& info, replaykit::ReplayBuffer& b) {
+  Napi::Env env = info.Env();
+  const uint64_t n = to_count(info[1], "row count");
+  std::vector<void*> cols = columns_of(env, info[0], b.schema(), n, "columns");
+  const double* pr = nullptr;
+  if (!info[2].IsUndefined() && !info[2].IsNull())
+    pr = static_cast<const double*>(typed_data(env, info[2], napi_float64_array, n, "priorities"));
+  return Napi::Number::New(env, key_to_js(b.push(cols.data(), n, pr)));
+}
+
+Napi::Array schema_to_js(Napi::Env env, const replaykit::Schema& schema) {
+  Napi::Array out = Napi::Array::New(env, schema.size());
+  for (size_t f = 0; f < schema.size(); ++f) out.Set(static_cast<uint32_t>(f), field_to_js(env, schema[f]));
+  return out;
+}
+
+}  // namespace replaykit_node

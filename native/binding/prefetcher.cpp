@@ -1,0 +1,240 @@
+// NativePrefetcher: one native thread that gathers the batches of one `batches()` iterator
+// (lib/buffer/prefetch.ts) ahead of the learner.
+//
+// Why a thread of its own, not an AsyncWorker a batch: an AsyncWorker costs the main thread
+// about 25 us a batch here (creating the work and its async resource, waking a pool thread),
+// more than the gather itself. Here a submission is a copy of the words and a queue push;
+// the thread gathers and then sets the batch's status flag (1 done, 2 failed) with a release
+// store, which the facade reads with Atomics.load: a learner back from its training step takes
+// a finished batch without a turn of the event loop. Only when it finds the batch unfinished
+// does it arm a wake-up (a ThreadSafeFunction call; the function is unref'd, so an idle
+// prefetcher never keeps the process alive: the facade keeps the loop alive while it waits).
+//
+// Contract (lib/native/contract.ts, NativePrefetcher):
+//   new NativePrefetcher(buffer: number, process: number, wake: () => void): the buffer as its
+//          share() names it (shared.h)
+//   submit(n, words: Uint32Array(2n), outs, keys: Float64Array(n), weights: Float32Array(n) | null,
+//          beta: number | undefined, statuses: Int32Array, slot, hold: ArrayBuffer): statuses[slot]
+//          is the batch's status; `hold` (the batch's one ArrayBuffer) is kept alive meanwhile
+//   arm(statuses, slot) -> boolean: true if `wake` will be called once a batch completes (the
+//          status was still 0), false if that batch is already done or failed
+//   error(statuses, slot): throws the error of the failed batch of that status
+//   close(): stops the thread (after the batch it is gathering); idempotent
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "addon.h"
+#include "buffer.h"
+#include "buffer_calls.h"
+#include "convert.h"
+#include "error.h"
+#include "errors.h"
+#include "shared.h"
+
+namespace replaykit_node {
+
+using replaykit::ErrorKind;
+using replaykit::fail;
+
+namespace {
+
+struct Request {
+  uint64_t n;
+  std::vector<uint32_t> words;
+  std::vector<void*> outs;
+  double* keys_js;
+  float* weights;
+  std::optional<double> beta;
+  int32_t* status;
+  Napi::Reference<Napi::Value> hold;  // the arrays' memory: alive until dropped on the JS thread
+  Napi::Reference<Napi::Value> statuses;
+  // Set by the thread when it fails:
+  ErrorKind kind = ErrorKind::State;
+  std::string message;
+  bool finished = false;
+};
+
+class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guarded<NativePrefetcher> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativePrefetcher",
+                       {
+                           InstanceMethod("submit", &NativePrefetcher::method<&NativePrefetcher::Submit>),
+                           InstanceMethod("arm", &NativePrefetcher::method<&NativePrefetcher::Arm>),
+                           InstanceMethod("error", &NativePrefetcher::method<&NativePrefetcher::Error>),
+                           InstanceMethod("close", &NativePrefetcher::method<&NativePrefetcher::Close>),
+                       });
+  }
+
+  explicit NativePrefetcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativePrefetcher>(info) {
+    Napi::Env env = info.Env();
+    guard(env, [&] {
+      if (to_double(info[1], "process") != process_token()) fail(ErrorKind::State, "a buffer of another process");
+      buffer_ = find_shared(key_from_js(to_double(info[0], "buffer")));
+      if (!buffer_ || buffer_->closed()) fail(ErrorKind::State, "the buffer is closed");
+      if (!info[2].IsFunction()) fail(ErrorKind::State, "NativePrefetcher needs a wake function");
+      wake_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "replaykit.prefetch", 0, 1);
+      wake_.Unref(env);
+      thread_ = std::thread([this] { Run(); });
+    });
+    napi_add_env_cleanup_hook(env, &NativePrefetcher::CleanupHook, this);
+    hooked_ = true;
+  }
+
+  ~NativePrefetcher() override {
+    if (hooked_) napi_remove_env_cleanup_hook(Env(), &NativePrefetcher::CleanupHook, this);
+    Stop();
+  }
+
+ private:
+  static void CleanupHook(void* self) {
+    auto* p = static_cast<NativePrefetcher*>(self);
+    p->hooked_ = false;
+    p->Stop();
+  }
+
+  // Ends the thread and lets go of the requests, their arrays and the wake function.
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    wake_.Release();
+    requests_.clear();
+  }
+
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      // Idle: poll every kPoll for a while before sleeping until notified, so that a learner
+      // submitting a batch per training step never pays the wake-up of a sleeping thread (a
+      // futex system call, 15-20 us on these VMs) in its next().
+      for (auto idle = std::chrono::steady_clock::now(); !stopping_ && next_ >= requests_.size();) {
+        if (std::chrono::steady_clock::now() - idle < kNap) {
+          cv_.wait_for(lock, kPoll);
+        } else {
+          sleeping_ = true;
+          cv_.wait(lock, [this] { return stopping_ || next_ < requests_.size(); });
+          sleeping_ = false;
+        }
+      }
+      if (stopping_) return;
+      Request& r = *requests_[next_++];  // stays put: requests_ holds pointers, and only
+      lock.unlock();                    // the JS thread drops finished ones, under the lock
+      int32_t outcome = 1;
+      try {
+        std::vector<uint64_t> keys(r.n);
+        buffer_->sample(r.n, r.words.data(), r.outs.data(), keys.data(), r.weights, r.beta);
+        keys_to_js(keys.data(), r.n, r.keys_js);
+      } catch (const replaykit::Error& e) {
+        outcome = 2;
+        r.kind = e.kind();
+        r.message = e.what();
+      } catch (const std::exception& e) {
+        outcome = 2;
+        r.message = std::string("replaykit internal error: ") + e.what();
+      }
+      lock.lock();
+      r.finished = true;
+      __atomic_store_n(r.status, outcome, __ATOMIC_RELEASE);  // after every byte of the batch
+      if (armed_) {
+        armed_ = false;
+        wake_.NonBlockingCall();
+      }
+    }
+  }
+
+  Napi::Value Submit(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto r = std::make_unique<Request>();
+    r->n = to_count(info[0], "batch size");
+    auto* words = static_cast<const uint32_t*>(typed_data(env, info[1], napi_uint32_array, 2 * r->n, "random words"));
+    r->words.assign(words, words + 2 * r->n);
+    r->outs = columns_of(env, info[2], buffer_->schema(), r->n, "out");
+    r->keys_js = static_cast<double*>(typed_data(env, info[3], napi_float64_array, r->n, "out.indices"));
+    r->weights = nullptr;
+    if (!info[4].IsUndefined() && !info[4].IsNull())
+      r->weights = static_cast<float*>(typed_data(env, info[4], napi_float32_array, r->n, "out.weights"));
+    if (!info[5].IsUndefined()) r->beta = to_double(info[5], "beta");
+    r->status = status_at(env, info[6], info[7]);
+    if (!info[8].IsArrayBuffer()) fail(ErrorKind::State, "submit needs the batch's ArrayBuffer");
+    r->hold = Napi::Persistent(info[8]);
+    r->statuses = Napi::Persistent(info[6]);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) fail(ErrorKind::State, "the prefetcher is closed");
+      // Drop the finished requests at the front (their references are released here, on the
+      // JS thread); the thread only looks at requests from next_ on.
+      while (!requests_.empty() && requests_.front()->finished && next_ > 0) {
+        requests_.pop_front();
+        --next_;
+      }
+      requests_.push_back(std::move(r));
+      if (!sleeping_) return env.Undefined();  // polling: it will find the request within kPoll
+    }
+    cv_.notify_one();
+    return env.Undefined();
+  }
+
+  // &statuses[slot], checked.
+  static int32_t* status_at(Napi::Env env, Napi::Value statuses, Napi::Value slot) {
+    size_t n = 0;
+    auto* s = static_cast<int32_t*>(typed_data_any(env, statuses, napi_int32_array, &n, "statuses"));
+    const uint64_t i = to_count(slot, "status slot");
+    if (i >= n) fail(ErrorKind::Range, "status slot out of range");
+    return s + i;
+  }
+
+  Napi::Value Arm(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int32_t* status = status_at(env, info[0], info[1]);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || __atomic_load_n(status, __ATOMIC_ACQUIRE) != 0) return Napi::Boolean::New(env, false);
+    armed_ = true;
+    return Napi::Boolean::New(env, true);
+  }
+
+  Napi::Value Error(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int32_t* status = status_at(env, info[0], info[1]);
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& r : requests_)
+      if (r->status == status && r->finished) fail(r->kind, r->message);
+    fail(ErrorKind::State, "no failed batch has this status");
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Stop();
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<replaykit::ReplayBuffer> buffer_;
+  Napi::ThreadSafeFunction wake_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Request>> requests_;
+  size_t next_ = 0;  // the first request the thread has not taken
+  bool sleeping_ = false;  // past kNap idle: waiting to be notified
+  static constexpr std::chrono::microseconds kPoll{50};
+  static constexpr std::chrono::milliseconds kNap{20};
+  bool armed_ = false;
+  bool stopping_ = false;
+  bool hooked_ = false;
+};
+
+}  // namespace
+
+Napi::Function define_native_prefetcher(Napi::Env env) { return NativePrefetcher::Define(env); }
+
+}  // namespace replaykit_node
