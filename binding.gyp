@@ -12,6 +12,8 @@
         "native/binding/shared.cpp",
         "native/binding/prefetcher.cpp",
         "native/binding/archive_object.cpp",
+        "native/binding/rate_limiter_js.cpp",
+        "native/binding/rate_wait.cpp",
         "native/core/schema.cpp",
         "native/core/storage.cpp",
         "native/core/sum_tree.cpp",
@@ -24,7 +26,8 @@
         "native/core/fault_guard.cpp",
         "native/core/archive.cpp",
         "native/core/crc32.cpp",
-        "native/core/memory.cpp"
+        "native/core/memory.cpp",
+        "native/core/rate_limiter.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/core"],
       "defines": ["NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],

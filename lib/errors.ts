@@ -6,7 +6,7 @@
 
 /** Base class of every error replaykit throws on purpose. `code` names the kind. */
 export class ReplayError extends Error {
-  /** A stable, machine-readable kind: `'REPLAYKIT_SHAPE'`, `'REPLAYKIT_DTYPE'`, `'REPLAYKIT_RANGE'`, `'REPLAYKIT_STATE'`, `'REPLAYKIT_ARCHIVE'` or `'REPLAYKIT_STORAGE'`. */
+  /** A stable, machine-readable kind: `'REPLAYKIT_SHAPE'`, `'REPLAYKIT_DTYPE'`, `'REPLAYKIT_RANGE'`, `'REPLAYKIT_STATE'`, `'REPLAYKIT_ARCHIVE'`, `'REPLAYKIT_STORAGE'` or `'REPLAYKIT_RATE_LIMIT'`. */
   readonly code: string = 'REPLAYKIT_ERROR';
   constructor(message: string) {
     super(message);
@@ -53,4 +53,21 @@ export class ArchiveError extends ReplayError {
  */
 export class StorageError extends ReplayError {
   override readonly code = 'REPLAYKIT_STORAGE';
+}
+
+/**
+ * A call waiting for the rate limiter's admission (`sampleAsync`, `pushAsync`,
+ * `pushBatchAsync`) gave up: its `timeoutMs` passed or its `signal` aborted (then `cause` is the
+ * signal's reason). Nothing changed: no item was counted by the limiter, stored or sampled.
+ * A buffer closed while a call waits rejects it with {@link StateError} instead.
+ */
+export class RateLimitError extends ReplayError {
+  override readonly code = 'REPLAYKIT_RATE_LIMIT';
+  /** Why the call stopped waiting: `'timeout'` or `'abort'`. */
+  readonly reason: 'timeout' | 'abort';
+  constructor(message: string, reason: 'timeout' | 'abort', options?: { cause?: unknown }) {
+    super(message);
+    this.reason = reason;
+    if (options && 'cause' in options) Object.defineProperty(this, 'cause', { value: options.cause, writable: true, configurable: true });
+  }
 }

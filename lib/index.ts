@@ -26,7 +26,9 @@ export type { BatchesOptions } from './buffer/prefetch';
 export { Archive, openArchive } from './archive/archive';
 export type { SaveOptions, SaveProgress } from './archive/save';
 export type { LoadOptions } from './archive/load';
-export { ArchiveError, DtypeError, OutOfRangeError, ReplayError, ShapeError, StateError, StorageError } from './errors';
+export { ArchiveError, DtypeError, OutOfRangeError, RateLimitError, ReplayError, ShapeError, StateError, StorageError } from './errors';
+export type { RateLimiter, RateLimiterStats } from './buffer/rate-limiter';
+export type { RateLimiterOptions, RateWaitOptions } from './schema/rate-limiter';
 export type { AnyTypedArray, Dtype, DtypeArrayMap } from './schema/dtypes';
 export type { StorageOptions } from './schema/storage';
 export type {

@@ -10,6 +10,7 @@ import { describe } from '../schema/dtypes';
 import { resolveFields } from '../schema/fields';
 import { PRIORITIZED_KEYS } from '../schema/options';
 import { archivedPrioritizedOptions } from '../buffer/samplers';
+import { resolveRateLimiter } from '../schema/rate-limiter';
 import type { BufferOptions } from '../schema/types';
 import type { ArchiveInfo } from '../native/contract';
 
@@ -21,6 +22,7 @@ export function checkAgreement(info: ArchiveInfo, options: Record<string, unknow
   if (options.capacity !== undefined && options.capacity !== info.capacity) differ('capacity', options.capacity, info.capacity);
   if (options.seed !== undefined && options.seed !== info.seed) differ('seed', options.seed, info.seed);
   if (options.fields !== undefined || options.obsShape !== undefined) checkSchema(info, options);
+  if (options.rateLimiter !== undefined) checkRateLimiter(info, options.rateLimiter);
   const prioritized: Record<string, unknown> | null = archivedPrioritizedOptions(info);
   for (const key of PRIORITIZED_KEYS) {
     if (options[key] === undefined) continue;
@@ -46,6 +48,24 @@ function checkSchema(info: ArchiveInfo, options: Record<string, unknown>): void 
         `the schema of the options (${form}) disagrees with the archive's: field '${g.name}' is ${text(g.dtype, g.shape)} in the options, ${text(a.dtype, a.shape)} in the archive`,
       );
   }
+}
+
+/**
+ * The `rateLimiter` option against the archive's limiter: both resolved (defaults filled in),
+ * then compared option by option. A buffer saved without a limiter cannot gain one at load
+ * (its counters would be invented), nor lose one (omit the option to take the archive's).
+ */
+function checkRateLimiter(info: ArchiveInfo, option: unknown): void {
+  const archived = info.rateLimiter;
+  if (!archived)
+    throw new ArchiveError('option rateLimiter disagrees with the archive: the archive holds a buffer without a rate limiter (omit the option, or load another archive)');
+  const given = resolveRateLimiter(option, info.capacity);
+  if (given === null) return;
+  for (const key of ['minSize', 'samplesPerInsert', 'errorBuffer'] as const)
+    if (!Object.is(given[key], archived[key]))
+      throw new ArchiveError(
+        `option rateLimiter.${key} disagrees with the archive: the archive holds ${show(archived[key])}, the options give ${show(given[key])}${key === 'errorBuffer' && option !== null && typeof option === 'object' && !('errorBuffer' in option) ? ' (its default)' : ''} (omit rateLimiter, or load another archive)`,
+      );
 }
 
 function show(v: unknown): string {

@@ -11,6 +11,7 @@ import { ArchiveError } from '../errors';
 import { DTYPES } from '../schema/dtypes';
 import type { StorageOptions } from '../schema/storage';
 import type { FieldSpec } from '../schema/types';
+import type { RateLimiterOptions } from '../schema/rate-limiter';
 import type { ArchiveInfo, NativeArchiveMap } from '../native/contract';
 import { openArchiveMap } from '../native/open';
 import { checkPath, refuseStorageFile } from './files';
@@ -33,12 +34,16 @@ export interface LoadOptions {
   onProgress?: (progress: { bytesVerified: number; totalBytes: number }) => void;
 }
 
-/** The options every kind of buffer is rebuilt with: the archive's schema, capacity and seed, and load's storage. @internal */
+/**
+ * The options every kind of buffer is rebuilt with: the archive's schema, capacity, seed and
+ * rate limiter, and load's storage. @internal
+ */
 export interface ArchivedBufferOptions {
   capacity: number;
   fields: Record<string, FieldSpec>;
   seed: number;
   storage: StorageOptions;
+  rateLimiter?: RateLimiterOptions;
 }
 
 /** What a load needs from the buffer it fills. @internal */
@@ -65,7 +70,16 @@ function archivedOptions(info: ArchiveInfo, load: LoadOptions): ArchivedBufferOp
     throw new ArchiveError(
       `the archive's buffer needs ${(info.capacity * rowBytes / 2 ** 30).toFixed(1)} GiB of memory (capacity ${info.capacity}), more than this machine has; load it with tiered or mmap storage`,
     );
-  return { capacity: info.capacity, fields, seed: info.seed, storage };
+  const options: ArchivedBufferOptions = { capacity: info.capacity, fields, seed: info.seed, storage };
+  // The limiter is part of the buffer's state, like its priorities: it comes back with it
+  // (counters included, restored by the core), and options that disagree were refused above.
+  const rl = info.rateLimiter;
+  if (rl) {
+    options.rateLimiter = { minSize: rl.minSize };
+    if (rl.samplesPerInsert !== undefined) options.rateLimiter.samplesPerInsert = rl.samplesPerInsert;
+    if (rl.errorBuffer !== undefined) options.rateLimiter.errorBuffer = rl.errorBuffer;
+  }
+  return options;
 }
 
 /** Has the core verify every section's checksum, a chunk at a time, yielding between chunks so callers may await. */

@@ -19,6 +19,8 @@ import type { WriterHandle } from '../actors/handle';
 import { BufferCore } from './core';
 import { BatchesOptions, checkBatchesOptions, prefetchBatches } from './prefetch';
 import type { SamplerKind } from './samplers';
+import type { RateLimiter } from './rate-limiter';
+import type { RateWaitOptions } from '../schema/rate-limiter';
 
 // Set once, by the class's static block: how the subclasses and the load functions of this
 // package reach a buffer's state, which is a #private field and so no one else's.
@@ -200,6 +202,65 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
    */
   sample(batchSize: number, options?: O): B {
     return this.#core.sample(batchSize, options) as unknown as B;
+  }
+
+  /**
+   * The buffer's rate limiter (its options and `stats`), or null for a buffer made without the
+   * `rateLimiter` option. Source: Reverb's rate limiters (reverb/rate_limiters.py).
+   */
+  get rateLimiter(): RateLimiter | null {
+    return this.#core.rateLimiter;
+  }
+
+  /**
+   * `sample`, once the rate limiter admits it: resolves when at least `minSize` items have been
+   * inserted and, with `samplesPerInsert`, when sampling `batchSize` more keeps the ratio of
+   * samples to inserts within `samplesPerInsert ± errorBuffer` (the call's first item decides;
+   * all `batchSize` are counted). Without a rate limiter it samples at once. Calls wait in
+   * order (first come, first served) without blocking the event loop; inserts from this thread
+   * (`push`, `pushAsync`) or from others release them. The batch is drawn when the call is
+   * admitted, from the buffer's generator, as `sample` would draw it then.
+   *
+   * Choose `minSize >= batchSize`: a call admitted while fewer than `batchSize` items are
+   * stored rejects as `sample` would ({@link OutOfRangeError}), and is not counted.
+   *
+   * @param options `sample`'s own (`out`, and `beta` for a prioritized buffer), plus `signal`
+   *   (an AbortSignal) and `timeoutMs` (milliseconds; default: no limit) to stop waiting.
+   * @returns the batch `sample` returns.
+   * @throws (rejects with) {@link RateLimitError} when `timeoutMs` passes or `signal` aborts
+   *   first: nothing was sampled or counted; {@link StateError} when the buffer is closed, also
+   *   while the call waits; {@link OutOfRangeError} for a `batchSize` that is not a positive
+   *   integer or exceeds the capacity, bad waiting options, and as `sample` does.
+   */
+  sampleAsync(batchSize: number, options?: O & RateWaitOptions): Promise<B> {
+    return this.#core.sampleAsync(batchSize, options) as unknown as Promise<B>;
+  }
+
+  /**
+   * `push`, once the rate limiter admits the insert: with `samplesPerInsert`, inserts wait while
+   * one more would take the ratio of samples to inserts past `samplesPerInsert - errorBuffer`
+   * (the actors ran ahead of the learner); before `minSize` items, and with a `{ minSize }`
+   * limiter, they never wait. Without a rate limiter it pushes at once. The transition is
+   * checked (and copied, if the call has to wait) when called, and stored when admitted.
+   * @param options `signal` (an AbortSignal) and `timeoutMs` (milliseconds; default: no limit).
+   * @returns the new item's index.
+   * @throws (rejects with) {@link RateLimitError} when `timeoutMs` passes or `signal` aborts
+   *   first: nothing was stored or counted; {@link StateError} when the buffer is closed (also
+   *   while waiting) or a save is in progress when the call is admitted; as `push` for the transition.
+   */
+  pushAsync(transition: Transition<F>, options?: RateWaitOptions): Promise<number> {
+    return this.#core.pushAsync(transition, options);
+  }
+
+  /**
+   * `pushBatch`, once the rate limiter admits its rows: as {@link pushAsync}, the batch's first
+   * row decides and all its rows are counted. Its columns are checked (and copied, if the call
+   * has to wait) when called; a rejected call stores none of its rows.
+   * @param options `signal` and `timeoutMs`, as {@link pushAsync}.
+   * @throws (rejects with) as {@link pushAsync}, and as `pushBatch` for the columns.
+   */
+  pushBatchAsync(columns: Columns<F>, options?: RateWaitOptions): Promise<void> {
+    return this.#core.pushBatchAsync(columns, options);
   }
 
   /**

@@ -13,6 +13,7 @@ import { checkInteger } from '../schema/checks';
 import { ResolvedField, resolveFields } from '../schema/fields';
 import { resolveStorage, StorageOptions } from '../schema/storage';
 import { checkKeys, COMMON_KEYS, EXPLICIT_KEYS, PRIORITIZED_KEYS, SHORTHAND_KEYS } from '../schema/options';
+import { RATE_WAIT_KEYS, resolveRateLimiter, resolveRateWait, ResolvedRateLimiter } from '../schema/rate-limiter';
 import type { BufferOptions } from '../schema/types';
 import type { ArchiveInfo, ArchiveMetaJs, NativeArchiveMap, NativeBuffer, NativePrefetcher } from '../native/contract';
 import { openNativeBuffer } from '../native/open';
@@ -25,7 +26,19 @@ import { BatchObject, Batches } from './batches';
 import { float64 } from './convert';
 import { WordStream } from './random';
 import type { Sampler, SamplerKind } from './samplers';
-import { Stager } from './staging';
+import { Stager, StagedRows } from './staging';
+import type { AnyTypedArray } from '../schema/dtypes';
+import { RateGate, RateWait } from './rate-wait';
+import { RateLimiter } from './rate-limiter';
+
+/** Settles a promise with what `run` returns or throws (the async calls of a buffer without a rate limiter). */
+function settle<T>(run: () => T): Promise<T> {
+  try {
+    return Promise.resolve(run());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
 
 /** A batch being gathered by a prefetch thread (`BufferCore.gatherAsync`). @internal */
 export interface Gathering {
@@ -47,6 +60,11 @@ export class BufferCore implements Saveable, Restorable {
   readonly #rng: WordStream;
   readonly #stager: Stager;
   readonly #batches: Batches;
+  /** The rate limiter's options as the core resolved them; null without one. */
+  readonly rateLimiterConfig: ResolvedRateLimiter | null;
+  /** `rb.rateLimiter`. */
+  readonly rateLimiter: RateLimiter | null;
+  readonly #gate: RateGate | null;
   closed = false;
   saving = false;
   /**
@@ -55,7 +73,7 @@ export class BufferCore implements Saveable, Restorable {
    */
   busy = false;
 
-  /** Validates the options (their keys, the sampler's, schema, capacity, seed, storage, in that order) and makes the native buffer. */
+  /** Validates the options (their keys, the sampler's, schema, capacity, seed, storage, rate limiter, in that order) and makes the native buffer. */
   constructor(options: BufferOptions, kind: SamplerKind) {
     if (typeof options !== 'object' || options === null) throw new ShapeError(`options must be an object, got ${describe(options)}`);
     checkKeys(options, [...COMMON_KEYS, ...SHORTHAND_KEYS, ...EXPLICIT_KEYS, ...kind.optionKeys], 'option', OutOfRangeError,
@@ -66,7 +84,16 @@ export class BufferCore implements Saveable, Restorable {
     this.seed = options.seed === undefined ? randomInt(2 ** 31) : checkInteger(options.seed, 'seed', Number.MIN_SAFE_INTEGER);
     this.#rng = new WordStream(this.seed);
     this.storage = resolveStorage(options.storage, this.capacity);
-    this.native = openNativeBuffer({ capacity: this.capacity, fields: this.fields, storage: this.storage, prioritized: sampler.native });
+    const limiter = (this.rateLimiterConfig = resolveRateLimiter(options.rateLimiter, this.capacity));
+    this.native = openNativeBuffer({
+      capacity: this.capacity,
+      fields: this.fields,
+      storage: this.storage,
+      prioritized: sampler.native,
+      rateLimiter: limiter && { minSize: limiter.minSize, samplesPerInsert: limiter.samplesPerInsert, errorBuffer: limiter.errorBuffer },
+    });
+    this.#gate = limiter && new RateGate(this.native);
+    this.rateLimiter = limiter && new RateLimiter(limiter, this.native, () => !this.closed);
     this.sampler = sampler.create(this.native);
     this.#stager = new Stager(this.fields);
     this.#batches = new Batches(this.fields);
@@ -132,15 +159,137 @@ export class BufferCore implements Saveable, Restorable {
       }
       const plan = this.sampler.prepare(options);
       checkInteger(batchSize, 'batchSize', 1);
-      const length = this.native.length;
-      if (batchSize > length)
-        throw new OutOfRangeError(`cannot sample ${batchSize} transitions: only ${length} are stored (isReady(${batchSize}) tells when enough are)`);
-      const batch = this.#batches.prepare(batchSize, options?.out, null, this.sampler.weighted);
-      this.sampler.draw(batchSize, this.#rng.next(2 * batchSize), this.#batches.outs, batch, plan);
-      return batch;
+      return this.#draw(batchSize, options?.out, plan, false);
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Draws a batch (`busy` set, the options checked); `admitted`: the rate limiter counted it already. */
+  #draw(batchSize: number, out: object | undefined, plan: unknown, admitted: boolean): BatchObject {
+    const length = this.native.length;
+    if (batchSize > length)
+      throw new OutOfRangeError(`cannot sample ${batchSize} transitions: only ${length} are stored (isReady(${batchSize}) tells when enough are)`);
+    const batch = this.#batches.prepare(batchSize, out, null, this.sampler.weighted);
+    this.sampler.draw(batchSize, this.#rng.next(2 * batchSize), this.#batches.outs, batch, plan, admitted);
+    return batch;
+  }
+
+  /**
+   * `sample` once the rate limiter admits it: the options are checked now, the batch drawn at
+   * the grant (the generator's words are taken then, so batches come in the order samples happen).
+   */
+  sampleAsync(batchSize: number, options: unknown): Promise<BatchObject> {
+    let wait: RateWait;
+    let plan: unknown;
+    const o = options as { out?: object; beta?: unknown; signal?: unknown; timeoutMs?: unknown } | undefined;
+    try {
+      this.assertOpen();
+      this.busy = true; // the options' getters must not reach this buffer
+      try {
+        if (o !== undefined) {
+          if (typeof o !== 'object' || o === null) throw new OutOfRangeError(`sampleAsync options must be an object like { timeoutMs }, got ${describe(o)}`);
+          checkKeys(o, [...(this.sampler.weighted ? ['out', 'beta'] : ['out']), ...RATE_WAIT_KEYS], 'sampleAsync option');
+        }
+        wait = resolveRateWait(o?.signal, o?.timeoutMs);
+        plan = this.sampler.prepare(o);
+        checkInteger(batchSize, 'batchSize', 1);
+        if (batchSize > this.capacity)
+          throw new OutOfRangeError(`cannot sample ${batchSize} transitions from a buffer of capacity ${this.capacity}`);
+        if (o?.out !== undefined) this.#batches.prepare(batchSize, o.out, null, this.sampler.weighted); // checks out now
+      } finally {
+        this.busy = false;
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const gate = this.#gate;
+    const run = (): BatchObject => {
+      this.assertOpen();
+      this.busy = true;
+      try {
+        return this.#draw(batchSize, o?.out, plan, gate !== null);
+      } finally {
+        this.busy = false;
+      }
+    };
+    return gate ? gate.admit('sample', batchSize, wait, 'sampleAsync', run) : settle(run);
+  }
+
+  /** Splits the options of pushAsync / pushBatchAsync into the priority option and the waiting options. */
+  #pushAsyncOptions(method: string, priorityKey: 'priority' | 'priorities', options: unknown): { priority: unknown; wait: RateWait } {
+    if (options === undefined) return { priority: undefined, wait: resolveRateWait(undefined, undefined) };
+    if (typeof options !== 'object' || options === null) throw new OutOfRangeError(`${method} options must be an object like { timeoutMs }, got ${describe(options)}`);
+    const weighted = this.sampler.weighted;
+    checkKeys(options, weighted ? [priorityKey, ...RATE_WAIT_KEYS] : RATE_WAIT_KEYS, `${method} option`, OutOfRangeError,
+      weighted ? undefined : { keys: [priorityKey], hint: `${priorityKey} is for PrioritizedReplayBuffer, not a uniform ReplayBuffer` });
+    const o = options as Record<string, unknown>;
+    return { priority: o[priorityKey], wait: resolveRateWait(o.signal, o.timeoutMs) };
+  }
+
+  /** `push` once the rate limiter admits it: checked and staged now, copied if it has to wait, stored at the grant. */
+  pushAsync(transition: unknown, options: unknown): Promise<number> {
+    let row: AnyTypedArray[];
+    let priority: Float64Array | undefined;
+    let wait: RateWait;
+    try {
+      this.assertMutable();
+      this.busy = true;
+      try {
+        const o = this.#pushAsyncOptions('pushAsync', 'priority', options);
+        wait = o.wait;
+        row = this.#stager.row(transition);
+        priority = this.sampler.rowPriority(o.priority);
+      } finally {
+        this.busy = false;
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const gate = this.#gate;
+    const run = (): number => {
+      this.assertMutable();
+      return this.native.push(row, 1, priority, gate !== null);
+    };
+    // Waiting, it must not keep the stager's scratch row (the next push reuses it).
+    const keep = (): void => {
+      row = row.map((a) => a.slice());
+      priority = priority?.slice();
+    };
+    return gate ? gate.admit('insert', 1, wait, 'pushAsync', run, keep) : settle(run);
+  }
+
+  /** `pushBatch` once the rate limiter admits its rows (the first row decides): as `pushAsync`. */
+  pushBatchAsync(columns: unknown, options: unknown): Promise<void> {
+    let cols: StagedRows | null;
+    let priorities: Float64Array | undefined;
+    let wait: RateWait;
+    try {
+      this.assertMutable();
+      this.busy = true;
+      try {
+        const o = this.#pushAsyncOptions('pushBatchAsync', 'priorities', options);
+        wait = o.wait;
+        cols = this.#stager.columns(columns);
+        priorities = this.sampler.rowPriorities(o.priority, cols ? cols.rows : 0);
+      } finally {
+        this.busy = false;
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const gate = this.#gate;
+    const run = (): void => {
+      this.assertMutable();
+      if (cols) this.native.push(cols.arrays, cols.rows, priorities, gate !== null);
+    };
+    // Typed arrays of the field's dtype are the caller's own: copied, so that what is stored
+    // is what was given, whatever the caller does with its arrays while this waits.
+    const keep = (): void => {
+      if (cols) cols = { arrays: cols.arrays.map((a) => a.slice()), rows: cols.rows };
+      priorities = priorities?.slice();
+    };
+    return gate && cols ? gate.admit('insert', cols.rows, wait, 'pushBatchAsync', run, keep) : settle(run);
   }
 
   /**

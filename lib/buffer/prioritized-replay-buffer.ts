@@ -20,6 +20,7 @@ import { load, loadSync, LoadOptions, MakeBuffer, missingAndEmpty } from '../arc
 import { loadOptions, withoutLoadKeys } from '../schema/options';
 import { bufferState, ReplayBufferBase } from './base';
 import { archivedPrioritizedOptions, PrioritizedSampler, prioritizedKind } from './samplers';
+import type { RateWaitOptions } from '../schema/rate-limiter';
 
 /** The runtime class behind the public `PrioritizedReplayBuffer` (./public documents it). */
 export class PrioritizedReplayBuffer<F extends FieldsSpec = FieldsSpec> extends ReplayBufferBase<F, PrioritizedBatch<F>, PrioritizedSampleOptions<F>> {
@@ -103,6 +104,24 @@ export class PrioritizedReplayBuffer<F extends FieldsSpec = FieldsSpec> extends 
    */
   override pushBatch(columns: Columns<F>, options?: PrioritizedPushBatchOptions): void {
     bufferState(this).pushBatch(columns, options?.priorities);
+  }
+
+  /**
+   * `push` at a priority, once the rate limiter admits it (see `ReplayBuffer.pushAsync`).
+   * @param options `priority` as for `push`, `signal`, `timeoutMs` (milliseconds).
+   * @throws (rejects with) as `ReplayBuffer.pushAsync`, and as `push` for the priority.
+   */
+  override pushAsync(transition: Transition<F>, options?: PrioritizedPushOptions & RateWaitOptions): Promise<number> {
+    return bufferState(this).pushAsync(transition, options);
+  }
+
+  /**
+   * `pushBatch` at priorities, once the rate limiter admits its rows (see `ReplayBuffer.pushBatchAsync`).
+   * @param options `priorities` as for `pushBatch`, `signal`, `timeoutMs` (milliseconds).
+   * @throws (rejects with) as `ReplayBuffer.pushBatchAsync`, and as `pushBatch` for the priorities.
+   */
+  override pushBatchAsync(columns: Columns<F>, options?: PrioritizedPushBatchOptions & RateWaitOptions): Promise<void> {
+    return bufferState(this).pushBatchAsync(columns, options);
   }
 
   /**

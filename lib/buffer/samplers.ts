@@ -23,8 +23,11 @@ export interface Sampler<P = unknown> {
   readonly weighted: boolean;
   /** Checks the options of a `sample` call that are this sampler's own, before anything else is checked or drawn. */
   prepare(options: { beta?: unknown } | undefined): P;
-  /** Draws `n` items (`words`: two random words per item) into `outs` and the batch's `indices` (and `weights`). */
-  draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, plan: P): void;
+  /**
+   * Draws `n` items (`words`: two random words per item) into `outs` and the batch's `indices`
+   * (and `weights`); `admitted`: the rate limiter counted them already (else the draw counts).
+   */
+  draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, plan: P, admitted: boolean): void;
   /** `draw` on a prefetch thread (the words are copied at once); `statuses[slot]` turns 1 once the batch is filled. */
   submit(prefetcher: NativePrefetcher, n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, plan: P, statuses: Int32Array, slot: number): void;
   /** Adds what a batch read without sampling carries. */
@@ -70,8 +73,8 @@ class UniformSampler implements Sampler<null> {
     return null;
   }
 
-  draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject): void {
-    this.#native.sample(n, words, outs, batch.indices, null);
+  draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, _plan: null, admitted: boolean): void {
+    this.#native.sample(n, words, outs, batch.indices, null, undefined, admitted);
   }
 
   submit(prefetcher: NativePrefetcher, n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, _plan: null, statuses: Int32Array, slot: number): void {
@@ -137,8 +140,8 @@ export class PrioritizedSampler implements Sampler<number | undefined>, Prioriti
   }
 
   /** Draws in the core, which also advances the beta schedule by one. */
-  draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, beta: number | undefined): void {
-    this.#native.sample(n, words, outs, batch.indices, batch.weights as Float32Array, beta);
+  draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, beta: number | undefined, admitted: boolean): void {
+    this.#native.sample(n, words, outs, batch.indices, batch.weights as Float32Array, beta, admitted);
   }
 
   submit(prefetcher: NativePrefetcher, n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, beta: number | undefined, statuses: Int32Array, slot: number): void {

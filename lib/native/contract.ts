@@ -12,9 +12,13 @@ export interface NativeBuffer {
   readonly length: number;
   /** The beta the next prioritized `sample` uses (the core's schedule); StateError for a uniform buffer. */
   readonly beta: number;
-  push(columns: AnyTypedArray[], n: number, priorities?: Float64Array): number;
-  /** `beta` undefined: the schedule's. A prioritized draw advances the schedule by one. */
-  sample(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], keys: Float64Array, weights: Float32Array | null, beta?: number): void;
+  /** The rate limiter counts the n rows unless `admitted` (a grant of `rateWait` counted them). */
+  push(columns: AnyTypedArray[], n: number, priorities?: Float64Array, admitted?: boolean): number;
+  /**
+   * `beta` undefined: the schedule's. A prioritized draw advances the schedule by one. The rate
+   * limiter counts the n items unless `admitted`.
+   */
+  sample(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], keys: Float64Array, weights: Float32Array | null, beta?: number, admitted?: boolean): void;
   /** p = |tdErrors[i]| + the buffer's epsilon. */
   updatePriorities(keys: Float64Array, tdErrors: Float32Array | Float64Array): number;
   top(k: number, keys: Float64Array, priorities: Float64Array): void;
@@ -37,6 +41,20 @@ export interface NativeBuffer {
   /** Ends the export (written or failed): other threads' pushes, held while it lasts, go on. */
   endArchive(): void;
   restore(map: NativeArchiveMap): void;
+  /**
+   * Asks the rate limiter to admit n items: 0 when granted at once (counted), -1 when the buffer
+   * is closed, else the id of a queued wait; `done` is then called once, from the event loop,
+   * with 'granted' (counted) or 'closed', unless `rateCancel(id)` returns true first.
+   * StateError without a limiter.
+   */
+  rateWait(side: RateSide, n: number, done: (result: 'granted' | 'closed') => void): number;
+  /** True: the wait was still queued and is gone, nothing counted, `done` never called. False: decided; `done` is coming. */
+  rateCancel(id: number): boolean;
+  /** Gives back a grant whose call then failed (never below 0). */
+  rateRefund(side: RateSide, n: number): void;
+  /** The limiter's configuration and counters; null without a limiter. */
+  rateInfo(): RateInfoJs | null;
+  rateSetEnabled(enabled: boolean): void;
   /** Registers the buffer for writers in other threads of this process (once); what a writer handle names it by. */
   share(): { buffer: number; process: number };
 }
@@ -71,6 +89,38 @@ export interface NativeWriter {
   push(columns: AnyTypedArray[], n: number, priorities?: Float64Array): number;
   /** Lets go of the buffer (never closes it). */
   close(): void;
+}
+
+/** A side of the rate limiter. @internal */
+export type RateSide = 'insert' | 'sample';
+
+/** A rate limiter's configuration, as the core resolved the options (native/binding/rate_limiter_js.h). @internal */
+export interface RateConfigJs {
+  minSize: number;
+  /** undefined for MinSize. */
+  samplesPerInsert: number | undefined;
+  /** undefined for MinSize. */
+  errorBuffer: number | undefined;
+  minDiff: number;
+  maxDiff: number;
+}
+
+/** A rate limiter's configuration and counters as saved (times in nanoseconds). @internal */
+export interface RateRecordJs extends RateConfigJs {
+  enabled: boolean;
+  inserts: number;
+  samples: number;
+  insertWaits: number;
+  sampleWaits: number;
+  insertWaitNs: number;
+  sampleWaitNs: number;
+}
+
+/** A live rate limiter: its record, the waits queued now, and diff. @internal */
+export interface RateInfoJs extends RateRecordJs {
+  pendingInserts: number;
+  pendingSamples: number;
+  diff: number;
 }
 
 /** The facade's part of an archive (see native/core/archive.h, ArchiveMeta). @internal */
@@ -125,6 +175,8 @@ export interface ArchiveInfo {
   /** Where the priorities lie (prioritized archives). */
   priorities?: { offset: number; bytes: number };
   epoch?: EpochRecordJs;
+  /** The rate limiter's configuration and counters, for archives of buffers made with one. */
+  rateLimiter?: RateRecordJs;
 }
 
 /** A read-only mapping of an archive file (native/binding/archive_object.cpp). @internal */
@@ -146,6 +198,8 @@ export interface NativeSpec {
   fields: { name: string; dtype: Dtype; shape: readonly number[] }[];
   prioritized: { alpha: number; eviction: Eviction; epsilon: number; betaStart: number; betaEnd: number; betaFrames: number } | null;
   storage: { type: 'memory' } | { type: 'mmap'; path: string } | { type: 'tiered'; path: string; hotCapacity: number };
+  /** The rate limiter's options (the core resolves them again); null for none. */
+  rateLimiter: { minSize: number; samplesPerInsert?: number; errorBuffer?: number } | null;
 }
 
 /** Limits every buffer respects (the core refuses a buffer beyond them). @internal */
@@ -173,4 +227,6 @@ export interface Addon {
   limits: NativeLimits;
   /** The core's CRC-32 (bit-compatible with zlib.crc32), continuing `running`. */
   crc32(bytes: Uint8Array, running?: number): number;
+  /** The core's configuration for rate limiter options (RateLimiter::from_options); OutOfRangeError naming the option. */
+  rateLimiterConfig(options: { minSize: number; samplesPerInsert?: number; errorBuffer?: number }): RateConfigJs;
 }

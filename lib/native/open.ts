@@ -5,7 +5,7 @@
  * @module
  */
 import { addon } from './addon';
-import type { NativeArchiveMap, NativeBuffer, NativePrefetcher, NativeSpec, NativeWriter } from './contract';
+import type { NativeArchiveMap, NativeBuffer, NativePrefetcher, NativeSpec, NativeWriter, RateConfigJs } from './contract';
 import type { ResolvedField } from '../schema/fields';
 import type { StorageOptions } from '../schema/storage';
 
@@ -16,6 +16,8 @@ export interface NativeBufferSpec {
   storage: StorageOptions;
   /** Prioritized replay's settings, all held by the core's sampler; null for a uniform buffer. */
   prioritized: NativeSpec['prioritized'];
+  /** The rate limiter's options, validated; null for none. */
+  rateLimiter: { minSize: number; samplesPerInsert?: number; errorBuffer?: number } | null;
 }
 
 /** A native buffer (throws the errors the binding raises: StorageError for a file it cannot make, ...). @internal */
@@ -25,7 +27,16 @@ export function openNativeBuffer(spec: NativeBufferSpec): NativeBuffer {
     fields: spec.fields.map((f) => ({ name: f.name, dtype: f.dtype, shape: f.shape })),
     prioritized: spec.prioritized,
     storage: spec.storage,
+    rateLimiter: spec.rateLimiter,
   });
+}
+
+/** The core's configuration for rate limiter options: Reverb's rules and the default errorBuffer are the core's (OutOfRangeError naming the option). @internal */
+export function rateLimiterConfig(options: { minSize: number; samplesPerInsert?: number; errorBuffer?: number }): RateConfigJs {
+  const o: { minSize: number; samplesPerInsert?: number; errorBuffer?: number } = { minSize: options.minSize };
+  if (options.samplesPerInsert !== undefined) o.samplesPerInsert = options.samplesPerInsert;
+  if (options.errorBuffer !== undefined) o.errorBuffer = options.errorBuffer;
+  return addon.rateLimiterConfig(o);
 }
 
 /** Maps an archive file read-only; the binding checks its structure and header checksum (ArchiveError when it is not an archive). @internal */

@@ -5,6 +5,7 @@
  */
 import type { Dtype, DtypeArrayMap } from './dtypes';
 import type { StorageOptions } from './storage';
+import type { RateLimiterOptions } from './rate-limiter';
 
 /** One field of a transition: its dtype and its shape (`[]` is a scalar). */
 export interface FieldSpec<D extends Dtype = Dtype> {
@@ -43,6 +44,12 @@ export interface CommonOptions {
    * omitted, a random seed is drawn (readable afterwards as `buffer.seed`).
    */
   seed?: number;
+  /**
+   * A rate limiter between inserts and samples (Reverb's `MinSize` / `SampleToInsertRatio`):
+   * `sampleAsync`, `pushAsync` and `pushBatchAsync` wait for its admission; `sample`, `push`
+   * and `pushBatch` never wait and are only counted. See {@link RateLimiterOptions}. Default: none.
+   */
+  rateLimiter?: RateLimiterOptions;
 }
 
 /** Shorthand options: the standard transition fields from observation and action shapes. */

@@ -7,9 +7,12 @@
 //   archive_object.cpp   ArchiveMap, an archive mapped read-only (the core's MappedFile)
 //   convert.cpp          typed arrays, enums by name, item keys: what crosses the boundary
 //   errors.cpp           the one guard: C++ exceptions into the registered JS error classes
+//   rate_limiter_js.cpp  the rate limiter's options, configuration and counters as JS values
+//   rate_wait.cpp        JS promises waiting on a rate limiter (a thread-safe function per env)
 //
 // Module exports (lib/native/contract.ts, Addon): NativeBuffer, NativeWriter, NativePrefetcher, ArchiveMap, setErrorClasses(classes),
-// limits { maxFields, maxDims, maxNameBytes, maxCapacity }, crc32(bytes, running?).
+// limits { maxFields, maxDims, maxNameBytes, maxCapacity }, crc32(bytes, running?),
+// rateLimiterConfig(options).
 #include <napi.h>
 
 #include "addon.h"
@@ -17,6 +20,7 @@
 #include "convert.h"
 #include "crc32.h"
 #include "errors.h"
+#include "rate_limiter_js.h"
 #include "schema.h"
 
 namespace replaykit_node {
@@ -60,6 +64,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ArchiveMap", archive_map);
   exports.Set("setErrorClasses", Napi::Function::New(env, guarded<SetErrorClasses>, "setErrorClasses"));
   exports.Set("crc32", Napi::Function::New(env, guarded<Crc32>, "crc32"));
+  exports.Set("rateLimiterConfig", Napi::Function::New(env, guarded<RateLimiterConfigJs>, "rateLimiterConfig"));
   // Every limit a schema or a buffer must respect (the core enforces them when a buffer is
   // made, so that every buffer's archive can be loaded), for the facade's own messages.
   Napi::Object limits = Napi::Object::New(env);

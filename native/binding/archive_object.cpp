@@ -7,7 +7,7 @@
 // when closed (after detaching the buffer) or collected, the buffer's finalizer its own.
 //
 // Contract (lib/native/contract.ts, NativeArchiveMap):
-//   info()                      the header, schema, sections and epoch record, enums by name
+//   info()                      the header, schema, sections, epoch record and rate limiter, enums by name
 //   buffer()                    an ArrayBuffer over the whole file (zero-copy where allowed)
 //   verifyChecksums(maxBytes)   { done, bytesVerified }: checks up to maxBytes more; throws
 //                               ArchiveError naming a section whose checksum does not match
@@ -25,6 +25,7 @@
 #include "error.h"
 #include "errors.h"
 #include "file.h"
+#include "rate_limiter_js.h"
 
 namespace replaykit_node {
 
@@ -122,6 +123,7 @@ class ArchiveMap : public Napi::ObjectWrap<ArchiveMap>, public Guarded<ArchiveMa
       }
       o.Set("epoch", eo);
     }
+    if (v.rate_limiter >= 0) o.Set("rateLimiter", rate_record_to_js(env, v.rate_limiter_record()));
     return o;
   }
 

@@ -20,6 +20,9 @@
 #include "error.h"
 #include "errors.h"
 #include "random.h"
+#include "rate_limiter.h"
+#include "rate_limiter_js.h"
+#include "rate_wait.h"
 #include "shared.h"
 
 namespace replaykit_node {
@@ -53,6 +56,11 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
             InstanceMethod("clear", &NativeBuffer::method<&NativeBuffer::Clear>),
             InstanceMethod("close", &NativeBuffer::method<&NativeBuffer::Close>),
             InstanceMethod("stats", &NativeBuffer::method<&NativeBuffer::Stats>),
+            InstanceMethod("rateWait", &NativeBuffer::method<&NativeBuffer::RateWait>),
+            InstanceMethod("rateCancel", &NativeBuffer::method<&NativeBuffer::RateCancel>),
+            InstanceMethod("rateRefund", &NativeBuffer::method<&NativeBuffer::RateRefund>),
+            InstanceMethod("rateInfo", &NativeBuffer::method<&NativeBuffer::RateInfo>),
+            InstanceMethod("rateSetEnabled", &NativeBuffer::method<&NativeBuffer::RateSetEnabled>),
             InstanceMethod("share", &NativeBuffer::method<&NativeBuffer::Share>),
             InstanceAccessor("length", &NativeBuffer::method<&NativeBuffer::Length>, nullptr),
             InstanceAccessor("beta", &NativeBuffer::method<&NativeBuffer::Beta>, nullptr),
@@ -61,7 +69,8 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
 
   // new NativeBuffer({ capacity, fields: [{ name, dtype, shape }],
   //                    prioritized: { alpha, eviction, epsilon, betaStart, betaEnd, betaFrames } | null,
-  //                    storage: { type: 'memory' } | { type: 'mmap', path } | { type: 'tiered', path, hotCapacity } })
+  //                    storage: { type: 'memory' } | { type: 'mmap', path } | { type: 'tiered', path, hotCapacity },
+  //                    rateLimiter?: { minSize, samplesPerInsert?, errorBuffer? } })
   explicit NativeBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeBuffer>(info) {
     Napi::Env env = info.Env();
     guard(env, [&] { Construct(info); });
@@ -128,7 +137,15 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
         storage = std::make_unique<replaykit::TieredStorage>(std::move(schema), capacity,
                                                              to_count(so.Get("hotCapacity"), "storage.hotCapacity"), path);
     }
+    // The limiter first: its options are checked before a storage file is made.
+    Napi::Value rv = spec.Get("rateLimiter");
+    std::shared_ptr<replaykit::RateLimiter> limiter;
+    if (!rv.IsUndefined() && !rv.IsNull()) limiter = std::make_shared<replaykit::RateLimiter>(rate_config_from(rv));
     buffer_ = std::make_shared<replaykit::ReplayBuffer>(std::move(storage), per);
+    if (limiter) {
+      limiter_ = std::move(limiter);
+      waits_ = std::make_unique<RateWaits>(limiter_);
+    }
   }
 
   // The buffer, refused once closed, and once its storage file was truncated from outside
@@ -144,6 +161,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     b->hooked_ = false;  // node removes a hook once it has run
     b->exporter_.reset();
     b->CloseShared();  // no JS calls at teardown
+    if (b->limiter_) b->limiter_->cancel_all();  // their deliveries find no event loop: dropped
     b->accounted_ = 0;
   }
 
@@ -163,6 +181,10 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
       hooked_ = false;
     }
     exporter_.reset();  // it refers to the buffer
+    // Pending waits end 'closed' (their promises reject with StateError once delivered), and no
+    // new ones start; the waits' thread-safe function goes once those are delivered.
+    if (limiter_) limiter_->cancel_all();
+    if (waits_) waits_->close();
     if (!buffer_) return;
     CloseShared();
     if (accounted_) Napi::MemoryManagement::AdjustExternalMemory(env, -accounted_);
@@ -173,11 +195,19 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     return columns_of(env, v, live().schema(), n, what, allow_null);
   }
 
-  // push(columns, n, priorities?: Float64Array(n)) -> key of the last row
-  Napi::Value Push(const Napi::CallbackInfo& info) { return push_call(info, live()); }
+  // push(columns, n, priorities?: Float64Array(n), admitted?: boolean) -> key of the last row.
+  // The rate limiter counts the rows, unless `admitted`: the facade's pushAsync, whose grant
+  // counted them already.
+  Napi::Value Push(const Napi::CallbackInfo& info) {
+    const bool admitted = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+    Napi::Value key = push_call(info, live());
+    if (limiter_ && !admitted) limiter_->on_insert(to_count(info[1], "row count"));
+    return key;
+  }
 
-  // sample(n, words: Uint32Array(2n), outs, keys: Float64Array(n), weights: Float32Array(n) | null, beta?)
+  // sample(n, words: Uint32Array(2n), outs, keys: Float64Array(n), weights: Float32Array(n) | null, beta?, admitted?)
   // A prioritized draw uses `beta` when given, else the schedule's, and advances the schedule.
+  // The rate limiter counts the n items, unless `admitted` (sampleAsync's grant counted them).
   Napi::Value Sample(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto& b = live();
@@ -191,7 +221,9 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     std::optional<double> beta;
     if (!info[5].IsUndefined()) beta = to_double(info[5], "beta");
     keys_.resize(n);
+    const bool admitted = info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
     b.sample(n, words, outs.data(), keys_.data(), weights, beta);
+    if (limiter_ && !admitted) limiter_->on_sample(n);
     keys_to_js(keys_.data(), n, keys);
     return env.Undefined();
   }
@@ -335,6 +367,10 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
         r.flags |= replaykit::kEpochHasKeys;
       }
     }
+    if (limiter_) {  // its counters as they are now, with the data
+      meta.has_rate_limiter = true;
+      meta.rate_limiter = replaykit::rate_limiter_record(*limiter_);
+    }
     exporter_.reset();
     exporter_ = std::make_unique<replaykit::ArchiveExporter>(b, meta);
     Napi::Object o = Napi::Object::New(env);
@@ -393,15 +429,65 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     return info.Env().Undefined();
   }
 
-  // restore(map: ArchiveMap)
+  // restore(map: ArchiveMap): the buffer's state and its rate limiter's, which must fit each
+  // other's (checked before anything changes).
   Napi::Value Restore(const Napi::CallbackInfo& info) {
     auto& b = live();
-    b.restore(archive_view_of(info.Env(), info[0]));
+    const replaykit::ArchiveView& v = archive_view_of(info.Env(), info[0]);
+    replaykit::check_rate_limiter_fits(v, limiter_.get());
+    b.restore(v);
+    replaykit::restore_rate_limiter(v, limiter_.get());
     return info.Env().Undefined();
   }
 
+  // The limiter starts afresh with the buffer (Reverb's Reset): samples wait for minSize again.
   Napi::Value Clear(const Napi::CallbackInfo& info) {
     live().clear();
+    if (limiter_) limiter_->clear();
+    return info.Env().Undefined();
+  }
+
+  replaykit::RateLimiter& limiter() {
+    live();
+    if (!limiter_) fail(ErrorKind::State, "this buffer has no rate limiter");
+    return *limiter_;
+  }
+
+  // rateWait(side: 'insert' | 'sample', n, done: (result: 'granted' | 'closed') => void)
+  //   -> 0 granted now (counted), -1 closed, or the id of a queued wait (rate_wait.h)
+  Napi::Value RateWait(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    limiter();
+    const replaykit::RateSide side = rate_side_from(info[0]);
+    const uint64_t n = to_count(info[1], "item count");
+    if (!info[2].IsFunction()) fail(ErrorKind::State, "rateWait needs a callback");
+    return Napi::Number::New(env, waits_->wait(env, side, n, info[2].As<Napi::Function>()));
+  }
+
+  // rateCancel(id) -> true: removed before any grant, nothing counted, its callback never runs.
+  // Works after close (a timeout may fire then); no storage check.
+  Napi::Value RateCancel(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const uint64_t id = to_count(info[0], "wait id");
+    return Napi::Boolean::New(env, waits_ && waits_->cancel(id));
+  }
+
+  // rateRefund(side, n): gives back a grant whose call then failed (RateLimiter::refund).
+  Napi::Value RateRefund(const Napi::CallbackInfo& info) {
+    if (limiter_) limiter_->refund(rate_side_from(info[0]), to_count(info[1], "item count"));
+    return info.Env().Undefined();
+  }
+
+  // rateInfo() -> the configuration and counters (rate_limiter_js.h), or null without a limiter.
+  Napi::Value RateInfo(const Napi::CallbackInfo& info) {
+    live();
+    if (!limiter_) return info.Env().Null();
+    return rate_info_to_js(info.Env(), *limiter_);
+  }
+
+  // rateSetEnabled(enabled: boolean)
+  Napi::Value RateSetEnabled(const Napi::CallbackInfo& info) {
+    limiter().set_enabled(to_bool(info[0], "enabled"));
     return info.Env().Undefined();
   }
 
@@ -444,6 +530,10 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
   std::shared_ptr<replaykit::ReplayBuffer> buffer_;  // shared with writers in worker threads
   uint64_t shared_id_ = 0;                          // its id in the registry, once shared
   std::unique_ptr<replaykit::ArchiveExporter> exporter_;  // the archive being saved
+  // The rate limiter (null without the option) and the JS waits on it from this environment.
+  // Shared: worker threads' writers will reach the same limiter.
+  std::shared_ptr<replaykit::RateLimiter> limiter_;
+  std::unique_ptr<RateWaits> waits_;
   std::vector<uint64_t> keys_;  // scratch for key conversions
   int64_t accounted_ = 0;
   bool hooked_ = false;

@@ -58,8 +58,33 @@ const char* kind_name(uint32_t k) {
     case SectionKind::Inserted: return "insertion order";
     case SectionKind::Priorities: return "priorities";
     case SectionKind::Epoch: return "epoch state";
+    case SectionKind::RateLimiter: return "rate limiter";
   }
   return "unknown";
+}
+
+// What is wrong with a rate limiter record for a buffer of `capacity` items, or "" when
+// nothing is: the same rules for what is written and what is read.
+std::string rate_limiter_problem(const RateLimiterRecord& r, uint64_t capacity) {
+  if (r.flags & ~uint32_t(kRateLimiterDisabled)) return "unknown rate limiter flags";
+  if (r.reserved0 != 0 || r.reserved[0] != 0 || r.reserved[1] != 0 || r.reserved[2] != 0)
+    return "reserved rate limiter bytes are not zero";
+  const RateLimiterConfig c = rate_limiter_config(r);
+  try {
+    RateLimiter::validate(c);
+    // Only the two forms the options make: MinSize, or SampleToInsertRatio whose range is
+    // exactly what its stated error buffer gives.
+    const RateLimiterConfig expect = std::isinf(c.error_buffer) && c.error_buffer > 0
+                                         ? RateLimiter::min_size(c.min_size)
+                                         : RateLimiter::sample_to_insert_ratio(c.samples_per_insert, c.min_size, c.error_buffer);
+    if (std::memcmp(&expect, &c, sizeof c) != 0) return "the rate limiter's range disagrees with its options";
+  } catch (const Error& e) {
+    return std::string("rate limiter: ") + e.what();
+  }
+  if (c.min_size > capacity)
+    return "the rate limiter's minSize " + std::to_string(c.min_size) + " exceeds the capacity " + std::to_string(capacity);
+  if (!std::isfinite(r.offset)) return "the rate limiter's offset is not finite";
+  return "";
 }
 
 std::vector<uint8_t> encode_schema(const Schema& schema) {
@@ -82,6 +107,48 @@ std::vector<uint8_t> encode_schema(const Schema& schema) {
 
 }  // namespace
 
+RateLimiterRecord rate_limiter_record(const RateLimiter& limiter) {
+  const RateLimiterConfig& c = limiter.config();
+  const RateLimiterCounters k = limiter.counters();
+  RateLimiterRecord r{};
+  r.samples_per_insert = c.samples_per_insert;
+  r.min_size = c.min_size;
+  r.min_diff = c.min_diff;
+  r.max_diff = c.max_diff;
+  r.error_buffer = c.error_buffer;
+  r.offset = k.offset;
+  r.inserts = k.inserts;
+  r.samples = k.samples;
+  r.insert_waits = k.insert_waits;
+  r.sample_waits = k.sample_waits;
+  r.insert_wait_ns = k.insert_wait_ns;
+  r.sample_wait_ns = k.sample_wait_ns;
+  r.flags = limiter.enabled() ? 0u : uint32_t(kRateLimiterDisabled);
+  return r;
+}
+
+RateLimiterConfig rate_limiter_config(const RateLimiterRecord& r) {
+  RateLimiterConfig c;
+  c.samples_per_insert = r.samples_per_insert;
+  c.min_size = r.min_size;
+  c.min_diff = r.min_diff;
+  c.max_diff = r.max_diff;
+  c.error_buffer = r.error_buffer;
+  return c;
+}
+
+RateLimiterCounters rate_limiter_counters(const RateLimiterRecord& r) {
+  RateLimiterCounters k;
+  k.inserts = r.inserts;
+  k.samples = r.samples;
+  k.insert_waits = r.insert_waits;
+  k.sample_waits = r.sample_waits;
+  k.insert_wait_ns = r.insert_wait_ns;
+  k.sample_wait_ns = r.sample_wait_ns;
+  k.offset = r.offset;
+  return k;
+}
+
 ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
   const Schema& schema = b.schema();
   for (const Field& f : schema.fields())  // the schema's own limit; checked again for old callers
@@ -96,6 +163,12 @@ ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
     plan.epoch_bytes.resize(sizeof r + 8 * meta.epoch_keys.size());
     std::memcpy(plan.epoch_bytes.data(), &r, sizeof r);
     if (!meta.epoch_keys.empty()) std::memcpy(plan.epoch_bytes.data() + sizeof r, meta.epoch_keys.data(), 8 * meta.epoch_keys.size());
+  }
+  if (meta.has_rate_limiter) {
+    const std::string problem = rate_limiter_problem(meta.rate_limiter, b.capacity());
+    if (!problem.empty()) fail(ErrorKind::Archive, "cannot archive this rate limiter: " + problem);
+    plan.rate_limiter_bytes.resize(sizeof(RateLimiterRecord));
+    std::memcpy(plan.rate_limiter_bytes.data(), &meta.rate_limiter, sizeof(RateLimiterRecord));
   }
   const uint64_t len = b.length(), cap = b.capacity();
   std::vector<SectionEntry>& s = plan.sections;
@@ -113,6 +186,7 @@ ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
   if (b.writer().tracks_order()) add(SectionKind::Inserted, 0, 8 * cap);
   if (b.prioritized()) add(SectionKind::Priorities, 0, 8 * len);
   if (meta.has_epoch) add(SectionKind::Epoch, 0, plan.epoch_bytes.size());
+  if (meta.has_rate_limiter) add(SectionKind::RateLimiter, 0, plan.rate_limiter_bytes.size());
 
   plan.table_end = sizeof(ArchiveHeader) + s.size() * sizeof(SectionEntry);
   uint64_t at = align64(plan.table_end);
@@ -227,9 +301,12 @@ uint64_t ArchiveExporter::next(uint8_t* dst, uint64_t cap, uint64_t* position) {
   const SectionEntry& s = plan_.sections[section_];
   const uint64_t left = s.length - at_;
   uint64_t n;
-  if (s.kind == uint32_t(SectionKind::Schema) || s.kind == uint32_t(SectionKind::Epoch)) {
+  if (s.kind == uint32_t(SectionKind::Schema) || s.kind == uint32_t(SectionKind::Epoch) ||
+      s.kind == uint32_t(SectionKind::RateLimiter)) {
     n = std::min(cap, left);
-    const auto& bytes = s.kind == uint32_t(SectionKind::Schema) ? plan_.schema_bytes : plan_.epoch_bytes;
+    const auto& bytes = s.kind == uint32_t(SectionKind::Schema)  ? plan_.schema_bytes
+                        : s.kind == uint32_t(SectionKind::Epoch) ? plan_.epoch_bytes
+                                                                 : plan_.rate_limiter_bytes;
     std::memcpy(dst, bytes.data() + at_, n);
   } else {
     const uint64_t item = section_item_bytes(buffer_.schema(), s);
@@ -303,6 +380,29 @@ EpochRecord ArchiveView::epoch_record() const {
   return r;
 }
 
+RateLimiterRecord ArchiveView::rate_limiter_record() const {
+  RateLimiterRecord r{};
+  if (rate_limiter >= 0) std::memcpy(&r, at(rate_limiter), sizeof r);
+  return r;
+}
+
+void check_rate_limiter_fits(const ArchiveView& v, const RateLimiter* limiter) {
+  if (v.rate_limiter < 0 && !limiter) return;
+  if (v.rate_limiter < 0) fail(ErrorKind::Archive, "the archive holds a buffer without a rate limiter; this buffer has one");
+  if (!limiter) fail(ErrorKind::Archive, "the archive holds a buffer with a rate limiter; this buffer has none");
+  const RateLimiterConfig archived = rate_limiter_config(v.rate_limiter_record());
+  if (std::memcmp(&archived, &limiter->config(), sizeof archived) != 0)
+    fail(ErrorKind::Archive, "the archive's rate limiter options differ from the buffer's");
+}
+
+void restore_rate_limiter(const ArchiveView& v, RateLimiter* limiter) {
+  check_rate_limiter_fits(v, limiter);
+  if (!limiter) return;
+  const RateLimiterRecord r = v.rate_limiter_record();
+  limiter->restore(rate_limiter_counters(r));  // parse_archive checked the offset
+  limiter->set_enabled(!(r.flags & kRateLimiterDisabled));
+}
+
 ArchiveView parse_archive(const uint8_t* data, uint64_t size) {
   ArchiveView v;
   v.base = data;
@@ -348,6 +448,7 @@ ArchiveView parse_archive(const uint8_t* data, uint64_t size) {
       case SectionKind::Inserted: slot = &v.inserted; break;
       case SectionKind::Priorities: slot = &v.priorities; break;
       case SectionKind::Epoch: slot = &v.epoch; break;
+      case SectionKind::RateLimiter: slot = &v.rate_limiter; break;
       case SectionKind::FieldData:
         if (e.index >= h.field_count) bad("field data for field " + std::to_string(e.index) + " of " + std::to_string(h.field_count));
         slot = &v.field_data[e.index];
@@ -420,6 +521,13 @@ ArchiveView parse_archive(const uint8_t* data, uint64_t size) {
     if (r.key_count > (es.length - sizeof(EpochRecord)) / 8 || es.length != sizeof(EpochRecord) + 8 * r.key_count)
       bad("the epoch section's key count disagrees with its size");
     const std::string problem = epoch_record_problem(r, h.capacity);
+    if (!problem.empty()) bad(problem);
+  }
+  if (v.rate_limiter >= 0) {
+    if (v.sections[v.rate_limiter].length != sizeof(RateLimiterRecord))
+      bad("the rate limiter section is " + std::to_string(v.sections[v.rate_limiter].length) + " bytes, expected " +
+          std::to_string(sizeof(RateLimiterRecord)));
+    const std::string problem = rate_limiter_problem(v.rate_limiter_record(), h.capacity);
     if (!problem.empty()) bad(problem);
   }
   if (v.prioritized()) {

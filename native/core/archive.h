@@ -14,6 +14,8 @@
 //   Inserted        uint64 insertion number of each slot (lowest-priority eviction only)
 //   Priorities      float64 priority p of each item, position order (prioritized only)
 //   Epoch           EpochRecord (64 bytes) then float64 keys of the epoch in progress (optional)
+//   RateLimiter     RateLimiterRecord (128 bytes): the rate limiter's configuration and counters
+//                   (optional: buffers made with one; its presence alone says so, no flag)
 // Checksums: CRC-32 as zlib computes it (crc32.h), one per section over its bytes, and one
 // over the header and section table (with its own field zero). This module owns all of it:
 // ArchiveExporter computes them while it streams the sections out; parse_archive checks the
@@ -25,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "rate_limiter.h"
 #include "schema.h"
 
 namespace replaykit {
@@ -32,10 +35,12 @@ namespace replaykit {
 class ReplayBuffer;
 
 constexpr uint32_t kArchiveVersion = 1;
-constexpr uint32_t kMaxSections = 4096;  // above every schema's kMaxFields + 6 other sections
+constexpr uint32_t kMaxSections = 4096;  // far above every schema's kMaxFields + the other sections
 constexpr uint32_t kMaxArchiveFields = kMaxFields;
 
-enum class SectionKind : uint32_t { Schema = 1, FieldData = 2, Keys = 3, Writes = 4, Inserted = 5, Priorities = 6, Epoch = 7 };
+enum class SectionKind : uint32_t {
+  Schema = 1, FieldData = 2, Keys = 3, Writes = 4, Inserted = 5, Priorities = 6, Epoch = 7, RateLimiter = 8
+};
 
 enum ArchiveFlags : uint32_t {
   kArchivePrioritized = 1u << 0,
@@ -112,14 +117,47 @@ enum EpochFlags : uint32_t {
   kEpochHasKeys = 1u << 3,   // the keys of the epoch in progress follow the record
 };
 
-// What the facade knows that the core does not: its generator, its seed, and its epoch
-// iteration (the record's key_count is set from epoch_keys).
+// The rate limiter as archived (rate_limiter.h): its configuration as RateLimiterConfig holds
+// it, its counters exactly, and whether it was enabled. Waiters are not state: a save has none
+// to keep (the restored buffer is new), so a limiter that held inserts at the save holds them
+// again after a load until samples bring diff back (see restore_rate_limiter).
+struct RateLimiterRecord {
+  double samples_per_insert;
+  uint64_t min_size;
+  double min_diff;        // -inf for MinSize
+  double max_diff;        // +inf for MinSize
+  double error_buffer;    // as stated (SampleToInsertRatio); +inf for MinSize
+  double offset;
+  uint64_t inserts;
+  uint64_t samples;
+  uint64_t insert_waits;
+  uint64_t sample_waits;
+  uint64_t insert_wait_ns;
+  uint64_t sample_wait_ns;
+  uint32_t flags;         // RateLimiterFlags
+  uint32_t reserved0;
+  uint64_t reserved[3];
+};
+static_assert(sizeof(RateLimiterRecord) == 128, "a rate limiter record is 128 bytes");
+
+enum RateLimiterFlags : uint32_t {
+  kRateLimiterDisabled = 1u << 0,  // set_enabled(false) at the save
+};
+
+// The record of a limiter as it is now.
+RateLimiterRecord rate_limiter_record(const RateLimiter& limiter);
+
+// What the facade (and the binding) knows that the core's buffer does not: its generator, its
+// seed, its epoch iteration (the record's key_count is set from epoch_keys), and the rate
+// limiter the binding keeps beside the buffer.
 struct ArchiveMeta {
   int32_t rng_state[4] = {0, 0, 0, 0};
   double seed = 0;
   bool has_epoch = false;
   EpochRecord epoch{};
   std::vector<double> epoch_keys;  // the epoch's keys as the facade holds them (JS numbers)
+  bool has_rate_limiter = false;
+  RateLimiterRecord rate_limiter{};
 };
 
 // A planned archive: its header and section table (crcs 0 until exported) and the bytes
@@ -129,6 +167,7 @@ struct ArchivePlan {
   std::vector<SectionEntry> sections;
   std::vector<uint8_t> schema_bytes;
   std::vector<uint8_t> epoch_bytes;
+  std::vector<uint8_t> rate_limiter_bytes;
   uint64_t table_end = 0;  // where the header and table end
 };
 
@@ -200,13 +239,15 @@ struct ArchiveView {
   ArchiveHeader header{};
   Schema schema;
   std::vector<SectionEntry> sections;
-  int schema_section = -1, keys = -1, writes = -1, inserted = -1, priorities = -1, epoch = -1;
+  int schema_section = -1, keys = -1, writes = -1, inserted = -1, priorities = -1, epoch = -1, rate_limiter = -1;
   std::vector<int> field_data;  // per field
 
   bool prioritized() const { return header.flags & kArchivePrioritized; }
   bool lowest_priority() const { return header.flags & kArchiveLowestPriority; }
   const uint8_t* at(int section) const { return base + sections[section].offset; }
   EpochRecord epoch_record() const;
+  // The RateLimiter section's record (validated by parse_archive); zeros when there is none.
+  RateLimiterRecord rate_limiter_record() const;
 };
 
 // Checks the structure of `size` bytes at `data`: magic, version, bounds, alignment, no
@@ -238,6 +279,22 @@ class ChecksumVerifier {
 
 // Whether each section's checksum holds (reads every section; for reports).
 std::vector<bool> check_sections(const ArchiveView& v);
+
+// The configuration and counters of an archive's RateLimiter section (parse_archive has
+// checked them: a valid configuration, minSize within the capacity, a finite offset).
+RateLimiterConfig rate_limiter_config(const RateLimiterRecord& r);
+RateLimiterCounters rate_limiter_counters(const RateLimiterRecord& r);
+
+// Throws Error(Archive) unless the archive's limiter fits `limiter` (null: the buffer has
+// none): both absent, or both present with the same configuration, bit for bit (the options
+// of a load must agree with the archive; the facade says which option differs first).
+void check_rate_limiter_fits(const ArchiveView& archive, const RateLimiter* limiter);
+// check_rate_limiter_fits, then gives `limiter` the archive's counters exactly and its
+// enabled flag. Reverb issue 103 (a restored limiter that holds inserts hangs a program that
+// only inserts): the state is restored as saved, since the learner's next samples release it;
+// replaykit's synchronous push never waits (it only counts), so no program hangs on it, and
+// pushAsync takes a timeout or a signal.
+void restore_rate_limiter(const ArchiveView& archive, RateLimiter* limiter);
 
 class Storage;
 // An empty buffer of the archive's kind (uniform or prioritized, alpha, eviction) on

@@ -130,6 +130,7 @@ RateLimiterConfig RateLimiter::sample_to_insert_ratio(double spi, uint64_t min_s
   const double centre = spi * double(min_size);
   c.min_diff = centre - error_buffer;
   c.max_diff = centre + error_buffer;
+  c.error_buffer = error_buffer;
   validate(c);
   return c;
 }
@@ -309,6 +310,15 @@ void RateLimiter::on_sample(uint64_t n) {
   std::unique_lock<std::mutex> lock(mu_);
   count(RateSide::Sample, n);
   commit(RateSide::Sample, n);
+  Callbacks cbs;
+  const bool notify = pump(cbs);
+  finish(lock, notify, cbs);
+}
+
+void RateLimiter::refund(RateSide side, uint64_t n) {
+  std::unique_lock<std::mutex> lock(mu_);
+  uint64_t& total = side == RateSide::Insert ? c_.inserts : c_.samples;
+  total -= std::min(n, total);
   Callbacks cbs;
   const bool notify = pump(cbs);
   finish(lock, notify, cbs);

@@ -151,11 +151,16 @@ const char* to_string(WaitResult r);
 constexpr int64_t kNoDeadline = std::numeric_limits<int64_t>::max();
 
 // Configuration, as saved in archives. min_diff / max_diff are +-infinity for MinSize.
+// error_buffer is the SampleToInsertRatio option as stated (or defaulted by from_options), so
+// that it reads back exactly (max_diff - min_diff is 2 * error_buffer only up to rounding);
+// +infinity for MinSize and for a range given directly. Only reported and archived: the rule
+// reads min_diff and max_diff.
 struct RateLimiterConfig {
   double samples_per_insert = 1.0;
   uint64_t min_size = 1;
   double min_diff = -std::numeric_limits<double>::infinity();
   double max_diff = std::numeric_limits<double>::infinity();
+  double error_buffer = std::numeric_limits<double>::infinity();
 };
 
 // Counters, as saved in archives and shown as stats. inserts and samples are items; a "wait"
@@ -209,6 +214,13 @@ class RateLimiter {
   // Count n items unconditionally: the synchronous push / pushBatch / sample, which never wait.
   void on_insert(uint64_t n);
   void on_sample(uint64_t n);
+
+  // Gives back n items granted (and counted) to a call that then failed, e.g. a pushAsync
+  // granted on the event loop whose rows the buffer refused, or a sampleAsync admitted while
+  // fewer items than its batch are stored: a rejected call changes nothing. Subtracts at most
+  // down to 0 (a clear() since the grant has dropped them already), then grants the waiters the
+  // new counters admit.
+  void refund(RateSide side, uint64_t n);
 
   // Admit and count n items if the rule allows it now and no waiter of that side is queued.
   bool try_insert(uint64_t n);

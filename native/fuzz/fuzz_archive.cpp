@@ -39,6 +39,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* input, size_t size) {
     auto buffer = make_buffer_for(v);
     ReplayBuffer& b = *buffer;
     b.restore(v);
+    if (v.rate_limiter >= 0) {  // the limiter the binding would make, restored and used
+      RateLimiter rl(rate_limiter_config(v.rate_limiter_record()));
+      restore_rate_limiter(v, &rl);
+      rl.on_insert(1);
+      (void)rl.try_sample(2);
+      (void)rl.try_insert(3);
+    }
     if (b.length() > 0) {  // the restored buffer must be fully usable
       const uint64_t n = b.length() < 8 ? b.length() : 8;
       std::vector<uint32_t> words(2 * n, 0x9e3779b9u);

@@ -50,6 +50,13 @@ int main(int argc, char** argv) {
         meta.has_epoch = true;
         meta.epoch.random_batch_size = 4;
       }
+      if (n > 0) {  // a rate limiter: MinSize for the uniform kind, a ratio for the others
+        RateLimiter rl(kind == 0 ? RateLimiter::min_size(2) : RateLimiter::sample_to_insert_ratio(1.5, 3, 4));
+        rl.on_insert(n);
+        rl.on_sample(2);
+        meta.has_rate_limiter = true;
+        meta.rate_limiter = rate_limiter_record(rl);
+      }
       const auto bytes = encode_archive(b, meta);
       const std::string path = dir + "/seed-" + std::to_string(made++) + ".rkb";
       FILE* f = std::fopen(path.c_str(), "wb");

@@ -456,3 +456,131 @@ TEST_CASE("the archive carries the prioritized state; a uniform one holds zeros,
   });
   CHECK(load_error(old) == ErrorKind::State);
 }
+
+namespace {
+// The rate limiter record of an archive that has one, edited and resealed.
+template <typename Edit>
+std::vector<uint8_t> with_limiter(std::vector<uint8_t> a, Edit edit) {
+  const ArchiveView v = parse_archive(a.data(), a.size());
+  const uint64_t at = v.sections[v.rate_limiter].offset;
+  RateLimiterRecord r;
+  std::memcpy(&r, a.data() + at, sizeof r);
+  edit(r);
+  std::memcpy(a.data() + at, &r, sizeof r);
+  reseal(a);
+  return a;
+}
+
+ErrorKind parse_error(const std::vector<uint8_t>& a) {
+  try {
+    parse_archive(a.data(), a.size());
+  } catch (const Error& e) {
+    return e.kind();
+  }
+  return ErrorKind::State;  // "no error"
+}
+}  // namespace
+
+TEST_CASE("the rate limiter section: counters and configuration round-trip exactly; it must fit the buffer") {
+  auto b = make_buffer(8);
+  fill(*b, 6, 3);
+  const RateLimiterConfig cfg = RateLimiter::from_options(4, 1.5, 3.25);
+  RateLimiter rl(cfg);
+  rl.on_insert(6);                 // diff 9 = 6 * 1.5, range [2.75, 9.25]
+  CHECK(rl.try_sample(2));         // 7
+  CHECK(rl.try_insert(1));         // 8.5
+  CHECK_FALSE(rl.try_insert(1));   // 10 > 9.25
+  rl.on_sample(1);
+  RateLimiterCounters k = rl.counters();
+  k.insert_waits = 3;
+  k.sample_waits = 5;
+  k.insert_wait_ns = 123456789;
+  k.sample_wait_ns = (uint64_t(1) << 62) + 7;
+  rl.restore(k);
+  rl.set_enabled(false);
+  rl.set_enabled(true);  // a non-zero offset
+  rl.set_enabled(false);
+  const RateLimiterCounters saved = rl.counters();
+  REQUIRE(saved.offset != 0);
+
+  ArchiveMeta meta = meta_of();
+  meta.has_rate_limiter = true;
+  meta.rate_limiter = rate_limiter_record(rl);
+  const auto a = encode_archive(*b, meta);
+  const ArchiveView v = parse_archive(a.data(), a.size());
+  REQUIRE(v.rate_limiter >= 0);
+  CHECK(check_sections(v) == std::vector<bool>(v.sections.size(), true));
+  CHECK(section_label(v, size_t(v.rate_limiter)) == "rate limiter");
+
+  RateLimiter again(cfg);
+  restore_rate_limiter(v, &again);
+  const RateLimiterCounters got = again.counters();
+  CHECK(std::memcmp(&got, &saved, sizeof got) == 0);
+  CHECK_FALSE(again.enabled());
+  CHECK(again.diff() == rl.diff());
+  CHECK(again.config().error_buffer == 3.25);
+
+  // it must fit: other options, no limiter, or a limiter where the archive has none
+  RateLimiter other(RateLimiter::from_options(4, 1.5, 3.5));
+  CHECK_THROWS_AS(check_rate_limiter_fits(v, &other), Error);
+  CHECK(other.counters().inserts == 0);
+  CHECK_THROWS_AS(restore_rate_limiter(v, nullptr), Error);
+  const auto plain = encode_archive(*b, meta_of());
+  const ArchiveView pv = parse_archive(plain.data(), plain.size());
+  CHECK(pv.rate_limiter == -1);
+  CHECK_THROWS_AS(check_rate_limiter_fits(pv, &again), Error);
+  CHECK_NOTHROW(check_rate_limiter_fits(pv, nullptr));
+
+  // MinSize round-trips too, with its infinite range
+  RateLimiter ms(RateLimiter::from_options(3, std::nullopt, std::nullopt));
+  ms.on_insert(2);
+  meta.rate_limiter = rate_limiter_record(ms);
+  const auto ma = encode_archive(*b, meta);
+  const ArchiveView mv = parse_archive(ma.data(), ma.size());
+  RateLimiter ms2(RateLimiter::min_size(3));
+  restore_rate_limiter(mv, &ms2);
+  CHECK(ms2.counters().inserts == 2);
+  CHECK(ms2.enabled());
+  CHECK_FALSE(ms2.can_sample(1));
+}
+
+TEST_CASE("crafted rate limiter records are refused with Error(Archive), and unwritable ones are not written") {
+  auto b = make_buffer(8);
+  fill(*b, 4, 5);
+  RateLimiter rl(RateLimiter::from_options(4, 2.0, 4.0));
+  ArchiveMeta meta = meta_of();
+  meta.has_rate_limiter = true;
+  meta.rate_limiter = rate_limiter_record(rl);
+  const auto good = encode_archive(*b, meta);
+  CHECK(parse_error(good) == ErrorKind::State);  // parses
+  auto bad = [&](auto edit) { return parse_error(with_limiter(good, edit)); };
+  CHECK(bad([](RateLimiterRecord& r) { r.flags |= 1u << 5; }) == ErrorKind::Archive);
+  CHECK(bad([](RateLimiterRecord& r) { r.reserved[1] = 1; }) == ErrorKind::Archive);
+  CHECK(bad([](RateLimiterRecord& r) { r.min_size = 9; r.min_diff = 18 - 4; r.max_diff = 18 + 4; }) == ErrorKind::Archive);
+  CHECK(bad([](RateLimiterRecord& r) { r.min_size = 0; }) == ErrorKind::Archive);
+  CHECK(bad([](RateLimiterRecord& r) { r.samples_per_insert = NAN; }) == ErrorKind::Archive);
+  CHECK(bad([](RateLimiterRecord& r) { r.error_buffer = 1.0; }) == ErrorKind::Archive);   // narrower than 2 * spi
+  CHECK(bad([](RateLimiterRecord& r) { r.max_diff = 100; }) == ErrorKind::Archive);      // disagrees with its options
+  CHECK(bad([](RateLimiterRecord& r) { r.error_buffer = INFINITY; }) == ErrorKind::Archive);  // not MinSize's range
+  CHECK(bad([](RateLimiterRecord& r) { r.offset = NAN; }) == ErrorKind::Archive);
+  CHECK(bad([](RateLimiterRecord& r) { r.offset = -INFINITY; }) == ErrorKind::Archive);
+  // a section of the wrong size, and two of them
+  {
+    auto a = good;
+    const ArchiveView v = parse_archive(a.data(), a.size());
+    SectionEntry e;
+    const uint64_t at = sizeof(ArchiveHeader) + uint64_t(v.rate_limiter) * sizeof e;
+    std::memcpy(&e, a.data() + at, sizeof e);
+    e.length = 64;
+    std::memcpy(a.data() + at, &e, sizeof e);
+    reseal(a);
+    CHECK(parse_error(a) == ErrorKind::Archive);
+  }
+  // counters the core would refuse to write
+  ArchiveMeta worse = meta;
+  worse.rate_limiter.offset = NAN;
+  CHECK_THROWS_AS(encode_archive(*b, worse), Error);
+  worse = meta;
+  worse.rate_limiter.min_size = 100;  // above the capacity
+  CHECK_THROWS_AS(encode_archive(*b, worse), Error);
+}

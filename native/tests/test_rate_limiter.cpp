@@ -721,3 +721,28 @@ TEST_CASE("a manual clock's deadlines for many waiters at once") {
   CHECK(c.sample_waits == 6);
   CHECK(c.sample_wait_ns == 6 * 150);
 }
+
+TEST_CASE("refund gives back a failed call's grant, never below zero, and grants whom it admits") {
+  RateLimiter rl(RateLimiter::sample_to_insert_ratio(1, 2, 2));  // centre 2, diff in [0, 4]
+  rl.on_insert(2);
+  CHECK(rl.try_sample(2));  // diff 0
+  std::atomic<int> granted{0};
+  // an insert granted at once, then refunded: as if it never happened
+  CHECK(rl.try_insert(3));  // diff 3
+  rl.refund(RateSide::Insert, 3);
+  CHECK(rl.counters().inserts == 2);
+  CHECK(rl.diff() == 0);
+  // a queued sample is granted by a refund of samples that brings diff back up
+  REQUIRE(rl.wait_async(RateSide::Sample, 1, [&](WaitResult r) { granted += r == WaitResult::Granted; }).pending);
+  rl.refund(RateSide::Sample, 1);  // samples 1, diff 1: the waiter's first item passes (0 >= 0)
+  CHECK(granted == 1);
+  CHECK(rl.counters().samples == 2);
+  // after a clear the grant is gone already: a refund stops at zero
+  rl.clear();
+  rl.refund(RateSide::Insert, 5);
+  rl.refund(RateSide::Sample, 5);
+  CHECK(rl.counters().inserts == 0);
+  CHECK(rl.counters().samples == 0);
+  CHECK(rl.config().error_buffer == 2);
+  CHECK(std::isinf(RateLimiter::min_size(3).error_buffer));
+}

@@ -15,6 +15,7 @@ import {
   EpochIterator,
   OutOfRangeError,
   PrioritizedReplayBuffer,
+  RateLimitError,
   ReplayBuffer,
   ReplayError,
   ShapeError,
@@ -22,7 +23,7 @@ import {
   StorageError,
   openArchive,
 } from 'replaykit';
-import type { Batch, Dtype, DtypeArrayMap, FieldsSpec, PrioritizedBatch, StorageOptions, TopBatch, TransitionFields } from 'replaykit';
+import type { Batch, Dtype, DtypeArrayMap, FieldsSpec, PrioritizedBatch, RateLimiter, RateLimiterOptions, RateLimiterStats, RateWaitOptions, StorageOptions, TopBatch, TransitionFields } from 'replaykit';
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'replaykit-consumer-'));
@@ -133,6 +134,20 @@ async function main(): Promise<void> {
     assert.throws(() => tiered.sample(1), StateError);
     const mm = new ReplayBuffer({ capacity: 8, obsShape: [2], seed: 2, storage: { type: 'mmap', path: path.join(dir, 'all.rkb') } });
     mm.close();
+
+    // --- the rate limiter
+    const limits: RateLimiterOptions = { minSize: 2, samplesPerInsert: 1 };
+    const rl = new ReplayBuffer({ capacity: 16, obsShape: [2], seed: 4, rateLimiter: limits });
+    const wait: RateWaitOptions = { timeoutMs: 10_000 };
+    const waiting = rl.sampleAsync(2, wait);
+    await rl.pushBatchAsync({ obs: new Float32Array(4), action: new Float32Array(2), reward: new Float32Array(2), nextObs: new Float32Array(4), terminated: new Uint8Array(2), truncated: new Uint8Array(2) });
+    assert.equal((await waiting).indices.length, 2);
+    const limiter: RateLimiter | null = rl.rateLimiter;
+    const stats: RateLimiterStats | undefined = limiter?.stats;
+    assert.equal(stats?.samples, 2);
+    await assert.rejects(rl.sampleAsync(1, { signal: AbortSignal.abort() }), RateLimitError);
+    assert.equal(rb.rateLimiter, null);
+    rl.close();
 
     // --- archives
     const ckpt = path.join(dir, 'per.rkb');
