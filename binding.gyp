@@ -4,6 +4,10 @@
       "target_name": "replaykit",
       "sources": [
         "native/binding/addon.cpp",
+        "native/binding/errors.cpp",
+        "native/binding/convert.cpp",
+        "native/binding/buffer_object.cpp",
+        "native/binding/archive_object.cpp",
         "native/core/schema.cpp",
         "native/core/storage.cpp",
         "native/core/sum_tree.cpp",
@@ -13,6 +17,7 @@
         "native/core/file.cpp",
         "native/core/fault_guard.cpp",
         "native/core/archive.cpp",
+        "native/core/crc32.cpp",
         "native/core/memory.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/core"],

@@ -90,8 +90,11 @@ describe('exact resume', () => {
     expect(() => ReplayBuffer.loadSync(file)).toThrow(ArchiveError);
     b.pushBatch(columns(0, 4));
     b.saveSync(file);
-    const again = PrioritizedReplayBuffer.loadSync(file, { ifMissing: 'empty', capacity: 99, obsShape: [4] });
-    expect(again.length).toBe(4); // the archive wins over the fallback options
+    // Options that disagree with the archive are refused (issue 12.15), not silently overridden ...
+    expect(() => PrioritizedReplayBuffer.loadSync(file, { ifMissing: 'empty', capacity: 99, obsShape: [4] })).toThrow(ArchiveError);
+    // ... and the job's second run, passing the options that made the buffer, loads the archive.
+    const again = PrioritizedReplayBuffer.loadSync(file, { ifMissing: 'empty', capacity: 10, obsShape: [4], actionDtype: 'int32', seed: 1 });
+    expect(again.length).toBe(4);
     expect(again.capacity).toBe(10);
   });
 });

@@ -167,14 +167,9 @@ describe.each<Kind>(['mmap', 'tiered'])('%s storage: a file truncated from outsi
   });
 });
 
-// WAITING ON THE BINDING SWITCH (lead): these pass only once native/binding's ArchiveMap
-// maps archives with MappedFile::open_readonly (O_NONBLOCK, regular files only, registered
-// with the SIGBUS fault guard) and the facade turns MappedFile::damaged() into an
-// ArchiveError. Until then they fail (the child hangs on the FIFO, or dies of SIGBUS), so
-// they are marked test.failing: when the switch lands they start to "fail"; then remove
-// `.failing`.
+// Archives are mapped through the core's MappedFile::open_readonly (regular files only, fault guard).
 describe('archives: not a regular file, or truncated from outside', () => {
-  test.failing('openArchive and loadSync on a FIFO throw ArchiveError at once instead of hanging', () => {
+  test('openArchive and loadSync on a FIFO throw ArchiveError at once instead of hanging', () => {
     const fifo = fresh('fifo');
     execFileSync('mkfifo', [fifo]);
     const r = child(
@@ -186,7 +181,7 @@ describe('archives: not a regular file, or truncated from outside', () => {
     expect(r.status).toBe(0);
   });
 
-  test.failing('field views of an archive truncated under them read zeros; field() and verify() then throw ArchiveError', () => {
+  test('field views of an archive truncated under them read zeros; field() and verify() then throw ArchiveError', () => {
     const p = fresh('archive');
     const r = child(
       `const b = new rk.ReplayBuffer({ capacity: 20000, obsShape: [16], actionShape: [], actionDtype: 'int32', seed: 1 });

@@ -63,3 +63,15 @@ export function checkRow(b: { obs: Float32Array; action: Int32Array; reward: Flo
 export function idOf(b: { reward: Float32Array }, i: number): number {
   return Math.round(b.reward[i] * 2);
 }
+
+/** Asserts that `fn` throws an error of class `cls` with exactly `message`. */
+export function expectError(fn: () => unknown, cls: new (message: string) => Error, message: string): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeInstanceOf(cls);
+  expect((caught as Error).message).toBe(message);
+}

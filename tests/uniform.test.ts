@@ -81,10 +81,13 @@ describe('uniform replay', () => {
     expect(Array.from(all.u)).toEqual([1, 0, 1, 1]);
   });
 
-  test('bool fields store any non-zero byte as 1', () => {
+  test('bool fields take 0 and 1 only, from typed arrays as from plain values (issue 12.17: one rule)', () => {
     const rb = standard(4);
     const c = columns(0, 3);
     c.terminated.set([0, 7, 255]);
+    expect(() => rb.pushBatch(c)).toThrow(OutOfRangeError);
+    expect(rb.length).toBe(0);
+    c.terminated.set([0, 1, 1]);
     rb.pushBatch(c);
     const b = rb.sample(3);
     for (let i = 0; i < 3; i++) expect(b.terminated[i]).toBe(b.reward[i] === 0 ? 0 : 1);

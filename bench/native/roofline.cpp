@@ -298,7 +298,7 @@ void setup_core(uint64_t cap, bool per) {
         keys[i] = start + i;
         d[i] = rng.uniform();
       }
-      core.buf->update_priorities(keys.data(), m, d.data(), 1e-6);
+      core.buf->update_priorities(keys.data(), m, d.data());  // epsilon: the buffer's, 1e-6
     }
   }
 }
@@ -326,7 +326,7 @@ void core_sample(uint64_t n) {
 void core_step(uint64_t n) {
   core_sample(n);
   for (auto& d : core.deltas) d = rng.uniform();
-  core.buf->update_priorities(core.keys.data(), n, core.deltas.data(), 1e-6);
+  core.buf->update_priorities(core.keys.data(), n, core.deltas.data());
 }
 
 template <typename F>

@@ -4,19 +4,17 @@
  *
  * The layout (native/core/archive.h) is fixed, little-endian, versioned and 64-byte
  * aligned, in the spirit of rkyv: a typed array can view any field where it lies in the
- * mapped file. Every section carries a CRC-32 (Node's zlib.crc32); `load` verifies all of
- * them, `openArchive` checks the structure and the header's checksum in time that does
- * not grow with the data.
+ * mapped file. Every section carries a CRC-32 (zlib's, computed by the core); `load`
+ * verifies all of them, `openArchive` checks the structure and the header's checksum in
+ * time that does not grow with the data.
  * @module
  */
 import * as nodePath from 'node:path';
 import { AnyTypedArray, DTYPES, DtypeArrayMap } from '../schema/dtypes';
 import type { FieldSpec, FieldsSpec } from '../schema/types';
 import { ShapeError, StateError } from '../errors';
-import { ARCHIVE_FLAGS, dtypeOfCode, sectionName } from '../native/codes';
 import type { ArchiveInfo, NativeArchiveMap } from '../native/contract';
-import { sectionHolds } from './checksums';
-import { openMap } from './load';
+import { assertIntact, openMap } from './load';
 
 /**
  * A read-only archive opened in place: fields are typed arrays viewing the mapped file,
@@ -48,45 +46,48 @@ export class Archive<F extends FieldsSpec = FieldsSpec> {
     this.#info = info;
     this.path = nodePath.resolve(path);
     this.version = info.version;
-    this.kind = info.flags & ARCHIVE_FLAGS.prioritized ? 'prioritized' : 'uniform';
+    this.kind = info.kind;
     this.capacity = info.capacity;
     this.length = info.length;
     this.fileBytes = info.fileBytes;
     const schema: Record<string, FieldSpec> = {};
-    for (const f of info.fields) schema[f.name] = Object.freeze({ shape: Object.freeze([...f.shape]), dtype: dtypeOfCode(f.dtype) });
+    for (const f of info.fields) schema[f.name] = Object.freeze({ shape: Object.freeze([...f.shape]), dtype: f.dtype });
     this.schema = Object.freeze(schema) as Archive<F>['schema'];
   }
 
   /**
    * Field `name` of every stored item, oldest first: a typed array of the field's dtype and
-   * `length * elements` values, row-major, viewing the file in place (no copy).
-   * @throws {@link ShapeError} for a field the archive does not have; {@link StateError} after `close()`.
+   * `length * elements` values, row-major, viewing the file in place (no copy). If another
+   * process truncates the file later, the view reads zeros past the new end (no crash).
+   * @throws {@link ShapeError} for a field the archive does not have; {@link StateError} after `close()`;
+   *   {@link ArchiveError} when the file was truncated or damaged since it was opened.
    */
   field<K extends keyof F & string>(name: K): DtypeArrayMap[F[K]['dtype']] {
     this.#assertOpen();
+    assertIntact(this.#map as NativeArchiveMap, this.path);
     const f = this.#info.fields.find((x) => x.name === name);
     if (!f) throw new ShapeError(`the archive has no field '${String(name)}'; it has ${this.#info.fields.map((x) => `'${x.name}'`).join(', ')}`);
-    const s = this.#info.sections[f.section];
-    const ctor = DTYPES[dtypeOfCode(f.dtype)].ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => AnyTypedArray;
-    return new ctor(this.#buffer(), s.offset, s.length / ctor.prototype.BYTES_PER_ELEMENT) as never;
+    const ctor = DTYPES[f.dtype].ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => AnyTypedArray;
+    return new ctor(this.#buffer(), f.offset, f.bytes / ctor.prototype.BYTES_PER_ELEMENT) as never;
   }
 
   /** Each item's priority p, oldest first (`Float64Array(length)`, in place); undefined for a uniform buffer's archive. */
   priorities(): Float64Array | undefined {
     this.#assertOpen();
-    if (this.#info.prioritiesSection < 0) return undefined;
-    const s = this.#info.sections[this.#info.prioritiesSection];
-    return new Float64Array(this.#buffer(), s.offset, s.length / 8);
+    assertIntact(this.#map as NativeArchiveMap, this.path);
+    const p = this.#info.priorities;
+    return p === undefined ? undefined : new Float64Array(this.#buffer(), p.offset, p.bytes / 8);
   }
 
-  /** Verifies every section's checksum (reads the whole file). */
+  /**
+   * Verifies every section's checksum (reads the whole file; the core checksums each section).
+   * @throws {@link StateError} after `close()`; {@link ArchiveError} when the file was truncated or damaged since it was opened.
+   */
   verify(): { ok: boolean; sections: { name: string; bytes: number; ok: boolean }[] } {
     this.#assertOpen();
-    const sections = this.#info.sections.map((s) => ({
-      name: sectionName(s.kind, this.#info.fields[s.index]?.name),
-      bytes: s.length,
-      ok: sectionHolds(this.#buffer(), s),
-    }));
+    const map = this.#map as NativeArchiveMap;
+    const sections = map.checkSections();
+    assertIntact(map, this.path);
     return { ok: sections.every((s) => s.ok), sections };
   }
 

@@ -11,7 +11,33 @@ import { ArchiveError } from '../errors';
 /** `path` if it is a non-empty string; ArchiveError otherwise. @internal */
 export function checkPath(path: unknown): string {
   if (typeof path !== 'string' || path.length === 0) throw new ArchiveError(`an archive path must be a non-empty string, got ${typeof path}`);
+  // Checked here so the file system's own message (naming a temporary file) never reaches the caller.
+  if (path.includes('\0')) throw new ArchiveError('an archive path must not contain a NUL byte');
   return path;
+}
+
+/**
+ * Refuses an archive path that names the same file as a buffer's storage file (by device and
+ * inode, so a hard link or another spelling of the path is caught too): a save would replace
+ * the mapped storage, a load would truncate the archive it maps. Paths that do not exist yet
+ * cannot be the same file. @internal
+ */
+export function refuseStorageFile(archivePath: string, storage: unknown, doing: 'save' | 'load'): void {
+  const sp = typeof storage === 'object' && storage !== null ? (storage as { path?: unknown }).path : undefined;
+  if (typeof sp !== 'string' || sp.length === 0 || sp.includes('\0')) return;
+  let a: fs.Stats, b: fs.Stats;
+  try {
+    a = fs.statSync(archivePath);
+    b = fs.statSync(sp);
+  } catch {
+    return;
+  }
+  if (a.dev === b.dev && a.ino === b.ino)
+    throw new ArchiveError(
+      doing === 'save'
+        ? `cannot save the archive '${archivePath}': it is the buffer's own storage file ('${sp}')`
+        : `cannot load the archive '${archivePath}' with storage at '${sp}': they are the same file`,
+    );
 }
 
 /** Temporary files of saves in flight: removed if the process exits in the middle of one. */
@@ -26,9 +52,45 @@ export function tempPathFor(target: string): string {
       for (const tmp of inFlight) fs.rmSync(tmp, { force: true });
     });
   }
+  removeStaleTemps(target);
   const tmp = nodePath.join(nodePath.dirname(target), `.${nodePath.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   inFlight.add(tmp);
   return tmp;
+}
+
+/**
+ * Removes temporaries of `target` left by saves whose process is gone (killed mid-save, so the
+ * exit hook never ran). Only names of our own pattern are touched, and only when their writer pid
+ * no longer exists (ESRCH): a live pid may be a save in flight elsewhere. Best-effort: a listing or
+ * removal error leaves things as they are.
+ */
+function removeStaleTemps(target: string): void {
+  const dir = nodePath.dirname(target);
+  const prefix = `.${nodePath.basename(target)}.tmp-`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)-[0-9a-f]+$/.exec(name.slice(prefix.length));
+    if (m === null) continue;
+    const pid = Number(m[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // alive
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue; // EPERM: alive, another user's
+    }
+    try {
+      fs.rmSync(nodePath.join(dir, name), { force: true });
+    } catch {
+      // best-effort
+    }
+  }
 }
 
 /** Ends the exit-time removal of a temporary path (renamed into place, or already removed). @internal */

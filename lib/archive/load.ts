@@ -11,11 +11,13 @@ import { ArchiveError } from '../errors';
 import { DTYPES } from '../schema/dtypes';
 import type { StorageOptions } from '../schema/storage';
 import type { FieldSpec } from '../schema/types';
-import { dtypeOfCode, sectionMessageName } from '../native/codes';
 import type { ArchiveInfo, NativeArchiveMap } from '../native/contract';
 import { openArchiveMap } from '../native/open';
-import { checkSection, verifyHeader } from './checksums';
-import { checkPath } from './files';
+import { checkPath, refuseStorageFile } from './files';
+import { checkAgreement } from './agreement';
+
+/** Bytes checksummed at a time: progress and yields to the event loop come between chunks. */
+const VERIFY_CHUNK = 64 << 20;
 
 /** Options of `load` and `loadSync`. */
 export interface LoadOptions {
@@ -41,8 +43,8 @@ export interface ArchivedBufferOptions {
 
 /** What a load needs from the buffer it fills. @internal */
 export interface Restorable {
-  /** Takes the archive's state: the core's from the mapping, the facade's from the header and the file's bytes. */
-  restoreFrom(map: NativeArchiveMap, info: ArchiveInfo, bytes: ArrayBuffer): void;
+  /** Takes the archive's state: the core's from the mapping, the facade's from the header. */
+  restoreFrom(map: NativeArchiveMap, info: ArchiveInfo): void;
   close(): void;
 }
 
@@ -51,12 +53,12 @@ export type MakeBuffer<B> = (info: ArchiveInfo, options: ArchivedBufferOptions) 
 
 /** The options to rebuild the archived buffer with, given load's own options. */
 function archivedOptions(info: ArchiveInfo, load: LoadOptions): ArchivedBufferOptions {
+  checkAgreement(info, load as Record<string, unknown>);
   const fields: Record<string, FieldSpec> = {};
   let rowBytes = 0;
   for (const f of info.fields) {
-    const dtype = dtypeOfCode(f.dtype);
-    fields[f.name] = { shape: f.shape, dtype };
-    rowBytes += f.shape.reduce((a, b) => a * b, 1) * DTYPES[dtype].ctor.BYTES_PER_ELEMENT;
+    fields[f.name] = { shape: f.shape, dtype: f.dtype };
+    rowBytes += f.shape.reduce((a, b) => a * b, 1) * DTYPES[f.dtype].ctor.BYTES_PER_ELEMENT;
   }
   const storage = load.storage ?? { type: 'memory' };
   if (storage.type === 'memory' && info.capacity * rowBytes > os.totalmem())
@@ -66,30 +68,34 @@ function archivedOptions(info: ArchiveInfo, load: LoadOptions): ArchivedBufferOp
   return { capacity: info.capacity, fields, seed: info.seed, storage };
 }
 
-/** Verifies every section's checksum, yielding after each chunk so callers may await between them. */
-function* verifySections(info: ArchiveInfo, bytes: ArrayBuffer, onProgress?: LoadOptions['onProgress']): Generator<void, void, undefined> {
-  let done = 0;
-  for (const s of info.sections) {
-    const check = checkSection(bytes, s);
-    let r = check.next();
-    for (; !r.done; r = check.next()) {
-      done += r.value;
-      onProgress?.({ bytesVerified: done, totalBytes: info.fileBytes });
-      yield;
-    }
-    if (!r.value) throw new ArchiveError(`the archive is corrupt: the checksum of its ${sectionMessageName(s.kind, info.fields[s.index]?.name)} does not match`);
+/** Has the core verify every section's checksum, a chunk at a time, yielding between chunks so callers may await. */
+function* verifySections(map: NativeArchiveMap, info: ArchiveInfo, onProgress?: LoadOptions['onProgress']): Generator<void, void, undefined> {
+  for (;;) {
+    const r = map.verifyChecksums(VERIFY_CHUNK);
+    onProgress?.({ bytesVerified: r.bytesVerified, totalBytes: info.fileBytes });
+    if (r.done) return;
+    yield;
   }
 }
 
 /**
- * Maps an archive and checks its structure and header checksum, in time independent of its
- * size: the ArrayBuffer over the whole file is made only when asked for (`map.buffer()`). @internal
+ * Refuses an archive whose file was truncated by another process while mapped: its pages
+ * past the fault read zeros (the core's fault guard), so nothing read from it can be trusted.
+ * @internal
+ */
+export function assertIntact(map: NativeArchiveMap, path: string): void {
+  if (map.damaged()) throw new ArchiveError(`the archive '${path}' was truncated or damaged by another process while it was open`);
+}
+
+/**
+ * Maps an archive; the core checks its structure and header checksum, in time independent
+ * of its size (the ArrayBuffer over the whole file is made only when asked for). @internal
  */
 export function openMap(path: string): { map: NativeArchiveMap; info: ArchiveInfo } {
   const map = openArchiveMap(nodePath.resolve(checkPath(path)));
   try {
     const info = map.info();
-    verifyHeader(info, map);
+    assertIntact(map, path); // truncated while the core parsed it: what it read was zeros
     return { map, info };
   } catch (e) {
     map.close();
@@ -97,13 +103,22 @@ export function openMap(path: string): { map: NativeArchiveMap; info: ArchiveInf
   }
 }
 
+/** Checks load's options that must hold before the archive is opened. */
+function checkLoad(path: string, options: LoadOptions): void {
+  const target = nodePath.resolve(checkPath(path));
+  if (typeof options !== 'object' || options === null) throw new ArchiveError(`load options must be an object, got ${options === null ? 'null' : typeof options}`);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new ArchiveError(`onProgress must be a function, got ${typeof options.onProgress}`);
+  refuseStorageFile(target, options.storage, 'load');
+}
+
 /** Loads an archive into a buffer made by `make`. @internal */
 export function loadSync<B>(path: string, options: LoadOptions, make: MakeBuffer<B>): B {
+  checkLoad(path, options);
   const { map, info } = openMap(path);
   try {
-    const bytes = map.buffer();
-    for (const _ of verifySections(info, bytes, options.onProgress)) void _;
-    return restoreInto(map, info, bytes, options, make);
+    for (const _ of verifySections(map, info, options.onProgress)) void _;
+    assertIntact(map, path);
+    return restoreInto(path, map, info, options, make);
   } finally {
     map.close();
   }
@@ -111,23 +126,26 @@ export function loadSync<B>(path: string, options: LoadOptions, make: MakeBuffer
 
 /** As {@link loadSync}, yielding to the event loop while it verifies checksums. @internal */
 export async function load<B>(path: string, options: LoadOptions, make: MakeBuffer<B>): Promise<B> {
+  checkLoad(path, options);
   const { map, info } = openMap(path);
   try {
-    const bytes = map.buffer();
-    for (const _ of verifySections(info, bytes, options.onProgress)) {
+    for (const _ of verifySections(map, info, options.onProgress)) {
       void _;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    return restoreInto(map, info, bytes, options, make);
+    assertIntact(map, path);
+    return restoreInto(path, map, info, options, make);
   } finally {
     map.close();
   }
 }
 
-function restoreInto<B>(map: NativeArchiveMap, info: ArchiveInfo, bytes: ArrayBuffer, options: LoadOptions, make: MakeBuffer<B>): B {
+/** Makes the buffer and restores the archive into it; the file must still be intact once the core has copied it. */
+function restoreInto<B>(path: string, map: NativeArchiveMap, info: ArchiveInfo, options: LoadOptions, make: MakeBuffer<B>): B {
   const { buffer, state } = make(info, archivedOptions(info, options));
   try {
-    state.restoreFrom(map, info, bytes);
+    state.restoreFrom(map, info);
+    assertIntact(map, path);
     return buffer;
   } catch (e) {
     state.close();

@@ -1,22 +1,16 @@
 /**
- * The archive writer thread of an async save: it checksums and writes each chunk the main
- * thread gathers into one of two shared buffers, so the main thread stays free meanwhile.
+ * The archive writer thread of an async save: it writes each chunk the core exports (and
+ * checksums) into one of two shared buffers, so the main thread stays free meanwhile.
  * Its source is inline (eval) so that the package needs no separate worker file.
  * @module
  */
 import { Worker } from 'node:worker_threads';
 
-/**
- * The worker thread that checksums and writes a save's chunks: the main thread only gathers
- * each chunk into one of two shared buffers (a copy), so it stays free while the file is
- * checksummed and written.
- */
+/** The worker thread's source: it writes chunks where they go, then the header, flushes and closes. */
 const WRITER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
-const { crc32 } = require('node:zlib');
-const { tmp, fileBytes, sections, slots } = workerData;
-const crcs = new Array(sections).fill(0);
+const { tmp, fileBytes, slots } = workerData;
 let fd = -1;
 const fail = (e) => {
   try { if (fd >= 0) fs.closeSync(fd); } catch {}
@@ -33,11 +27,8 @@ parentPort.on('message', (m) => {
   try {
     if (m.type === 'chunk') {
       const view = new Uint8Array(slots[m.slot], 0, m.length);
-      crcs[m.section] = crc32(view, crcs[m.section]);
       fs.writeSync(fd, view, 0, m.length, m.position);
       parentPort.postMessage({ type: 'free', slot: m.slot, length: m.length });
-    } else if (m.type === 'crcs') {
-      parentPort.postMessage({ type: 'crcs', crcs });
     } else if (m.type === 'header') {
       fs.writeSync(fd, m.bytes, 0, m.bytes.length, 0);
       fs.fsyncSync(fd);
@@ -58,7 +49,6 @@ parentPort.on('message', (m) => {
 export type WriterMessage =
   | { type: 'ready' | 'closed' }
   | { type: 'free'; slot: number; length: number }
-  | { type: 'crcs'; crcs: number[] }
   | { type: 'error'; message: string; code?: string; syscall?: string };
 
 /** The main thread's end of the writer thread: messages in order, errors as exceptions. @internal */
@@ -69,9 +59,9 @@ export class WriterThread {
   #waiting: ((m: WriterMessage) => void) | null = null;
   #failure: Error | null = null;
 
-  constructor(tmp: string, fileBytes: number, sections: number, slotBytes: number) {
+  constructor(tmp: string, fileBytes: number, slotBytes: number) {
     this.slots = [new SharedArrayBuffer(slotBytes), new SharedArrayBuffer(slotBytes)];
-    this.#worker = new Worker(WRITER_SOURCE, { eval: true, workerData: { tmp, fileBytes, sections, slots: this.slots } });
+    this.#worker = new Worker(WRITER_SOURCE, { eval: true, workerData: { tmp, fileBytes, slots: this.slots } });
     this.#worker.on('message', (m: WriterMessage) => this.#deliver(m));
     this.#worker.on('error', (e: Error) => this.#deliver({ type: 'error', message: e.message }));
     this.#worker.on('exit', (code) => {

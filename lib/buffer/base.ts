@@ -6,10 +6,13 @@
  * its return type.
  * @module
  */
+import { inspect, InspectOptionsStylized } from 'node:util';
 import type { Batch, BufferOptions, Columns, FieldSpec, FieldsSpec, SampleOptions, Transition } from '../schema/types';
 import type { StorageOptions } from '../schema/storage';
 import type { EpochIterator, EpochOptions } from '../epochs/iterator';
 import { checkInteger } from '../schema/checks';
+import { describe } from '../schema/dtypes';
+import { OutOfRangeError } from '../errors';
 import { save, saveSync, SaveOptions } from '../archive/save';
 import { BufferCore } from './core';
 import type { SamplerKind } from './samplers';
@@ -17,6 +20,15 @@ import type { SamplerKind } from './samplers';
 // Set once, by the class's static block: how the subclasses and the load functions of this
 // package reach a buffer's state, which is a #private field and so no one else's.
 let stateOf: (b: ReplayBufferBase<FieldsSpec, Batch<FieldsSpec>, SampleOptions<FieldsSpec>>) => BufferCore;
+
+/** The value of every buffer's `notCloneable` property: its source is what a DataCloneError shows. */
+const NOT_CLONEABLE = function replaykit_buffers_cannot_be_cloned_or_posted_to_a_worker() {};
+
+/** A uniform buffer's push takes no options: a priority given to it is a mistake, not something to ignore. */
+function refuseOptions(core: BufferCore, method: string, option: string, given: unknown): never {
+  core.assertOpen();
+  throw new OutOfRangeError(`a uniform ReplayBuffer's ${method} takes no options (${option} is for PrioritizedReplayBuffer), got ${describe(given)}`);
+}
 
 /** The internal state of a buffer made by this package. @internal */
 export function bufferState(b: ReplayBufferBase<FieldsSpec, Batch<FieldsSpec>, SampleOptions<FieldsSpec>>): BufferCore {
@@ -46,6 +58,16 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
     this.capacity = this.#core.capacity;
     this.seed = this.#core.seed;
     this.storage = this.#core.storage;
+    // A buffer lives in this thread's native memory: posted to a worker or structuredClone'd it
+    // would arrive as a hollow object. An own enumerable function makes both throw a
+    // DataCloneError whose message names the reason (writer handles for workers are planned).
+    Object.defineProperty(this, 'notCloneable', { value: NOT_CLONEABLE, enumerable: true });
+  }
+
+  /** What `console.log` and `util.inspect` show: the class name and the options that made the buffer. */
+  [inspect.custom](_depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+    const shown = { capacity: this.capacity, seed: this.seed, storage: this.storage };
+    return `${this.constructor.name} ${show(shown, options)}`;
   }
 
   /** The number of transitions stored, from 0 to `capacity`. @throws {@link StateError} after `close()`. */
@@ -88,6 +110,8 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
    *   {@link StateError} after `close()`.
    */
   push(transition: Transition<F>): number {
+    // eslint-disable-next-line prefer-rest-params
+    if (arguments.length > 1 && arguments[1] !== undefined) refuseOptions(this.#core, 'push', 'priority', arguments[1]);
     return this.#core.push(transition);
   }
 
@@ -103,6 +127,8 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
    *   A rejected batch stores none of its rows.
    */
   pushBatch(columns: Columns<F>): void {
+    // eslint-disable-next-line prefer-rest-params
+    if (arguments.length > 1 && arguments[1] !== undefined) refuseOptions(this.#core, 'pushBatch', 'priorities', arguments[1]);
     this.#core.pushBatch(columns);
   }
 

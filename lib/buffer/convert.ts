@@ -50,8 +50,13 @@ export function column(f: ResolvedField, v: unknown, rows: number, where: string
   if (tag !== undefined) {
     if (tag !== info.tag)
       throw new DtypeError(`${where}: expected ${info.tag} for ${f.dtype}, got ${tag}`);
-    if ((v as AnyTypedArray).length !== want) throw new ShapeError(`${where}: expected length ${want} (${shapeText(f, rows)}), got ${(v as AnyTypedArray).length}`);
-    return v as AnyTypedArray;
+    const a = v as AnyTypedArray;
+    if (a.length !== want) {
+      if (a.length === 0) assertAttached(a, where);
+      throw new ShapeError(`${where}: expected length ${want} (${shapeText(f, rows)}), got ${a.length}`);
+    }
+    if (f.dtype === 'bool') checkBools(a as Uint8Array, where);
+    return a;
   }
   if (!isArrayLike(v) || typeof v === 'string')
     throw new DtypeError(`${where}: expected ${info.tag} or an array of ${want} values, got ${describe(v)}`);
@@ -68,11 +73,44 @@ export function writeRow(f: ResolvedField, v: unknown, dst: AnyTypedArray, where
     return;
   }
   const tag = typedArrayTag(v);
-  if (tag !== undefined && tag === DTYPES[f.dtype].tag && (v as AnyTypedArray).length === f.elems) {
+  if (tag !== undefined && tag === DTYPES[f.dtype].tag && (v as AnyTypedArray).length === f.elems && f.dtype !== 'bool') {
     (dst as Float32Array).set(v as Float32Array);
     return;
   }
   (dst as Float32Array).set(column(f, v, 1, where) as Float32Array);
+}
+
+/**
+ * The rows a column of field `f` holds: its length over the field's elements. ShapeError for
+ * something that is not an array, a length that is not a count (a fake array-like of length
+ * 2^40 or -2), a length that is not a whole number of rows, or a detached (transferred) array.
+ * @internal
+ */
+export function rowCount(f: ResolvedField, v: unknown, where: string): number {
+  if (!isArrayLike(v) || typeof v === 'string') throw new ShapeError(`${where}: expected an array of rows, got ${describe(v)}`);
+  const n = v.length;
+  if (!Number.isInteger(n) || n < 0 || n > MAX_COLUMN_LENGTH) throw new ShapeError(`${where}: a column's length must be an integer in [0, 2^32], got ${n}`);
+  if (n === 0 && typedArrayTag(v) !== undefined) assertAttached(v as AnyTypedArray, where);
+  if (n % f.elems !== 0) throw new ShapeError(`${where}: length must be a multiple of ${f.elems}, got ${describe(v)}`);
+  return n / f.elems;
+}
+
+/** The longest column a push takes (a typed array's limit here). */
+const MAX_COLUMN_LENGTH = 2 ** 32;
+
+/** ShapeError for a typed array whose buffer was transferred away (detached: it reads as empty). */
+function assertAttached(a: AnyTypedArray, where: string): void {
+  try {
+    a.buffer.slice(0, 0); // throws on a detached buffer
+  } catch {
+    throw new ShapeError(`${where}: the array's buffer was transferred (detached); it holds no data`);
+  }
+}
+
+/** OutOfRangeError unless every byte of a bool column is 0 or 1 (as a plain array's values must be). */
+function checkBools(a: Uint8Array, where: string): void {
+  for (let i = 0; i < a.length; i++)
+    if (a[i] > 1) throw new OutOfRangeError(`${where}[${i}]: expected 0 or 1 for bool, got ${a[i]}`);
 }
 
 function shapeText(f: ResolvedField, rows: number): string {

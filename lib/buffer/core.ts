@@ -12,9 +12,11 @@ import { describe } from '../schema/dtypes';
 import { checkInteger } from '../schema/checks';
 import { ResolvedField, resolveFields } from '../schema/fields';
 import { resolveStorage, StorageOptions } from '../schema/storage';
+import { checkKeys, COMMON_KEYS, EXPLICIT_KEYS, PRIORITIZED_KEYS, SHORTHAND_KEYS } from '../schema/options';
 import type { BufferOptions } from '../schema/types';
 import type { ArchiveInfo, ArchiveMetaJs, NativeArchiveMap, NativeBuffer } from '../native/contract';
 import { openNativeBuffer } from '../native/open';
+import { LIMITS } from '../native/addon';
 import { EpochCursor, EpochIterator, EpochOptions } from '../epochs/iterator';
 import { StepState } from '../epochs/steps';
 import type { Saveable } from '../archive/writes';
@@ -39,16 +41,25 @@ export class BufferCore implements Saveable, Restorable {
   readonly #batches: Batches;
   closed = false;
   saving = false;
+  /**
+   * True during a call that reads user objects (getters of a transition, columns, `out`):
+   * a call on this buffer from inside one is refused, so the outer call completes whole.
+   */
+  busy = false;
 
-  /** Validates the options (schema, capacity, seed, storage, in that order) and makes the native buffer. */
+  /** Validates the options (their keys, the sampler's, schema, capacity, seed, storage, in that order) and makes the native buffer. */
   constructor(options: BufferOptions, kind: SamplerKind) {
+    if (typeof options !== 'object' || options === null) throw new ShapeError(`options must be an object, got ${describe(options)}`);
+    checkKeys(options, [...COMMON_KEYS, ...SHORTHAND_KEYS, ...EXPLICIT_KEYS, ...kind.optionKeys], 'option', OutOfRangeError,
+      kind.optionKeys.length ? undefined : { keys: PRIORITIZED_KEYS, hint: 'it is an option of PrioritizedReplayBuffer, not of a uniform ReplayBuffer' });
+    const sampler = kind.settle(options);
     this.fields = resolveFields(options);
-    this.capacity = checkInteger(options.capacity, 'capacity', 1, 2 ** 40);
+    this.capacity = checkInteger(options.capacity, 'capacity', 1, LIMITS.maxCapacity);
     this.seed = options.seed === undefined ? randomInt(2 ** 31) : checkInteger(options.seed, 'seed', Number.MIN_SAFE_INTEGER);
     this.#rng = new WordStream(this.seed);
     this.storage = resolveStorage(options.storage, this.capacity);
-    this.native = openNativeBuffer({ capacity: this.capacity, fields: this.fields, storage: this.storage, prioritized: kind.native });
-    this.sampler = kind.create(this.native);
+    this.native = openNativeBuffer({ capacity: this.capacity, fields: this.fields, storage: this.storage, prioritized: sampler.native });
+    this.sampler = sampler.create(this.native);
     this.#stager = new Stager(this.fields);
     this.#batches = new Batches(this.fields);
     this.steps = new StepState<BatchObject>(this);
@@ -56,6 +67,7 @@ export class BufferCore implements Saveable, Restorable {
 
   assertOpen(): void {
     if (this.closed) throw new StateError('the buffer is closed');
+    if (this.busy) throw new StateError('a call on this buffer from inside another of its calls (a getter of its input) is not allowed');
   }
 
   /** Refuses changes while a save runs, so that an archive never holds half a change. */
@@ -72,29 +84,55 @@ export class BufferCore implements Saveable, Restorable {
   /** Pushes one transition at `priority` (prioritized buffers; undefined: the default). */
   push(transition: unknown, priority?: unknown): number {
     this.assertMutable();
-    const row = this.#stager.row(transition);
-    return this.native.push(row, 1, this.sampler.rowPriority(priority));
+    this.busy = true;
+    try {
+      const row = this.#stager.row(transition);
+      return this.native.push(row, 1, this.sampler.rowPriority(priority));
+    } finally {
+      this.busy = false;
+    }
   }
 
   /** Pushes columns at `priorities` (prioritized buffers; undefined: the default). */
   pushBatch(columns: unknown, priorities?: unknown): void {
     this.assertMutable();
-    const cols = this.#stager.columns(columns);
-    const p = this.sampler.rowPriorities(priorities, cols ? cols.rows : 0);
-    if (cols) this.native.push(cols.arrays, cols.rows, p);
+    this.busy = true;
+    try {
+      const cols = this.#stager.columns(columns);
+      const p = this.sampler.rowPriorities(priorities, cols ? cols.rows : 0);
+      if (cols) this.native.push(cols.arrays, cols.rows, p);
+    } finally {
+      this.busy = false;
+    }
   }
 
   /** Draws a batch as the sampler does, into `options.out` or a fresh batch. */
   sample(batchSize: number, options?: { out?: object; beta?: unknown }): BatchObject {
-    const plan = this.sampler.prepare(options);
     this.assertOpen();
-    checkInteger(batchSize, 'batchSize', 1);
-    const length = this.native.length;
-    if (batchSize > length)
-      throw new OutOfRangeError(`cannot sample ${batchSize} transitions: only ${length} are stored (isReady(${batchSize}) tells when enough are)`);
-    const batch = this.#batches.prepare(batchSize, options?.out, null, this.sampler.weighted);
-    this.sampler.draw(batchSize, this.#rng.next(2 * batchSize), this.#batches.outs, batch, plan);
-    return batch;
+    this.busy = true; // before the options are read: their getters must not reach this buffer
+    try {
+      if (options !== undefined) {
+        if (typeof options !== 'object' || options === null) throw new OutOfRangeError(`sample options must be an object like { out }, got ${describe(options)}`);
+        // No allocation on the hot path (`sample(n, { out })` in a training loop): checkKeys, which
+        // lists the keys for its message, runs only when a key is unknown or null.
+        for (const k in options) {
+          if ((k !== 'out' && (k !== 'beta' || !this.sampler.weighted)) || (options as Record<string, unknown>)[k] === null) {
+            checkKeys(options, this.sampler.weighted ? ['out', 'beta'] : ['out'], 'sample option');
+            break;
+          }
+        }
+      }
+      const plan = this.sampler.prepare(options);
+      checkInteger(batchSize, 'batchSize', 1);
+      const length = this.native.length;
+      if (batchSize > length)
+        throw new OutOfRangeError(`cannot sample ${batchSize} transitions: only ${length} are stored (isReady(${batchSize}) tells when enough are)`);
+      const batch = this.#batches.prepare(batchSize, options?.out, null, this.sampler.weighted);
+      this.sampler.draw(batchSize, this.#rng.next(2 * batchSize), this.#batches.outs, batch, plan);
+      return batch;
+    } finally {
+      this.busy = false;
+    }
   }
 
   /** A new epoch iterator over this buffer. */
@@ -115,6 +153,8 @@ export class BufferCore implements Saveable, Restorable {
   /** Up to `want` live items named from keys[start...], in exact-size fresh arrays. */
   readLive(keys: Float64Array, start: number, want: number): { batch: BatchObject | null; consumed: number } {
     this.assertOpen();
+    // No more rows than there are keys left: an epoch batch size of 2^30 over 5 items allocates 5 rows.
+    want = Math.min(want, keys.length - start);
     let batch = this.#batches.prepare(want, undefined, null, false);
     const [consumed, got] = this.native.readLive(keys, start, want, this.#batches.outs, batch.indices);
     if (got === 0) return { batch: null, consumed };
@@ -129,15 +169,21 @@ export class BufferCore implements Saveable, Restorable {
    */
   readPositions(indices: unknown, only: ReadonlySet<string> | null): BatchObject {
     this.assertOpen();
-    const positions = float64(indices, 'indices', -1, { float32: false, elementError: OutOfRangeError });
-    const batch = this.#batches.prepare(positions.length, undefined, only, false);
-    this.native.readPositions(positions, this.#batches.outs, batch.indices);
-    if (!only) this.sampler.decorate(batch, positions.length);
-    return batch;
+    this.busy = true;
+    try {
+      const positions = float64(indices, 'indices', -1, { float32: false, elementError: OutOfRangeError });
+      const batch = this.#batches.prepare(positions.length, undefined, only, false);
+      this.native.readPositions(positions, this.#batches.outs, batch.indices);
+      if (!only) this.sampler.decorate(batch, positions.length);
+      return batch;
+    } finally {
+      this.busy = false;
+    }
   }
 
   /** Checks a list of field names for `sampleByIndexFields`. */
   fieldSet(fields: unknown): Set<string> {
+    this.assertOpen(); // a closed buffer is a StateError whatever the arguments
     if (!Array.isArray(fields)) throw new ShapeError(`fields must be an array of field names, got ${describe(fields)}`);
     for (const name of fields)
       if (!this.#stager.has(name)) throw new ShapeError(`unknown field '${String(name)}'; the schema's fields are ${this.#stager.namesText}`);
@@ -178,20 +224,20 @@ export class BufferCore implements Saveable, Restorable {
 
   close(): void {
     if (this.closed) return;
+    if (this.busy) throw new StateError('a buffer cannot be closed from inside one of its own calls');
     if (this.saving) throw new StateError('a save of this buffer is in progress: wait for it before closing the buffer');
     this.closed = true;
     this.native.close();
   }
 
-  /** The facade's state for an archive: the sampler's part, the generator, the step API's. */
+  /** The facade's own state for an archive: the generator and the step API's (the core adds its own, prioritized state included). */
   archiveMeta(): ArchiveMetaJs {
-    return { ...this.sampler.archivePart(), rngState: this.#rng.getState(), seed: this.seed, ...this.steps.archivePart() };
+    return { rngState: this.#rng.getState(), seed: this.seed, ...this.steps.archivePart() };
   }
 
-  restoreFrom(map: NativeArchiveMap, info: ArchiveInfo, bytes: ArrayBuffer): void {
+  restoreFrom(map: NativeArchiveMap, info: ArchiveInfo): void {
     this.native.restore(map);
     this.#rng.setState(info.rngState);
-    this.sampler.restore(info);
-    this.steps.restore(info.epoch, bytes);
+    this.steps.restore(info.epoch);
   }
 }

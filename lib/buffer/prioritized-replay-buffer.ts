@@ -17,6 +17,7 @@ import type {
   TopBatch,
 } from '../schema/prioritized';
 import { load, loadSync, LoadOptions, MakeBuffer, missingAndEmpty } from '../archive/load';
+import { loadOptions, withoutLoadKeys } from '../schema/options';
 import { bufferState, ReplayBufferBase } from './base';
 import { archivedPrioritizedOptions, PrioritizedSampler, prioritizedKind } from './samplers';
 
@@ -26,7 +27,7 @@ export class PrioritizedReplayBuffer<F extends FieldsSpec = FieldsSpec> extends 
 
   /** Validates the prioritized options first, then the schema and the rest. */
   constructor(options: BufferOptions & PrioritizedOptions) {
-    super(options, prioritizedKind(options));
+    super(options, prioritizedKind);
     this.#sampler = bufferState(this).sampler as PrioritizedSampler;
   }
 
@@ -116,8 +117,14 @@ export class PrioritizedReplayBuffer<F extends FieldsSpec = FieldsSpec> extends 
    *   {@link DtypeError} for arrays of another type; {@link StateError} after `close()`.
    */
   updatePriorities(indices: Float64Array | readonly number[], tdErrors: Float32Array | Float64Array | readonly number[]): number {
-    bufferState(this).assertMutable();
-    return this.#sampler.updatePriorities(indices, tdErrors);
+    const state = bufferState(this);
+    state.assertMutable();
+    state.busy = true; // the arrays' elements may be getters: they must not reach this buffer
+    try {
+      return this.#sampler.updatePriorities(indices, tdErrors);
+    } finally {
+      state.busy = false;
+    }
   }
 
   /**
@@ -139,15 +146,17 @@ export class PrioritizedReplayBuffer<F extends FieldsSpec = FieldsSpec> extends 
    * Loads an archive of a prioritized buffer (see `ReplayBuffer.load`).
    * @throws {@link ArchiveError} also when the archive holds a uniform buffer.
    */
-  static load<F extends FieldsSpec = FieldsSpec>(path: string, options?: LoadOptions & Partial<BufferOptions & PrioritizedOptions>): Promise<PrioritizedReplayBuffer<F>> {
-    if (missingAndEmpty(path, options)) return Promise.resolve(new PrioritizedReplayBuffer<F>(options as BufferOptions));
-    return load(path, options ?? {}, makePrioritized) as Promise<PrioritizedReplayBuffer<F>>;
+  static async load<F extends FieldsSpec = FieldsSpec>(path: string, options?: LoadOptions & Partial<BufferOptions & PrioritizedOptions>): Promise<PrioritizedReplayBuffer<F>> {
+    const o = loadOptions(options);
+    if (missingAndEmpty(path, o)) return new PrioritizedReplayBuffer<F>(withoutLoadKeys(o) as BufferOptions);
+    return (await load(path, o, makePrioritized)) as PrioritizedReplayBuffer<F>;
   }
 
   /** As {@link load}, synchronously. */
   static loadSync<F extends FieldsSpec = FieldsSpec>(path: string, options?: LoadOptions & Partial<BufferOptions & PrioritizedOptions>): PrioritizedReplayBuffer<F> {
-    if (missingAndEmpty(path, options)) return new PrioritizedReplayBuffer<F>(options as BufferOptions);
-    return loadSync(path, options ?? {}, makePrioritized) as PrioritizedReplayBuffer<F>;
+    const o = loadOptions(options);
+    if (missingAndEmpty(path, o)) return new PrioritizedReplayBuffer<F>(withoutLoadKeys(o) as BufferOptions);
+    return loadSync(path, o, makePrioritized) as PrioritizedReplayBuffer<F>;
   }
 
   /** The sampler, once the buffer is known to be open. */

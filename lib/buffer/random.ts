@@ -6,7 +6,7 @@
  * @module
  */
 import { xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
-import { ShapeError } from '../errors';
+import { OutOfRangeError, ShapeError } from '../errors';
 import { describe } from '../schema/dtypes';
 import { checkInteger } from '../schema/checks';
 
@@ -68,6 +68,8 @@ export class WordStream {
   setState(state: readonly number[]): void {
     if (!Array.isArray(state) || state.length !== 4 || !state.every((x) => Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 32))
       throw new ShapeError(`a generator state is four 32-bit integers, got ${describe(state)}`);
+    // xoroshiro128+ never leaves the all-zero state: every draw would be 0 (item 0, always).
+    if (state.every((x) => (x | 0) === 0)) throw new OutOfRangeError('a generator state of all zeros is not a state xoroshiro128+ can be in (every draw would be 0)');
     this.#rng = xoroshiro128plusFromState(state.map((x) => x | 0));
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { Batch, BufferOptions, FieldsSpec, SampleOptions } from '../schema/types';
 import { load, loadSync, LoadOptions, MakeBuffer, missingAndEmpty } from '../archive/load';
+import { loadOptions, withoutLoadKeys } from '../schema/options';
 import { bufferState, ReplayBufferBase } from './base';
 import { makePrioritized, PrioritizedReplayBuffer } from './prioritized-replay-buffer';
 import { archivedPrioritizedOptions, uniformKind } from './samplers';
@@ -24,15 +25,17 @@ export class ReplayBuffer<F extends FieldsSpec = FieldsSpec> extends ReplayBuffe
    * @throws {@link ArchiveError} for a missing, truncated, corrupt or foreign file, or one
    *   whose buffer would not fit in memory.
    */
-  static load<F extends FieldsSpec = FieldsSpec>(path: string, options?: LoadOptions & Partial<BufferOptions>): Promise<ReplayBuffer<F>> {
-    if (missingAndEmpty(path, options)) return Promise.resolve(new ReplayBuffer<F>(options as BufferOptions));
-    return load(path, options ?? {}, makeEither) as Promise<ReplayBuffer<F>>;
+  static async load<F extends FieldsSpec = FieldsSpec>(path: string, options?: LoadOptions & Partial<BufferOptions>): Promise<ReplayBuffer<F>> {
+    const o = loadOptions(options);
+    if (missingAndEmpty(path, o)) return new ReplayBuffer<F>(withoutLoadKeys(o) as BufferOptions);
+    return (await load(path, o, makeEither)) as ReplayBuffer<F>;
   }
 
   /** As {@link load}, synchronously. */
   static loadSync<F extends FieldsSpec = FieldsSpec>(path: string, options?: LoadOptions & Partial<BufferOptions>): ReplayBuffer<F> {
-    if (missingAndEmpty(path, options)) return new ReplayBuffer<F>(options as BufferOptions);
-    return loadSync(path, options ?? {}, makeEither) as ReplayBuffer<F>;
+    const o = loadOptions(options);
+    if (missingAndEmpty(path, o)) return new ReplayBuffer<F>(withoutLoadKeys(o) as BufferOptions);
+    return loadSync(path, o, makeEither) as ReplayBuffer<F>;
   }
 
   /**

@@ -1,23 +1,21 @@
 /**
  * Samplers: what makes a buffer uniform or prioritized. The shared buffer is parametrised
  * by one of these; it decides what `sample` draws and returns (weights or not), what batches
- * read without sampling carry (weights of 1), what pushes pass as priorities, and the
- * prioritized state an archive records. The prioritized sampler is the facade's only holder
- * of prioritized replay's state (alpha, the beta schedule and its frame count, epsilon).
+ * read without sampling carry (weights of 1) and what pushes pass as priorities. Prioritized
+ * replay's state (alpha, epsilon, the beta schedule and its frame count, the maximum
+ * priority) lives in the core's sampler alone: the prioritized sampler here validates the
+ * user's options once and forwards; archives read that state from the core.
  * @module
  */
 import { AnyTypedArray, describe, typedArrayTag } from '../schema/dtypes';
 import { checkInteger, checkNumber } from '../schema/checks';
 import type { Eviction, PrioritizedOptions } from '../schema/prioritized';
 import { OutOfRangeError, ShapeError } from '../errors';
-import { ARCHIVE_FLAGS } from '../native/codes';
-import type { ArchiveInfo, ArchiveMetaJs, NativeBuffer } from '../native/contract';
+import type { ArchiveInfo, NativeBuffer } from '../native/contract';
 import type { NativeBufferSpec } from '../native/open';
 import { float64 } from './convert';
 import type { BatchObject } from './batches';
-
-/** The part of an archive's header a sampler writes. @internal */
-export type SamplerArchivePart = Pick<ArchiveMetaJs, 'betaStart' | 'betaEnd' | 'epsilon' | 'betaFrames' | 'sampleCalls'>;
+import { PRIORITIZED_KEYS } from '../schema/options';
 
 /** What the shared buffer asks of its sampler. `P` is what `prepare` hands to `draw`. @internal */
 export interface Sampler<P = unknown> {
@@ -33,16 +31,14 @@ export interface Sampler<P = unknown> {
   rowPriority(priority: unknown): Float64Array | undefined;
   /** The priorities of `rows` pushed rows, checked; undefined: the core's default. */
   rowPriorities(priorities: unknown, rows: number): Float64Array | undefined;
-  /** This sampler's part of an archive. */
-  archivePart(): SamplerArchivePart;
-  /** Resumes from an archive's header. */
-  restore(info: ArchiveInfo): void;
 }
 
-/** A kind of sampler, chosen when a buffer is made: its part of the native buffer's spec, and the sampler over that buffer. @internal */
+/** A kind of sampler, chosen when a buffer is made: the options it takes, and from them its part of the native buffer's spec and the sampler over that buffer. @internal */
 export interface SamplerKind {
-  readonly native: NativeBufferSpec['prioritized'];
-  create(native: NativeBuffer): Sampler;
+  /** The option keys this kind takes beside every buffer's. */
+  readonly optionKeys: readonly string[];
+  /** Validates this kind's options (their keys already checked). */
+  settle(options: object): { native: NativeBufferSpec['prioritized']; create(native: NativeBuffer): Sampler };
 }
 
 const DEFAULTS = { alpha: 0.6, betaStart: 0.4, betaEnd: 1.0, betaFrames: 100_000, epsilon: 1e-6 } as const;
@@ -61,7 +57,7 @@ class UniformSampler implements Sampler<null> {
   }
 
   draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject): void {
-    this.#native.sample(n, words, outs, batch.indices, null, 0);
+    this.#native.sample(n, words, outs, batch.indices, null);
   }
 
   decorate(): void {}
@@ -73,17 +69,10 @@ class UniformSampler implements Sampler<null> {
   rowPriorities(): undefined {
     return undefined;
   }
-
-  archivePart(): SamplerArchivePart {
-    // The header has room for prioritized state whatever the kind; a uniform buffer records the defaults.
-    return { betaStart: DEFAULTS.betaStart, betaEnd: DEFAULTS.betaEnd, epsilon: DEFAULTS.epsilon, betaFrames: DEFAULTS.betaFrames, sampleCalls: 0 };
-  }
-
-  restore(): void {}
 }
 
 /** The uniform sampler's kind. @internal */
-export const uniformKind: SamplerKind = { native: null, create: (native) => new UniformSampler(native) };
+export const uniformKind: SamplerKind = { optionKeys: [], settle: () => ({ native: null, create: (native) => new UniformSampler(native) }) };
 
 /** Validated prioritized options. @internal */
 export interface PrioritizedSettings {
@@ -97,8 +86,8 @@ export interface PrioritizedSettings {
 
 const EVICTIONS: ReadonlySet<unknown> = new Set<Eviction>(['fifo', 'lowest-priority']);
 
-/** Proportional prioritized sampling (Schaul et al. 2016): the trees live in the core, the beta schedule here. @internal */
-export class PrioritizedSampler implements Sampler<number>, PrioritizedSettings {
+/** Proportional prioritized sampling (Schaul et al. 2016): the trees, the beta schedule and epsilon live in the core. @internal */
+export class PrioritizedSampler implements Sampler<number | undefined>, PrioritizedSettings {
   readonly weighted = true;
   readonly alpha: number;
   readonly betaStart: number;
@@ -108,16 +97,15 @@ export class PrioritizedSampler implements Sampler<number>, PrioritizedSettings 
   readonly eviction: Eviction;
   readonly #native: NativeBuffer;
   readonly #one = new Float64Array(1);
-  #frames = 0; // sample calls so far: beta's progress
 
   constructor(settings: PrioritizedSettings, native: NativeBuffer) {
     ({ alpha: this.alpha, betaStart: this.betaStart, betaEnd: this.betaEnd, betaFrames: this.betaFrames, epsilon: this.epsilon, eviction: this.eviction } = settings);
     this.#native = native;
   }
 
-  /** The beta the next `sample` uses: betaStart + (betaEnd - betaStart) * min(1, samples so far / betaFrames). */
+  /** The beta the next `sample` uses: betaStart + (betaEnd - betaStart) * min(1, samples so far / betaFrames) (the core's schedule). */
   get beta(): number {
-    return this.betaStart + (this.betaEnd - this.betaStart) * Math.min(1, this.#frames / this.betaFrames);
+    return this.#native.beta;
   }
 
   /** The sum-tree's total, the largest priority seen, the smallest stored. */
@@ -125,13 +113,14 @@ export class PrioritizedSampler implements Sampler<number>, PrioritizedSettings 
     return this.#native.stats();
   }
 
-  prepare(options: { beta?: unknown } | undefined): number {
-    return options?.beta === undefined ? this.beta : checkNumber(options.beta, 'beta', 0);
+  /** The beta of this call: the option's, or undefined for the core's schedule. */
+  prepare(options: { beta?: unknown } | undefined): number | undefined {
+    return options?.beta === undefined ? undefined : checkNumber(options.beta, 'beta', 0);
   }
 
-  draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, beta: number): void {
+  /** Draws in the core, which also advances the beta schedule by one. */
+  draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, beta: number | undefined): void {
     this.#native.sample(n, words, outs, batch.indices, batch.weights as Float32Array, beta);
-    this.#frames++;
   }
 
   decorate(batch: BatchObject, rows: number): void {
@@ -155,7 +144,8 @@ export class PrioritizedSampler implements Sampler<number>, PrioritizedSettings 
     const deltas = tag === 'Float32Array' || tag === 'Float64Array' ? (tdErrors as Float32Array | Float64Array) : float64(tdErrors, 'tdErrors', -1);
     if (deltas.length !== keys.length)
       throw new ShapeError(`tdErrors must have one value per index: ${keys.length} indices, ${deltas.length} tdErrors`);
-    return this.#native.updatePriorities(keys, deltas, this.epsilon);
+    for (let i = 0; i < deltas.length; i++) if (!Number.isFinite(deltas[i])) throw new OutOfRangeError(`tdErrors[${i}] must be finite, got ${deltas[i]}`);
+    return this.#native.updatePriorities(keys, deltas);
   }
 
   /** The keys and priorities of the `k` items of highest priority, highest first. */
@@ -168,18 +158,12 @@ export class PrioritizedSampler implements Sampler<number>, PrioritizedSettings 
     return { keys, priorities };
   }
 
-  archivePart(): SamplerArchivePart {
-    return { betaStart: this.betaStart, betaEnd: this.betaEnd, epsilon: this.epsilon, betaFrames: this.betaFrames, sampleCalls: this.#frames };
-  }
-
-  restore(info: ArchiveInfo): void {
-    this.#frames = info.sampleCalls;
-  }
 }
 
-/** Validates prioritized options (before the schema: as the constructor always has) and returns the prioritized kind. @internal */
-export function prioritizedKind(options: PrioritizedOptions | undefined): SamplerKind {
-  const o = options ?? {};
+/** The prioritized kind: it validates prioritized options (before the schema, as the constructor always has). @internal */
+export const prioritizedKind: SamplerKind = { optionKeys: PRIORITIZED_KEYS, settle: (options) => settlePrioritized(options as PrioritizedOptions) };
+
+function settlePrioritized(o: PrioritizedOptions): ReturnType<SamplerKind['settle']> {
   const alpha = checkNumber(o.alpha ?? DEFAULTS.alpha, 'alpha', 0);
   const eviction = o.eviction ?? 'fifo';
   if (!EVICTIONS.has(eviction)) throw new OutOfRangeError(`eviction must be 'fifo' or 'lowest-priority', got ${describe(eviction)}`);
@@ -191,18 +175,19 @@ export function prioritizedKind(options: PrioritizedOptions | undefined): Sample
     betaFrames: checkInteger(o.betaFrames ?? DEFAULTS.betaFrames, 'betaFrames', 1),
     epsilon: checkNumber(o.epsilon ?? DEFAULTS.epsilon, 'epsilon', 0, true),
   };
-  return { native: { alpha, eviction }, create: (native) => new PrioritizedSampler(settings, native) };
+  const { betaStart, betaEnd, betaFrames, epsilon } = settings;
+  return { native: { alpha, eviction, epsilon, betaStart, betaEnd, betaFrames }, create: (native) => new PrioritizedSampler(settings, native) };
 }
 
 /** The prioritized options an archive records, or null for an archive of a uniform buffer. @internal */
 export function archivedPrioritizedOptions(info: ArchiveInfo): Required<PrioritizedOptions> | null {
-  if ((info.flags & ARCHIVE_FLAGS.prioritized) === 0) return null;
+  if (info.kind !== 'prioritized') return null;
   return {
     alpha: info.alpha,
     betaStart: info.betaStart,
     betaEnd: info.betaEnd,
     betaFrames: info.betaFrames,
     epsilon: info.epsilon,
-    eviction: info.flags & ARCHIVE_FLAGS.lowestPriority ? 'lowest-priority' : 'fifo',
+    eviction: info.eviction,
   };
 }

@@ -6,7 +6,12 @@
 import { AnyTypedArray, describe } from '../schema/dtypes';
 import { allocate, ResolvedField } from '../schema/fields';
 import { ShapeError } from '../errors';
-import { column, writeRow } from './convert';
+import { column, rowCount, writeRow } from './convert';
+
+/** Whether `obj` has its own, defined value for `name` (not one inherited from Object.prototype). */
+function present(obj: Record<string, unknown>, name: string): boolean {
+  return obj[name] !== undefined && Object.hasOwn(obj, name);
+}
 
 /** Rows ready for the native push: one typed array per field, in schema order. @internal */
 export interface StagedRows {
@@ -45,7 +50,8 @@ export class Stager {
     const fields = this.#fields;
     for (let i = 0; i < fields.length; i++) {
       const v = obj[fields[i].name];
-      if (v === undefined) this.#throwFieldMismatch(obj);
+      // A function is never a value: it is an inherited member (a field named `toString` that is missing).
+      if (v === undefined || typeof v === 'function') this.#throwFieldMismatch(obj);
       writeRow(fields[i], v, this.#row[i], this.#where[i]);
     }
     if (Object.keys(obj).length !== fields.length) this.#throwFieldMismatch(obj);
@@ -60,19 +66,16 @@ export class Stager {
     if (typeof columns !== 'object' || columns === null) throw new ShapeError(`columns must be an object of arrays, got ${describe(columns)}`);
     const obj = columns as Record<string, unknown>;
     const fields = this.#fields;
-    for (const f of fields) if (obj[f.name] === undefined) this.#throwFieldMismatch(obj);
+    for (const f of fields) if (!present(obj, f.name)) this.#throwFieldMismatch(obj);
     if (Object.keys(obj).length !== fields.length) this.#throwFieldMismatch(obj);
     const first = fields[0];
-    const firstLen = (obj[first.name] as ArrayLike<unknown>).length;
-    if (typeof firstLen !== 'number' || firstLen % first.elems !== 0)
-      throw new ShapeError(`field '${first.name}': length must be a multiple of ${first.elems}, got ${describe(obj[first.name])}`);
-    const rows = firstLen / first.elems;
+    const rows = rowCount(first, obj[first.name], this.#where[0]);
     const arrays = fields.map((f, i) => column(f, obj[f.name], rows, this.#where[i]));
     return rows === 0 ? null : { arrays, rows };
   }
 
   #throwFieldMismatch(obj: Record<string, unknown>): never {
-    const missing = this.#fields.filter((f) => obj[f.name] === undefined).map((f) => f.name);
+    const missing = this.#fields.filter((f) => !present(obj, f.name)).map((f) => f.name);
     const unknown = Object.keys(obj).filter((k) => !this.#names.has(k));
     const parts: string[] = [];
     if (missing.length) parts.push(`missing field(s) ${missing.map((m) => `'${m}'`).join(', ')}`);

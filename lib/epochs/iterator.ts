@@ -55,7 +55,8 @@ export class EpochIterator<B> implements IterableIterator<B> {
   /** @internal */
   constructor(host: EpochHost<B>, options: EpochOptions, epochs: number, at = new EpochCursor()) {
     if (typeof options !== 'object' || options === null) throw new OutOfRangeError('epoch options must be an object with a batchSize');
-    this.batchSize = checkInteger(options.batchSize, 'batchSize', 1);
+    // A bound that no real batch reaches, checked before anything is drawn: 2^33 would only fail later.
+    this.batchSize = checkInteger(options.batchSize, 'batchSize', 1, 2 ** 32 - 1);
     this.epochs = checkInteger(epochs, 'epochs', 0);
     this.shuffle = options.shuffle ?? true;
     this.dropLast = options.dropLast ?? false;

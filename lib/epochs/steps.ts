@@ -6,7 +6,6 @@
  */
 import { StateError, OutOfRangeError } from '../errors';
 import { checkInteger } from '../schema/checks';
-import { EPOCH_FLAGS } from '../native/codes';
 import type { ArchiveInfo, ArchiveMetaJs } from '../native/contract';
 import { EpochCursor, EpochIterator, EpochOptions } from './iterator';
 
@@ -66,8 +65,8 @@ export class StepState<B> {
     if (typeof options !== 'object' || options === null) throw new OutOfRangeError('getStepsAndIterator needs { nEpochs, maxIter, batchSize }');
     const nEpochs = checkInteger(options.nEpochs, 'nEpochs', 0);
     const batchSize = checkInteger(options.batchSize, 'batchSize', 1);
+    const maxIter = checkInteger(options.maxIter, 'maxIter', 0); // checked whatever nEpochs, so a bad call prepares nothing
     if (nEpochs === 0) {
-      const maxIter = checkInteger(options.maxIter, 'maxIter', 0);
       this.#iterator = null;
       this.#at = null;
       this.#randomBatchSize = batchSize;
@@ -78,14 +77,11 @@ export class StepState<B> {
     return nEpochs * (it.dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize));
   }
 
-  /** The epoch record and keys an archive holds (none when the step API was not used). */
-  archivePart(): Pick<ArchiveMetaJs, 'epoch' | 'epochKeys'> {
+  /** The epoch record an archive holds (none when the step API was not used). */
+  archivePart(): Pick<ArchiveMetaJs, 'epoch'> {
     const it = this.#iterator;
     if (it === null && this.#randomBatchSize === 0) return {};
     const at = this.#at;
-    const keys = at?.keys ?? new Float64Array(0);
-    const flags =
-      (it?.shuffle ? EPOCH_FLAGS.shuffle : 0) | (it?.dropLast ? EPOCH_FLAGS.dropLast : 0) | (it ? EPOCH_FLAGS.iterator : 0) | (at?.keys ? EPOCH_FLAGS.keys : 0);
     return {
       epoch: {
         nEpochs: it?.epochs ?? 0,
@@ -93,24 +89,24 @@ export class StepState<B> {
         cursor: at?.cursor ?? 0,
         batchSize: it?.batchSize ?? 0,
         randomBatchSize: this.#randomBatchSize,
-        keyCount: keys.length,
-        flags,
+        shuffle: it?.shuffle ?? false,
+        dropLast: it?.dropLast ?? false,
+        iterator: it !== null,
+        keys: at?.keys ?? null,
       },
-      epochKeys: keys,
     };
   }
 
-  /** Resumes from an archive's epoch record; `bytes` is the archive file, where the keys lie. */
-  restore(e: ArchiveInfo['epoch'], bytes: ArrayBuffer): void {
+  /** Resumes from an archive's epoch record (its keys already copied out of the file by the binding). */
+  restore(e: ArchiveInfo['epoch']): void {
     if (e === undefined) return;
     this.#randomBatchSize = e.randomBatchSize;
-    if ((e.flags & EPOCH_FLAGS.iterator) === 0) return;
+    if (!e.iterator) return;
     const at = new EpochCursor();
     at.epoch = e.epoch;
     at.cursor = e.cursor;
-    at.keys = e.flags & EPOCH_FLAGS.keys ? new Float64Array(bytes.slice(e.keysOffset, e.keysOffset + 8 * e.keyCount)) : null;
-    const options = { batchSize: e.batchSize, epochs: e.nEpochs, shuffle: (e.flags & EPOCH_FLAGS.shuffle) !== 0, dropLast: (e.flags & EPOCH_FLAGS.dropLast) !== 0 };
-    this.#iterator = this.#host.epochs(options, at);
+    at.keys = e.keys;
+    this.#iterator = this.#host.epochs({ batchSize: e.batchSize, epochs: e.nEpochs, shuffle: e.shuffle, dropLast: e.dropLast }, at);
     this.#at = at;
   }
 }

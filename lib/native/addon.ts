@@ -7,13 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ArchiveError, DtypeError, OutOfRangeError, ShapeError, StateError, StorageError } from '../errors';
-import type { NativeArchiveMap, NativeBuffer, NativeSpec } from './contract';
-
-interface Addon {
-  NativeBuffer: new (spec: NativeSpec) => NativeBuffer;
-  ArchiveMap: new (path: string) => NativeArchiveMap;
-  setErrorClasses(classes: Record<string, unknown>): void;
-}
+import type { Addon, NativeLimits } from './contract';
 
 /** The package's root: the nearest directory up from here with binding.gyp or prebuilds/. */
 function packageRoot(): string {
@@ -30,3 +24,6 @@ function packageRoot(): string {
 /** @internal */
 export const addon: Addon = require('node-gyp-build')(packageRoot());
 addon.setErrorClasses({ shape: ShapeError, dtype: DtypeError, range: OutOfRangeError, state: StateError, archive: ArchiveError, storage: StorageError });
+
+/** The limits the core enforces when a buffer is made: the facade checks them with its own messages. @internal */
+export const LIMITS: NativeLimits = addon.limits;

@@ -9,7 +9,10 @@ import { OutOfRangeError } from '../errors';
 /** Throws {@link OutOfRangeError} unless `v` is an integer in [min, max]. @internal */
 export function checkInteger(v: unknown, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
+    const range =
+      max !== Number.MAX_SAFE_INTEGER ? `in [${min}, ${max}]`
+      : min === Number.MIN_SAFE_INTEGER ? `in [${min}, ${max}] (a safe integer)`
+      : `>= ${min}`;
     throw new OutOfRangeError(`${what} must be an integer ${range}, got ${describe(v)}`);
   }
   return v;

@@ -31,7 +31,7 @@ interface DtypeInfo {
   readonly integer: boolean;
 }
 
-/** Per-dtype facts. (The codes the core gives each dtype are in native/codes.) */
+/** Per-dtype facts (dtypes cross to the core by name). */
 export const DTYPES: Readonly<Record<Dtype, DtypeInfo>> = {
   float32: { ctor: Float32Array, tag: 'Float32Array', min: -Infinity, max: Infinity, integer: false },
   float64: { ctor: Float64Array, tag: 'Float64Array', min: -Infinity, max: Infinity, integer: false },
@@ -75,7 +75,8 @@ export function describe(v: unknown): string {
   if (Array.isArray(v)) return `Array(${v.length})`;
   if (v === null) return 'null';
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '...' : v);
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (v === undefined) return 'undefined';
   return typeof v;
 }

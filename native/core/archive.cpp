@@ -6,6 +6,7 @@
 #include <set>
 
 #include "buffer.h"
+#include "crc32.h"
 #include "detmath.h"
 #include "error.h"
 
@@ -21,7 +22,32 @@ constexpr char kMagic[8] = {'R', 'K', 'A', 'R', 'C', 'H', 'I', 'V'};
 
 uint64_t align64(uint64_t x) { return (x + 63) / 64 * 64; }
 
+constexpr uint64_t kMaxExact = uint64_t(1) << 53;  // counts a JS number holds exactly
+constexpr uint32_t kEpochFlagsKnown = kEpochShuffle | kEpochDropLast | kEpochIterator | kEpochHasKeys;
+
 [[noreturn]] void bad(const std::string& what) { fail(ErrorKind::Archive, "not a valid archive: " + what); }
+
+// What is wrong with an epoch record as the facade's iteration state can be (capacity: the
+// buffer's), or "" when nothing is: the same rules for what is written and what is read.
+std::string epoch_record_problem(const EpochRecord& r, uint64_t capacity) {
+  if (r.flags & ~kEpochFlagsKnown) return "unknown epoch flags";
+  if (r.reserved0 != 0 || r.reserved1 != 0) return "reserved epoch bytes are not zero";
+  if (r.random_batch_size > capacity || r.random_batch_size >= (uint64_t(1) << 32))
+    return "the random batch size " + std::to_string(r.random_batch_size) + " exceeds the capacity " + std::to_string(capacity);
+  const bool iterator = r.flags & kEpochIterator, keys = r.flags & kEpochHasKeys;
+  if (iterator == (r.random_batch_size > 0)) return "the epoch state is neither an iterator nor random batches";
+  if (!keys && r.key_count != 0) return "epoch keys without the flag that says so";
+  if (r.key_count > capacity) return "more epoch keys than the capacity";
+  if (r.cursor > r.key_count) return "the epoch cursor is past its keys";
+  if (iterator) {
+    if (r.batch_size == 0 || r.batch_size > kMaxExact) return "the epoch batch size " + std::to_string(r.batch_size);
+    if (r.n_epochs > kMaxExact || r.epoch > r.n_epochs) return "more epochs begun than the epoch count";
+    if (keys != (r.epoch > 0)) return "epoch keys and the epochs begun disagree";
+  } else if (r.batch_size || r.n_epochs || r.epoch || r.cursor || r.flags != 0) {
+    return "random batches with an epoch iterator's state";
+  }
+  return "";
+}
 
 const char* kind_name(uint32_t k) {
   switch (static_cast<SectionKind>(k)) {
@@ -58,10 +84,19 @@ std::vector<uint8_t> encode_schema(const Schema& schema) {
 
 ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
   const Schema& schema = b.schema();
-  for (const Field& f : schema.fields())
-    if (f.name.size() > 0xffff) fail(ErrorKind::Archive, "field name too long for an archive: '" + f.name.substr(0, 40) + "...'");
+  for (const Field& f : schema.fields())  // the schema's own limit; checked again for old callers
+    if (f.name.size() > kMaxNameBytes) fail(ErrorKind::Archive, "field name too long for an archive: '" + f.name.substr(0, 40) + "...'");
   ArchivePlan plan;
   plan.schema_bytes = encode_schema(schema);
+  if (meta.has_epoch) {
+    EpochRecord r = meta.epoch;
+    r.key_count = meta.epoch_keys.size();
+    const std::string problem = epoch_record_problem(r, b.capacity());
+    if (!problem.empty()) fail(ErrorKind::Archive, "cannot archive this epoch state: " + problem);
+    plan.epoch_bytes.resize(sizeof r + 8 * meta.epoch_keys.size());
+    std::memcpy(plan.epoch_bytes.data(), &r, sizeof r);
+    if (!meta.epoch_keys.empty()) std::memcpy(plan.epoch_bytes.data() + sizeof r, meta.epoch_keys.data(), 8 * meta.epoch_keys.size());
+  }
   const uint64_t len = b.length(), cap = b.capacity();
   std::vector<SectionEntry>& s = plan.sections;
   auto add = [&s](SectionKind k, uint32_t index, uint64_t length) {
@@ -77,7 +112,7 @@ ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
   add(SectionKind::Writes, 0, 8 * cap);
   if (b.writer().tracks_order()) add(SectionKind::Inserted, 0, 8 * cap);
   if (b.prioritized()) add(SectionKind::Priorities, 0, 8 * len);
-  if (meta.has_epoch) add(SectionKind::Epoch, 0, sizeof(EpochRecord) + 8 * meta.epoch.key_count);
+  if (meta.has_epoch) add(SectionKind::Epoch, 0, plan.epoch_bytes.size());
 
   plan.table_end = sizeof(ArchiveHeader) + s.size() * sizeof(SectionEntry);
   uint64_t at = align64(plan.table_end);
@@ -99,16 +134,26 @@ ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
   h.length = len;
   h.cursor = b.writer().cursor();
   h.inserted_count = b.writer().inserted_count();
-  h.alpha = b.alpha();
-  h.beta_start = meta.beta_start;
-  h.beta_end = meta.beta_end;
-  h.epsilon = meta.epsilon;
-  h.max_priority = b.max_priority();
-  h.beta_frames = meta.beta_frames;
-  h.sample_calls = meta.sample_calls;
+  if (const PrioritizedSampler* per = b.prioritized_sampler()) {  // uniform: all 0
+    h.alpha = per->alpha();
+    h.beta_start = per->schedule().start;
+    h.beta_end = per->schedule().end;
+    h.epsilon = per->epsilon();
+    h.max_priority = per->max_priority();
+    h.beta_frames = per->schedule().frames;
+    h.sample_calls = per->draws();
+  }
   std::memcpy(h.rng_state, meta.rng_state, sizeof h.rng_state);
   h.seed = meta.seed;
   return plan;
+}
+
+uint32_t header_crc(const uint8_t* head, uint64_t table_end) {
+  constexpr size_t at = offsetof(ArchiveHeader, header_crc);
+  const uint32_t zero = 0;
+  uint32_t crc = crc32(head, at);
+  crc = crc32(&zero, sizeof zero, crc);
+  return crc32(head + at + sizeof zero, table_end - at - sizeof zero, crc);
 }
 
 uint64_t section_item_bytes(const Schema& schema, const SectionEntry& s) {
@@ -161,20 +206,77 @@ void export_items(const ReplayBuffer& b, const SectionEntry& s, uint64_t first, 
   }
 }
 
-std::vector<uint8_t> encode_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
-  const ArchivePlan plan = plan_archive(b, meta);
-  std::vector<uint8_t> out(plan.header.file_bytes, 0);
-  std::memcpy(out.data(), &plan.header, sizeof plan.header);
-  std::memcpy(out.data() + sizeof plan.header, plan.sections.data(), plan.sections.size() * sizeof(SectionEntry));
-  for (const SectionEntry& s : plan.sections) {
-    uint8_t* dst = out.data() + s.offset;
-    if (s.kind == uint32_t(SectionKind::Schema))
-      std::memcpy(dst, plan.schema_bytes.data(), s.length);
-    else if (s.kind == uint32_t(SectionKind::Epoch))
-      std::memcpy(dst, &meta.epoch, sizeof meta.epoch);  // keys are the facade's: zeros here
-    else
-      export_items(b, s, 0, s.length / section_item_bytes(b.schema(), s), dst);
+ArchiveExporter::ArchiveExporter(const ReplayBuffer& buffer, const ArchiveMeta& meta)
+    : buffer_(buffer), plan_(plan_archive(buffer, meta)), crcs_(plan_.sections.size(), 0) {}
+
+uint64_t ArchiveExporter::write_bytes() const {
+  uint64_t n = plan_.table_end;
+  for (const SectionEntry& e : plan_.sections) n += e.length;
+  return n;
+}
+
+uint64_t ArchiveExporter::next(uint8_t* dst, uint64_t cap, uint64_t* position) {
+  while (section_ < plan_.sections.size() && at_ == plan_.sections[section_].length) {
+    ++section_;  // sections of no bytes (their CRC stays 0) and finished ones
+    at_ = 0;
   }
+  if (done() || cap == 0) return 0;
+  const SectionEntry& s = plan_.sections[section_];
+  const uint64_t left = s.length - at_;
+  uint64_t n;
+  if (s.kind == uint32_t(SectionKind::Schema) || s.kind == uint32_t(SectionKind::Epoch)) {
+    n = std::min(cap, left);
+    const auto& bytes = s.kind == uint32_t(SectionKind::Schema) ? plan_.schema_bytes : plan_.epoch_bytes;
+    std::memcpy(dst, bytes.data() + at_, n);
+  } else {
+    const uint64_t item = section_item_bytes(buffer_.schema(), s);
+    if (at_ % item == 0 && cap >= item) {  // whole items, straight into dst
+      n = std::min(left, cap / item * item);
+      export_items(buffer_, s, at_ / item, n / item, dst);
+    } else {  // an item larger than the chunk: through the scratch, piece by piece
+      item_.resize(item);
+      export_items(buffer_, s, at_ / item, 1, item_.data());
+      const uint64_t off = at_ % item;
+      n = std::min(cap, item - off);
+      std::memcpy(dst, item_.data() + off, n);
+    }
+  }
+  crcs_[section_] = crc32(dst, n, crcs_[section_]);
+  *position = s.offset + at_;
+  at_ += n;
+  return n;
+}
+
+std::vector<uint8_t> ArchiveExporter::head() const {
+  if (!done()) fail(ErrorKind::State, "the archive's header is known only once every section is exported");
+  std::vector<uint8_t> out(plan_.table_end);
+  std::memcpy(out.data(), &plan_.header, sizeof plan_.header);
+  for (size_t i = 0; i < plan_.sections.size(); ++i) {
+    SectionEntry e = plan_.sections[i];
+    e.crc = crcs_[i];
+    std::memcpy(out.data() + sizeof(ArchiveHeader) + i * sizeof e, &e, sizeof e);
+  }
+  const uint32_t crc = header_crc(out.data(), plan_.table_end);
+  std::memcpy(out.data() + offsetof(ArchiveHeader, header_crc), &crc, sizeof crc);
+  return out;
+}
+
+void ArchiveExporter::check_head(const uint8_t* bytes, uint64_t n) const {
+  const std::vector<uint8_t> expected = head();
+  uint32_t stored = 0;
+  if (n == expected.size()) std::memcpy(&stored, bytes + offsetof(ArchiveHeader, header_crc), sizeof stored);
+  if (n != expected.size() || header_crc(bytes, n) != stored || std::memcmp(bytes, expected.data(), n) != 0)
+    fail(ErrorKind::Archive, "the archive file does not read back as written (its header or section checksums differ)");
+}
+
+std::vector<uint8_t> encode_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
+  ArchiveExporter x(b, meta);
+  std::vector<uint8_t> out(x.file_bytes(), 0), chunk(1 << 16);
+  uint64_t position = 0;
+  for (uint64_t n; (n = x.next(chunk.data(), chunk.size(), &position)) != 0;)
+    std::memcpy(out.data() + position, chunk.data(), n);
+  const std::vector<uint8_t> head = x.head();
+  std::memcpy(out.data(), head.data(), head.size());
   return out;
 }
 
@@ -184,6 +286,8 @@ std::unique_ptr<ReplayBuffer> make_buffer_for(const ArchiveView& v, std::unique_
     PrioritizedOptions o;
     o.alpha = v.header.alpha;
     o.eviction = v.lowest_priority() ? Eviction::LowestPriority : Eviction::Fifo;
+    o.epsilon = v.header.epsilon;
+    o.beta = BetaSchedule{v.header.beta_start, v.header.beta_end, v.header.beta_frames};
     per = o;
   }
   if (!storage) storage = std::make_unique<MemoryStorage>(v.schema, v.header.capacity);
@@ -312,16 +416,64 @@ ArchiveView parse_archive(const uint8_t* data, uint64_t size) {
     const EpochRecord r = v.epoch_record();
     if (r.key_count > (es.length - sizeof(EpochRecord)) / 8 || es.length != sizeof(EpochRecord) + 8 * r.key_count)
       bad("the epoch section's key count disagrees with its size");
-    if (r.cursor > r.key_count) bad("the epoch cursor is past its keys");
+    const std::string problem = epoch_record_problem(r, h.capacity);
+    if (!problem.empty()) bad(problem);
   }
   if (v.prioritized()) {
     if (!(std::isfinite(h.alpha) && h.alpha >= 0)) bad("alpha");
     if (!(std::isfinite(h.epsilon) && h.epsilon > 0)) bad("epsilon");
     if (!(std::isfinite(h.beta_start) && h.beta_start >= 0 && std::isfinite(h.beta_end) && h.beta_end >= 0)) bad("beta");
-    if (h.beta_frames == 0) bad("betaFrames");
+    if (h.beta_frames == 0 || h.beta_frames > kMaxExact) bad("the beta schedule's frames " + std::to_string(h.beta_frames));
+    if (h.sample_calls > kMaxExact) bad("the beta schedule's progress " + std::to_string(h.sample_calls));
     if (!(std::isfinite(h.max_priority) && h.max_priority > 0)) bad("max priority");
   }
+  // The facade's state: a seed it accepts (a safe integer) and a generator that is not stuck.
+  if (!(std::isfinite(h.seed) && std::floor(h.seed) == h.seed && std::fabs(h.seed) < double(kMaxExact)))
+    bad("the seed is not a safe integer");
+  if (h.rng_state[0] == 0 && h.rng_state[1] == 0 && h.rng_state[2] == 0 && h.rng_state[3] == 0)
+    bad("the random generator's state is all zero (it would draw the same item forever)");
+  // Last, so that a structural fault is reported as such even when the checksum also fails.
+  uint32_t stored;
+  std::memcpy(&stored, data + offsetof(ArchiveHeader, header_crc), sizeof stored);
+  if (header_crc(data, table_end) != stored) fail(ErrorKind::Archive, "the archive is corrupt: the header checksum does not match");
   return v;
+}
+
+std::string section_label(const ArchiveView& v, size_t i) {
+  const SectionEntry& e = v.sections[i];
+  if (e.kind == uint32_t(SectionKind::FieldData) && e.index < v.schema.size()) return "field '" + v.schema[e.index].name + "'";
+  return kind_name(e.kind);
+}
+
+bool ChecksumVerifier::step(const ArchiveView& v, uint64_t budget) {
+  while (section_ < v.sections.size()) {
+    const SectionEntry& e = v.sections[section_];
+    const uint64_t n = std::min(budget, e.length - at_);
+    crc_ = crc32(v.base + e.offset + at_, n, crc_);
+    at_ += n;
+    verified_ += n;
+    budget -= n;
+    if (at_ < e.length) return false;  // the budget is spent
+    if (crc_ != e.crc) {
+      const bool field = e.kind == uint32_t(SectionKind::FieldData);
+      fail(ErrorKind::Archive, std::string("the archive is corrupt: the checksum of its ") + kind_name(e.kind) + " section" +
+                                   (field ? " (" + section_label(v, section_) + ")" : "") + " does not match");
+    }
+    ++section_;
+    at_ = 0;
+    crc_ = 0;
+    if (budget == 0) return section_ == v.sections.size();
+  }
+  return true;
+}
+
+std::vector<bool> check_sections(const ArchiveView& v) {
+  std::vector<bool> ok(v.sections.size());
+  for (size_t i = 0; i < v.sections.size(); ++i) {
+    const SectionEntry& e = v.sections[i];
+    ok[i] = crc32(v.base + e.offset, e.length) == e.crc;
+  }
+  return ok;
 }
 
 // ---- restore ----
@@ -329,6 +481,7 @@ ArchiveView parse_archive(const uint8_t* data, uint64_t size) {
 void ReplayBuffer::restore(const ArchiveView& v) {
   const ArchiveHeader& h = v.header;
   if (length() != 0) fail(ErrorKind::State, "restore needs an empty buffer");
+  storage_->check_intact();
   if (h.capacity != capacity()) fail(ErrorKind::Archive, "the archive's capacity differs from the buffer's");
   if (v.prioritized() != prioritized() || v.lowest_priority() != (eviction_ == Eviction::LowestPriority))
     fail(ErrorKind::Archive, "the archive's kind of buffer differs from this one");
@@ -337,6 +490,12 @@ void ReplayBuffer::restore(const ArchiveView& v) {
   for (size_t f = 0; f < mine.size(); ++f)
     if (v.schema[f].name != mine[f].name || v.schema[f].dtype != mine[f].dtype || v.schema[f].shape != mine[f].shape)
       fail(ErrorKind::Archive, "the archive's field '" + v.schema[f].name + "' differs from the buffer's");
+  if (per_) {
+    const BetaSchedule& beta = per_->schedule();
+    if (h.alpha != per_->alpha() || h.epsilon != per_->epsilon() || h.beta_start != beta.start ||
+        h.beta_end != beta.end || h.beta_frames != beta.frames)
+      fail(ErrorKind::Archive, "the archive's prioritized options differ from the buffer's");
+  }
 
   // Validate the writer state before touching anything.
   const uint64_t cap = h.capacity, len = h.length;
@@ -366,6 +525,20 @@ void ReplayBuffer::restore(const ArchiveView& v) {
   probe.slots_in_order(slots.data());
   for (uint64_t p = 0; p < len; ++p)
     if (u64(v.keys, p) != probe.key(slots[p])) bad("the key of item " + std::to_string(p) + " disagrees with its slot");
+  if (v.epoch >= 0) {
+    // The keys of an epoch in progress were handed out by this buffer: live or since
+    // overwritten (stale), never unknown. They are JS numbers as the facade holds them.
+    const EpochRecord r = v.epoch_record();
+    const uint8_t* keys = v.at(v.epoch) + sizeof(EpochRecord);
+    for (uint64_t i = 0; i < r.key_count; ++i) {
+      double k;
+      std::memcpy(&k, keys + 8 * i, 8);
+      uint64_t slot;
+      if (!(k >= 0 && k < double(uint64_t(1) << 53) && std::floor(k) == k) ||
+          probe.resolve(static_cast<uint64_t>(k), &slot) == KeyState::Unknown)
+        bad("epoch key " + std::to_string(i) + " names no item this buffer has held");
+    }
+  }
   std::vector<double> priorities;
   if (v.priorities >= 0) {
     priorities.resize(len);
@@ -374,6 +547,7 @@ void ReplayBuffer::restore(const ArchiveView& v) {
       if (!(std::isfinite(p) && p > 0)) bad("a priority is not a finite number > 0");
       const double mass = det_pow(p, h.alpha);
       if (!(mass > 0 && std::isfinite(mass))) bad("a priority raised to alpha is outside the range of a double");
+      if (p > h.max_priority) bad("a priority exceeds the maximum priority");
     }
   }
 
@@ -395,6 +569,11 @@ void ReplayBuffer::restore(const ArchiveView& v) {
   if (per_) {
     for (uint64_t p = 0; p < len; ++p) per_->set_priority(slots[p], priorities[p]);
     per_->set_max_priority(h.max_priority);
+    per_->set_draws(h.sample_calls);
+    if (!std::isfinite(per_->total())) {  // known only once summed
+      clear();
+      bad("the priorities' total overflows a double");
+    }
   }
 }
 

@@ -14,8 +14,11 @@
 //   Inserted        uint64 insertion number of each slot (lowest-priority eviction only)
 //   Priorities      float64 priority p of each item, position order (prioritized only)
 //   Epoch           EpochRecord (64 bytes) then float64 keys of the epoch in progress (optional)
-// Checksums (CRC-32, as zlib computes it) are computed and verified by the facade with
-// Node's zlib; this module checks structure only, in time independent of the data size.
+// Checksums: CRC-32 as zlib computes it (crc32.h), one per section over its bytes, and one
+// over the header and section table (with its own field zero). This module owns all of it:
+// ArchiveExporter computes them while it streams the sections out; parse_archive checks the
+// structure and the header's checksum, in time independent of the data size; ChecksumVerifier
+// checks the sections', a budget of bytes at a time.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -29,8 +32,8 @@ namespace replaykit {
 class ReplayBuffer;
 
 constexpr uint32_t kArchiveVersion = 1;
-constexpr uint32_t kMaxSections = 4096;
-constexpr uint32_t kMaxArchiveFields = 1024;
+constexpr uint32_t kMaxSections = 4096;  // above every schema's kMaxFields + 6 other sections
+constexpr uint32_t kMaxArchiveFields = kMaxFields;
 
 enum class SectionKind : uint32_t { Schema = 1, FieldData = 2, Keys = 3, Writes = 4, Inserted = 5, Priorities = 6, Epoch = 7 };
 
@@ -66,6 +69,8 @@ struct ArchiveHeader {
   uint32_t header_crc;      // CRC-32 of this header (with this field 0) and the section table
 };
 static_assert(sizeof(ArchiveHeader) == 256, "the archive header is 256 bytes");
+// Uniform buffers' archives hold 0 in alpha .. sample_calls (archives of earlier versions hold
+// the facade's defaults there); readers ignore those fields unless kArchivePrioritized is set.
 
 struct SectionEntry {
   uint32_t kind;    // SectionKind
@@ -94,32 +99,78 @@ struct EpochRecord {
   uint64_t batch_size;
   uint64_t random_batch_size;  // > 0: getNextBatch samples at random
   uint64_t key_count;    // float64 keys after this record
-  uint32_t flags;        // bit 0 shuffle, bit 1 dropLast, bit 2 an epoch iterator is set
+  uint32_t flags;        // EpochFlags
   uint32_t reserved0;
   uint64_t reserved1;
 };
 static_assert(sizeof(EpochRecord) == 64, "an epoch record is 64 bytes");
 
-// What the facade knows that the core does not: options and generator state.
+enum EpochFlags : uint32_t {
+  kEpochShuffle = 1u << 0,
+  kEpochDropLast = 1u << 1,
+  kEpochIterator = 1u << 2,  // an epoch iterator is set (else getNextBatch draws random batches)
+  kEpochHasKeys = 1u << 3,   // the keys of the epoch in progress follow the record
+};
+
+// What the facade knows that the core does not: its generator, its seed, and its epoch
+// iteration (the record's key_count is set from epoch_keys).
 struct ArchiveMeta {
-  double beta_start = 0.4, beta_end = 1.0, epsilon = 1e-6;
-  uint64_t beta_frames = 100000, sample_calls = 0;
   int32_t rng_state[4] = {0, 0, 0, 0};
   double seed = 0;
   bool has_epoch = false;
   EpochRecord epoch{};
+  std::vector<double> epoch_keys;  // the epoch's keys as the facade holds them (JS numbers)
 };
 
-// A planned archive: its header and section table (crcs 0 until written) and the bytes
-// of the small sections the core encodes itself (Schema, and the Epoch record).
+// A planned archive: its header and section table (crcs 0 until exported) and the bytes
+// of the small sections the core encodes itself (Schema, and the Epoch record with its keys).
 struct ArchivePlan {
   ArchiveHeader header{};
   std::vector<SectionEntry> sections;
   std::vector<uint8_t> schema_bytes;
+  std::vector<uint8_t> epoch_bytes;
   uint64_t table_end = 0;  // where the header and table end
 };
 
+// Throws Error(Archive) for a field name an archive cannot hold or an epoch record that is
+// not consistent (see parse_archive).
 ArchivePlan plan_archive(const ReplayBuffer& buffer, const ArchiveMeta& meta);
+
+// The CRC-32 of an archive's header and section table (`table_end` bytes at `head`), computed
+// with the header's own checksum field taken as zero.
+uint32_t header_crc(const uint8_t* head, uint64_t table_end);
+
+// Streams the archive of a buffer as it is at construction: the sections in file order, in
+// chunks of any size, each section's CRC computed on the way; then the header and table with
+// every CRC filled in. The buffer must outlive the exporter and not change meanwhile (the
+// facade refuses changes while a save runs); drawing samples is fine.
+class ArchiveExporter {
+ public:
+  ArchiveExporter(const ReplayBuffer& buffer, const ArchiveMeta& meta);
+  const ArchivePlan& plan() const { return plan_; }
+  uint64_t file_bytes() const { return plan_.header.file_bytes; }
+  uint64_t head_bytes() const { return plan_.table_end; }
+  // What the writes add up to: the head and every section (the file less its padding).
+  uint64_t write_bytes() const;
+  // Copies the next bytes (at most `cap`, at least 1 while any are left) into dst and sets
+  // *position to their offset in the file; never spans two sections; whole items when `cap`
+  // allows. Returns 0 once every section is out.
+  uint64_t next(uint8_t* dst, uint64_t cap, uint64_t* position);
+  bool done() const { return section_ == plan_.sections.size(); }
+  // The header and section table with every checksum: Error(State) before done().
+  std::vector<uint8_t> head() const;
+  // Checks `n` bytes read back from the start of the written file: they must be head(), whose
+  // header checksum holds. Error(Archive) if not.
+  void check_head(const uint8_t* bytes, uint64_t n) const;
+
+ private:
+  const ReplayBuffer& buffer_;
+  ArchivePlan plan_;
+  std::vector<uint32_t> crcs_;
+  size_t section_ = 0;  // the section being exported
+  uint64_t at_ = 0;     // bytes of it already out
+  std::vector<uint8_t> item_;  // scratch: an item split across chunks
+};
 
 // Item size of a section (what export_items counts in): a row of a field, 8 bytes for the
 // per-item and per-slot arrays, 1 byte for Schema and Epoch.
@@ -129,8 +180,8 @@ uint64_t section_item_bytes(const Schema& schema, const SectionEntry& s);
 // Priorities) of `buffer` to dst. Throws Error(Archive) for any other section or range.
 void export_items(const ReplayBuffer& buffer, const SectionEntry& s, uint64_t first, uint64_t count, uint8_t* dst);
 
-// The whole archive of `buffer` in memory, checksums left 0 (the facade streams archives
-// to disk itself and computes them; this is for tests and the fuzzer's seeds).
+// The whole archive of `buffer` in memory, checksums included (ArchiveExporter in one go:
+// for tests and the fuzzer's seeds).
 std::vector<uint8_t> encode_archive(const ReplayBuffer& buffer, const ArchiveMeta& meta);
 
 // A validated archive over bytes in memory (a mapped file).
@@ -150,10 +201,34 @@ struct ArchiveView {
 };
 
 // Checks the structure of `size` bytes at `data`: magic, version, bounds, alignment, no
-// overlaps, sections consistent with the schema and counts. Time independent of the data;
-// allocates nothing proportional to the counts it reads. Throws Error(Archive) saying
-// what is wrong.
+// overlaps, sections consistent with the schema and counts, header values in range (the
+// prioritized options, the seed, the generator state, the epoch record), then the header's
+// checksum. Time independent of the data; allocates nothing proportional to the counts it
+// reads. Throws Error(Archive) saying what is wrong.
 ArchiveView parse_archive(const uint8_t* data, uint64_t size);
+
+// What a section is called in messages: "schema", "field 'obs'", "keys", ...
+std::string section_label(const ArchiveView& v, size_t section);
+
+// Verifies the sections' checksums in file order, a budget of bytes per step (so a caller
+// can yield between steps).
+class ChecksumVerifier {
+ public:
+  // Checksums up to `budget` more bytes (at least one section's worth of progress unless all
+  // are done). Throws Error(Archive) naming the first section whose checksum does not match.
+  // Returns true once every section has been verified.
+  bool step(const ArchiveView& v, uint64_t budget);
+  uint64_t bytes_verified() const { return verified_; }
+
+ private:
+  size_t section_ = 0;
+  uint64_t at_ = 0;
+  uint32_t crc_ = 0;
+  uint64_t verified_ = 0;
+};
+
+// Whether each section's checksum holds (reads every section; for reports).
+std::vector<bool> check_sections(const ArchiveView& v);
 
 class Storage;
 // An empty buffer of the archive's kind (uniform or prioritized, alpha, eviction) on

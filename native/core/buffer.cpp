@@ -12,12 +12,14 @@
 namespace replaykit {
 
 namespace {
-constexpr uint64_t kMaxCapacity = uint64_t(1) << 40;
+// "key 42 (entry 3)", or "entry 3 (not a key)" for kNotAKey.
+std::string key_text(uint64_t key, uint64_t i) {
+  if (key == kNotAKey) return "entry " + std::to_string(i) + " (not an item key)";
+  return "key " + std::to_string(key) + " (entry " + std::to_string(i) + ")";
+}
 
-std::string num(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+[[noreturn]] void overflow() {
+  fail(ErrorKind::Range, "these priorities would make the total priority (the sum of p^alpha) overflow a double");
 }
 }  // namespace
 
@@ -30,9 +32,7 @@ ReplayBuffer::ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<Prior
   if (cap == 0 || cap > kMaxCapacity)
     fail(ErrorKind::Range, "capacity must be an integer in [1, 2^40], got " + std::to_string(cap));
   if (prioritized) {
-    if (!std::isfinite(prioritized->alpha) || prioritized->alpha < 0)
-      fail(ErrorKind::Range, "alpha must be a finite number >= 0, got " + num(prioritized->alpha));
-    per_ = std::make_unique<PrioritizedSampler>(cap, prioritized->alpha);
+    per_ = std::make_unique<PrioritizedSampler>(cap, prioritized->alpha, prioritized->epsilon, prioritized->beta);
     eviction_ = prioritized->eviction;
   }
 }
@@ -66,6 +66,7 @@ double ReplayBuffer::min_priority() const {
 
 uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double* priorities) {
   if (n == 0) fail(ErrorKind::Shape, "a push needs at least one row");
+  storage_->check_intact();  // a file truncated from outside: refuse before anything changes
   if (priorities) {
     require_prioritized("an explicit priority");
     check_priorities(priorities, n);
@@ -73,41 +74,64 @@ uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double
   const uint64_t cap = capacity();
 
   if (eviction_ == Eviction::LowestPriority) {
-    // Each row evicts the lowest-priority item present when it arrives, exactly as a
-    // loop of single pushes would.
-    uint64_t slot = 0;
+    // Each row evicts the lowest-priority item present when it arrives, exactly as a loop of
+    // single pushes would. The slots and priorities are decided first, recording what each
+    // row replaces, so that a total that would overflow is undone before any row is stored.
+    update_slots_.resize(n);
+    undo_p_.resize(n);
+    undo_mass_.resize(n);
+    const double old_max = per_->max_priority();
+    uint64_t filled = writer_.length();
     for (uint64_t r = 0; r < n; ++r) {
-      slot = writer_.full() ? per_->lowest_slot() : writer_.length();
-      storage_->write(slot, 1, columns, r);
-      writer_.record(slot);
+      const uint64_t slot = filled < cap ? filled++ : per_->lowest_slot();
+      update_slots_[r] = slot;
+      undo_p_[r] = per_->priority(slot);
+      undo_mass_[r] = per_->mass(slot);
       per_->set_priority(slot, priorities ? priorities[r] : per_->max_priority());
     }
-    return writer_.key(slot);
+    if (!std::isfinite(per_->total())) {
+      for (uint64_t r = n; r-- > 0;) per_->put_back(update_slots_[r], undo_p_[r], undo_mass_[r]);
+      per_->set_max_priority(old_max);
+      overflow();
+    }
+    for (uint64_t r = 0; r < n; ++r) {
+      storage_->write(update_slots_[r], 1, columns, r);
+      writer_.record(update_slots_[r]);
+    }
+    return writer_.key(update_slots_[n - 1]);
   }
 
   // FIFO: rows that a later row of the same batch would overwrite are not copied.
-  const uint64_t first_slot = writer_.advance(n);
+  const uint64_t first_slot = writer_.cursor();
   const uint64_t skip = n > cap ? n - cap : 0;
   const uint64_t kept = n - skip;
   const uint64_t start = (first_slot + skip) % cap;
   const uint64_t head = std::min(kept, cap - start);  // rows before the ring wraps
-  storage_->write(start, head, columns, skip);
-  if (kept > head) storage_->write(0, kept - head, columns, skip + head);
   if (per_) {
+    // Priorities first: they are the one part that can still be refused (overflow).
+    bool ok;
     if (priorities) {
       // Every row, in order, as a loop of pushes would (a later row in the same slot wins;
       // overwritten rows still raise the running maximum), with the masses check_priorities
       // computed.
       update_slots_.resize(n);
       for (uint64_t r = 0; r < n; ++r) update_slots_[r] = (first_slot + r) % cap;
-      per_->set_priorities(update_slots_.data(), priorities, update_masses_.data(), n);
+      ok = per_->set_priorities(update_slots_.data(), priorities, update_masses_.data(), n);
     } else {
       update_slots_.resize(kept);
       update_values_.assign(kept, per_->max_priority());
+      update_masses_.resize(kept);
+      per_->masses(update_values_.data(), kept, update_masses_.data());
       for (uint64_t r = 0; r < kept; ++r) update_slots_[r] = (start + r) % cap;
-      per_->set_priorities(update_slots_.data(), update_values_.data(), kept);
+      ok = per_->set_priorities(update_slots_.data(), update_values_.data(), update_masses_.data(), kept);
     }
+    if (!ok) overflow();
   }
+  // Rows first, then the cursor: if the storage file is found truncated during the copy, the
+  // writer has not counted rows that are not there (the buffer refuses every later call anyway).
+  storage_->write(start, head, columns, skip);
+  if (kept > head) storage_->write(0, kept - head, columns, skip + head);
+  writer_.advance(n);
   return writer_.key((start + kept - 1) % cap);
 }
 
@@ -116,16 +140,16 @@ void ReplayBuffer::gather(const uint64_t* slots, uint64_t n, void* const* outs) 
 }
 
 void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, uint64_t* keys, float* weights,
-                          double beta) const {
+                          std::optional<double> beta) {
   const uint64_t len = length();
   if (n == 0) fail(ErrorKind::Range, "batch size must be at least 1");
   if (n > len)
     fail(ErrorKind::Range,
          "cannot sample " + std::to_string(n) + " items: only " + std::to_string(len) + " are stored");
-  if (weights && !(std::isfinite(beta) && beta >= 0)) fail(ErrorKind::Range, "beta must be a finite number >= 0");
+  if (weights && beta && !(std::isfinite(*beta) && *beta >= 0)) fail(ErrorKind::Range, "beta must be a finite number >= 0");
   scratch_.resize(n);
   if (per_)
-    per_->sample(len, n, words, scratch_.data(), weights, beta);
+    per_->sample(len, n, words, scratch_.data(), weights, beta ? *beta : per_->beta());
   else
     uniform_.sample(len, n, words, scratch_.data());
   // A key needs the slot's write count: a second random access per item. Prefetch those
@@ -136,12 +160,13 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
   }
   gather(scratch_.data(), n, outs);
   for (uint64_t i = 0; i < n; ++i) keys[i] = writer_.key(scratch_[i]);
+  if (per_) per_->advance();
 }
 
 template <typename T>
-uint64_t ReplayBuffer::update_priorities(const uint64_t* keys, uint64_t n, const T* deltas, double epsilon) {
-  require_prioritized("updatePriorities");
-  if (!(std::isfinite(epsilon) && epsilon > 0)) fail(ErrorKind::Range, "epsilon must be a finite number > 0");
+uint64_t ReplayBuffer::update_priorities(const uint64_t* keys, uint64_t n, const T* deltas) {
+  require_prioritized("a priority update");
+  const double epsilon = per_->epsilon();
   // Validate everything (each p^alpha computed once, all in one pass) before changing anything.
   update_values_.resize(n);
   update_masses_.resize(n);
@@ -149,18 +174,17 @@ uint64_t ReplayBuffer::update_priorities(const uint64_t* keys, uint64_t n, const
   for (uint64_t i = 0; i < n; ++i) {
     const double d = static_cast<double>(deltas[i]);
     if (!std::isfinite(d))
-      fail(ErrorKind::Range, "tdErrors[" + std::to_string(i) + "] must be finite, got " + num(d));
+      fail(ErrorKind::Range, "delta " + std::to_string(i) + " of the update must be finite, got " + num(d));
     update_values_[i] = std::fabs(d) + epsilon;
   }
   per_->masses(update_values_.data(), n, update_masses_.data());
   constexpr uint64_t kStale = ~uint64_t(0);
   for (uint64_t i = 0; i < n; ++i) {
     check_mass(update_values_[i], update_masses_[i],
-               [i] { return "the priority |tdErrors[" + std::to_string(i) + "]| + epsilon"; });
+               [i] { return "the priority |delta " + std::to_string(i) + "| + epsilon"; });
     const KeyState st = writer_.resolve(keys[i], &update_slots_[i]);
     if (st == KeyState::Unknown)
-      fail(ErrorKind::Range,
-           "indices[" + std::to_string(i) + "] = " + std::to_string(keys[i]) + " was never handed out");
+      fail(ErrorKind::Range, key_text(keys[i], i) + " was never handed out");
     if (st == KeyState::Stale) update_slots_[i] = kStale;
   }
   uint64_t live = 0;
@@ -170,12 +194,12 @@ uint64_t ReplayBuffer::update_priorities(const uint64_t* keys, uint64_t n, const
     update_values_[live] = update_values_[i];
     update_masses_[live++] = update_masses_[i];
   }
-  per_->set_priorities(update_slots_.data(), update_values_.data(), update_masses_.data(), live);
+  if (!per_->set_priorities(update_slots_.data(), update_values_.data(), update_masses_.data(), live)) overflow();
   return live;
 }
 
-template uint64_t ReplayBuffer::update_priorities<float>(const uint64_t*, uint64_t, const float*, double);
-template uint64_t ReplayBuffer::update_priorities<double>(const uint64_t*, uint64_t, const double*, double);
+template uint64_t ReplayBuffer::update_priorities<float>(const uint64_t*, uint64_t, const float*);
+template uint64_t ReplayBuffer::update_priorities<double>(const uint64_t*, uint64_t, const double*);
 
 void ReplayBuffer::top(uint64_t k, uint64_t* keys, double* priorities) const {
   require_prioritized("top");
@@ -211,9 +235,8 @@ void ReplayBuffer::read(const uint64_t* keys, uint64_t n, void* const* outs) con
   for (uint64_t i = 0; i < n; ++i) {
     const KeyState st = writer_.resolve(keys[i], &scratch_[i]);
     if (st != KeyState::Live)
-      fail(ErrorKind::Range, "indices[" + std::to_string(i) + "] = " + std::to_string(keys[i]) +
-                                 (st == KeyState::Stale ? " names an item that has been overwritten"
-                                                        : " was never handed out"));
+      fail(ErrorKind::Range, key_text(keys[i], i) + (st == KeyState::Stale ? " names an item that has been overwritten"
+                                                                             : " was never handed out"));
   }
   gather(scratch_.data(), n, outs);
 }
@@ -228,7 +251,9 @@ void ReplayBuffer::read_positions(const uint64_t* positions, uint64_t n, void* c
   scratch_.resize(n);
   for (uint64_t i = 0; i < n; ++i) {
     if (positions[i] >= len)
-      fail(ErrorKind::Range, "position " + std::to_string(positions[i]) + " is out of range: " + std::to_string(len) +
+      fail(ErrorKind::Range, (positions[i] == kNotAKey ? std::string("a position that is not an integer")
+                                                        : "position " + std::to_string(positions[i])) +
+                                 " is out of range: " + std::to_string(len) +
                                  " items are stored (positions 0 to " + std::to_string(len) + " - 1)");
     scratch_[i] = writer_.slot_at(positions[i]);
   }
@@ -237,40 +262,8 @@ void ReplayBuffer::read_positions(const uint64_t* positions, uint64_t n, void* c
   gather(scratch_.data(), n, outs);
 }
 
-namespace {
-// A key as the core counts it; false for a value that cannot be a key (skipped as unknown).
-inline bool key_value(uint64_t k, uint64_t* out) {
-  *out = k;
-  return true;
-}
-inline bool key_value(double k, uint64_t* out) {
-  if (!(k >= 0 && k <= 9007199254740992.0 && std::floor(k) == k)) return false;
-  *out = static_cast<uint64_t>(k);
-  return true;
-}
-}  // namespace
-
-template <typename K>
-uint64_t ReplayBuffer::read_live(const K* keys, uint64_t n_keys, uint64_t want, void* const* outs, uint64_t* keys_out,
-                                 uint64_t* got) const {
-  scratch_.resize(want);
-  uint64_t consumed = 0, found = 0, slot, key;
-  for (; consumed < n_keys && found < want; ++consumed) {
-    if (!key_value(keys[consumed], &key) || writer_.resolve(key, &slot) != KeyState::Live) continue;
-    keys_out[found] = key;
-    scratch_[found++] = slot;
-  }
-  gather(scratch_.data(), found, outs);
-  *got = found;
-  return consumed;
-}
-
-template uint64_t ReplayBuffer::read_live<uint64_t>(const uint64_t*, uint64_t, uint64_t, void* const*, uint64_t*,
-                                                    uint64_t*) const;
-template uint64_t ReplayBuffer::read_live<double>(const double*, uint64_t, uint64_t, void* const*, uint64_t*,
-                                                  uint64_t*) const;
-
 void ReplayBuffer::clear() {
+  storage_->check_intact();
   writer_.clear();
   storage_->clear();
   if (per_) per_->clear();

@@ -1,6 +1,7 @@
 // replaykit core: error kinds shared by the core and the binding.
 // The core has no Node headers; the binding maps each kind to a JS error class.
 #pragma once
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -21,5 +22,12 @@ class Error : public std::runtime_error {
 };
 
 [[noreturn]] inline void fail(ErrorKind kind, const std::string& message) { throw Error(kind, message); }
+
+// A double as messages show it: 17 significant digits, so that the value reads back exactly.
+inline std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
 
 }  // namespace replaykit

@@ -63,9 +63,15 @@ Field make_field(std::string name, Dtype dtype, std::vector<uint64_t> shape) {
 
 Schema::Schema(std::vector<Field> fields) : fields_(std::move(fields)) {
   if (fields_.empty()) fail(ErrorKind::Shape, "a schema needs at least one field");
+  if (fields_.size() > kMaxFields)
+    fail(ErrorKind::Shape, "a schema has at most " + std::to_string(kMaxFields) + " fields, got " +
+                               std::to_string(fields_.size()));
   std::set<std::string> seen;
   for (const Field& f : fields_) {
     if (f.name.empty()) fail(ErrorKind::Shape, "a field name must not be empty");
+    if (f.name.size() > kMaxNameBytes)
+      fail(ErrorKind::Shape, "field '" + f.name.substr(0, 40) + "...': a name has at most " +
+                                 std::to_string(kMaxNameBytes) + " bytes, got " + std::to_string(f.name.size()));
     if (!seen.insert(f.name).second) fail(ErrorKind::Shape, "duplicate field name '" + f.name + "'");
     if (row_bytes_ > kMaxRowBytes) fail(ErrorKind::Shape, "a transition is too large");
     row_bytes_ += f.row_bytes;

@@ -36,7 +36,20 @@ int main(int argc, char** argv) {
       const void* cols[4] = {obs.data(), a.data(), done.data(), img.data()};
       if (n) b.push(cols, n, per ? pr.data() : nullptr);
       ArchiveMeta meta;
-      meta.has_epoch = n == 3;
+      meta.rng_state[0] = 12345;
+      meta.seed = 7;
+      if (n == 3) {  // an epoch in progress over the 3 items
+        meta.has_epoch = true;
+        meta.epoch.n_epochs = 2;
+        meta.epoch.epoch = 1;
+        meta.epoch.cursor = 1;
+        meta.epoch.batch_size = 2;
+        meta.epoch.flags = kEpochIterator | kEpochShuffle | kEpochHasKeys;
+        meta.epoch_keys = {2, 0, 1};
+      } else if (n == 11) {  // random batches
+        meta.has_epoch = true;
+        meta.epoch.random_batch_size = 4;
+      }
       const auto bytes = encode_archive(b, meta);
       const std::string path = dir + "/seed-" + std::to_string(made++) + ".rkb";
       FILE* f = std::fopen(path.c_str(), "wb");

@@ -70,7 +70,7 @@ inline std::vector<uint32_t> words(uint64_t n, uint32_t seed) {
 }
 
 // `rounds` batches of `per_round` items, concatenated.
-inline Batch sample_rounds(const ReplayBuffer& b, uint64_t per_round, uint64_t rounds, uint32_t seed,
+inline Batch sample_rounds(ReplayBuffer& b, uint64_t per_round, uint64_t rounds, uint32_t seed,
                            double beta = 0.4) {
   Batch all(per_round * rounds), one(per_round);
   for (uint64_t r = 0; r < rounds; ++r) {

@@ -4,12 +4,27 @@
 #include <cstring>
 
 #include "archive.h"
+#include "crc32.h"
 #include "helpers.h"
 
 using namespace rk_test;
 
 namespace {
-std::vector<uint8_t> archive_bytes(const ReplayBuffer& b, ArchiveMeta meta = {}) { return encode_archive(b, meta); }
+// A facade's generator state is never all zero (parse_archive refuses one that is).
+ArchiveMeta meta_of(bool epoch = false) {
+  ArchiveMeta m;
+  m.rng_state[0] = 0x12345;
+  m.seed = 7;
+  if (epoch) {  // an iterator set up but not yet begun
+    m.has_epoch = true;
+    m.epoch.n_epochs = 1;
+    m.epoch.batch_size = 4;
+    m.epoch.flags = kEpochIterator | kEpochShuffle;
+  }
+  return m;
+}
+
+std::vector<uint8_t> archive_bytes(const ReplayBuffer& b, const ArchiveMeta& meta = meta_of()) { return encode_archive(b, meta); }
 
 std::unique_ptr<ReplayBuffer> fresh_like(const ArchiveView& v, std::unique_ptr<Storage> storage = nullptr) {
   return make_buffer_for(v, std::move(storage));
@@ -42,7 +57,7 @@ TEST_CASE("an archive restores a buffer exactly: state, keys, priorities, and th
       if (per && n) {  // exercise updates too
         uint64_t k = b->writer().key(0);
         float d = 3.5f;
-        b->update_priorities(&k, 1, &d, 0.01);
+        b->update_priorities(&k, 1, &d);
       }
       const auto bytes = archive_bytes(*b);
       const ArchiveView v = parse_archive(bytes.data(), bytes.size());
@@ -95,9 +110,7 @@ TEST_CASE("every truncation and every flipped header byte is an Archive error, n
   lowest.eviction = Eviction::LowestPriority;
   auto b = make_buffer(9, lowest);
   fill(*b, 12, 9);
-  ArchiveMeta meta;
-  meta.has_epoch = true;
-  meta.epoch.key_count = 0;
+  const ArchiveMeta meta = meta_of(true);
   const auto good = archive_bytes(*b, meta);
   for (uint64_t cut = 0; cut < good.size(); cut += (cut < 600 ? 1 : 37)) {
     try {
@@ -177,4 +190,269 @@ TEST_CASE("lying headers are refused without large allocations") {
   std::vector<uint8_t> junk(4096, 0xAB);
   CHECK(rejects(junk));
   CHECK(rejects(std::vector<uint8_t>{}));
+}
+
+// ---- checksums, the exporter, crafted archives (issue 11: the format owned by the core;
+// issue 12, items 1, 13, 17, 18) ----
+
+namespace {
+// Recomputes every checksum, so that a test can make a file that lies in content only.
+void reseal(std::vector<uint8_t>& a) {
+  ArchiveHeader h;
+  std::memcpy(&h, a.data(), sizeof h);
+  const uint64_t table_end = sizeof h + uint64_t(h.section_count) * sizeof(SectionEntry);
+  for (uint32_t i = 0; i < h.section_count; ++i) {
+    SectionEntry e;
+    std::memcpy(&e, a.data() + sizeof h + i * sizeof e, sizeof e);
+    e.crc = crc32(a.data() + e.offset, e.length);
+    std::memcpy(a.data() + sizeof h + i * sizeof e, &e, sizeof e);
+  }
+  const uint32_t crc = header_crc(a.data(), table_end);
+  std::memcpy(a.data() + offsetof(ArchiveHeader, header_crc), &crc, sizeof crc);
+}
+
+ErrorKind load_error(const std::vector<uint8_t>& a) {
+  try {
+    const ArchiveView v = parse_archive(a.data(), a.size());
+    auto b = make_buffer_for(v);
+    b->restore(v);
+  } catch (const Error& e) {
+    return e.kind();
+  }
+  return ErrorKind::State;  // "no error": never what a test expects here
+}
+
+template <typename Edit>
+std::vector<uint8_t> with_header(std::vector<uint8_t> a, Edit edit) {
+  ArchiveHeader h;
+  std::memcpy(&h, a.data(), sizeof h);
+  edit(h);
+  std::memcpy(a.data(), &h, sizeof h);
+  reseal(a);
+  return a;
+}
+
+// The epoch record of an archive that has one, edited and resealed.
+template <typename Edit>
+std::vector<uint8_t> with_epoch(std::vector<uint8_t> a, Edit edit) {
+  const ArchiveView v = parse_archive(a.data(), a.size());
+  const uint64_t at = v.sections[v.epoch].offset;
+  EpochRecord r;
+  std::memcpy(&r, a.data() + at, sizeof r);
+  edit(r, reinterpret_cast<double*>(a.data() + at + sizeof r));
+  std::memcpy(a.data() + at, &r, sizeof r);
+  reseal(a);
+  return a;
+}
+
+std::unique_ptr<ReplayBuffer> prioritized_buffer(uint64_t cap, uint64_t n) {
+  PrioritizedOptions o;
+  o.alpha = 0.7;
+  auto b = make_buffer(cap, o);
+  fill(*b, n, 4);
+  return b;
+}
+}  // namespace
+
+TEST_CASE("the exporter's bytes are the same whatever the chunk size, and every checksum holds") {
+  auto b = prioritized_buffer(13, 30);
+  ArchiveMeta meta = meta_of(true);
+  meta.epoch.epoch = 1;
+  meta.epoch.cursor = 2;
+  meta.epoch.flags |= kEpochHasKeys;
+  meta.epoch_keys = {1, 5, 27, 3};
+  const auto whole = encode_archive(*b, meta);
+  for (uint64_t chunk : {1ull, 3ull, 8ull, 63ull, 64ull, 100ull, 4096ull, 1ull << 20}) {
+    ArchiveExporter x(*b, meta);
+    std::vector<uint8_t> out(x.file_bytes(), 0), buf(chunk);
+    uint64_t position = 0, written = 0;
+    for (uint64_t n; (n = x.next(buf.data(), buf.size(), &position)) != 0; written += n) {
+      REQUIRE(n <= chunk);
+      std::memcpy(out.data() + position, buf.data(), n);
+    }
+    CHECK(x.done());
+    const auto head = x.head();
+    CHECK(written + head.size() == x.write_bytes());
+    std::memcpy(out.data(), head.data(), head.size());
+    CHECK(out == whole);
+    x.check_head(head.data(), head.size());
+  }
+  const ArchiveView v = parse_archive(whole.data(), whole.size());
+  ChecksumVerifier verifier;
+  uint64_t steps = 0;
+  while (!verifier.step(v, 100)) ++steps;
+  CHECK(steps > 5);
+  for (bool ok : check_sections(v)) CHECK(ok);
+}
+
+TEST_CASE("the exporter's head is known only at the end; a head that does not read back is refused") {
+  auto b = prioritized_buffer(8, 5);
+  ArchiveExporter x(*b, meta_of());
+  CHECK_THROWS_AS(x.head(), Error);
+  std::vector<uint8_t> buf(1 << 16);
+  uint64_t position;
+  while (x.next(buf.data(), buf.size(), &position)) {
+  }
+  auto head = x.head();
+  x.check_head(head.data(), head.size());
+  for (size_t at : {size_t(0), size_t(40), size_t(252), head.size() - 8}) {  // magic, capacity, the crc, a section crc
+    auto bad = head;
+    bad[at] ^= 4;
+    CHECK_THROWS_AS(x.check_head(bad.data(), bad.size()), Error);
+  }
+  CHECK_THROWS_AS(x.check_head(head.data(), head.size() - 1), Error);
+}
+
+TEST_CASE("an epoch section with no keys gets its real checksum and loads (issue 12, item 1)") {
+  auto b = prioritized_buffer(8, 6);
+  for (bool random : {false, true}) {
+    ArchiveMeta meta = meta_of(!random);
+    if (random) {  // getStepsAndIterator({ nEpochs: 0 }): random batches, no iterator
+      meta.has_epoch = true;
+      meta.epoch.random_batch_size = 4;
+    }
+    const auto a = encode_archive(*b, meta);
+    const ArchiveView v = parse_archive(a.data(), a.size());
+    CHECK(v.sections[v.epoch].crc == crc32(a.data() + v.sections[v.epoch].offset, sizeof(EpochRecord)));
+    CHECK(v.sections[v.epoch].crc != 0);
+    ChecksumVerifier verifier;
+    CHECK(verifier.step(v, ~uint64_t(0)));
+    auto again = make_buffer_for(v);
+    again->restore(v);
+  }
+}
+
+TEST_CASE("a corrupt section is named by the verifier; the header checksum is checked by parse") {
+  auto b = prioritized_buffer(8, 6);
+  auto a = encode_archive(*b, meta_of());
+  const ArchiveView v = parse_archive(a.data(), a.size());
+  a[v.sections[v.field_data[1]].offset + 3] ^= 1;  // field 'obs'
+  const ArchiveView corrupt = parse_archive(a.data(), a.size());
+  ChecksumVerifier verifier;
+  try {
+    while (!verifier.step(corrupt, 7)) {
+    }
+    FAIL("no throw");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::Archive);
+    CHECK(std::string(e.what()).find("field data section (field 'obs')") != std::string::npos);
+  }
+  CHECK(check_sections(corrupt)[v.field_data[1]] == false);
+  auto head = encode_archive(*b, meta_of());
+  head[offsetof(ArchiveHeader, seed)] ^= 1;  // a free-form header byte: only the checksum catches it
+  CHECK_THROWS_AS(parse_archive(head.data(), head.size()), Error);
+}
+
+TEST_CASE("crafted archives with valid checksums but impossible state are refused with Error(Archive)") {
+  auto b = prioritized_buffer(8, 6);
+  ArchiveMeta meta = meta_of(true);
+  meta.epoch.epoch = 1;
+  meta.epoch.flags |= kEpochHasKeys;
+  meta.epoch_keys = {0, 1, 2};
+  const auto good = encode_archive(*b, meta);
+  CHECK(load_error(good) == ErrorKind::State);  // loads
+  // the maximum priority below a stored priority
+  CHECK(load_error(with_header(good, [](ArchiveHeader& h) { h.max_priority = 0.5; })) == ErrorKind::Archive);
+  // header values out of range: a seed that is NaN or not a safe integer, betaFrames >= 2^53, progress beyond 2^53
+  CHECK(load_error(with_header(good, [](ArchiveHeader& h) { h.seed = NAN; })) == ErrorKind::Archive);
+  CHECK(load_error(with_header(good, [](ArchiveHeader& h) { h.seed = 1.5; })) == ErrorKind::Archive);
+  CHECK(load_error(with_header(good, [](ArchiveHeader& h) { h.seed = 9007199254740992.0; })) == ErrorKind::Archive);
+  CHECK(load_error(with_header(good, [](ArchiveHeader& h) { h.beta_frames = (uint64_t(1) << 53) + 1; })) ==
+        ErrorKind::Archive);
+  CHECK(load_error(with_header(good, [](ArchiveHeader& h) { h.sample_calls = uint64_t(1) << 60; })) ==
+        ErrorKind::Archive);
+  // an all-zero generator state (issue 12, item 13)
+  CHECK(load_error(with_header(good, [](ArchiveHeader& h) { std::memset(h.rng_state, 0, sizeof h.rng_state); })) ==
+        ErrorKind::Archive);
+  // epoch keys that are NaN, fractional, or never issued
+  CHECK(load_error(with_epoch(good, [](EpochRecord&, double* k) { k[1] = NAN; })) == ErrorKind::Archive);
+  CHECK(load_error(with_epoch(good, [](EpochRecord&, double* k) { k[1] = 0.5; })) == ErrorKind::Archive);
+  CHECK(load_error(with_epoch(good, [](EpochRecord&, double* k) { k[2] = 1e6; })) == ErrorKind::Archive);
+  // absurd random batch sizes, an epoch batch size of 0, impossible counts and flags
+  auto random = [](EpochRecord& r, uint64_t n) {
+    r = EpochRecord{};
+    r.random_batch_size = n;
+  };
+  ArchiveMeta rmeta = meta_of();
+  rmeta.has_epoch = true;
+  rmeta.epoch.random_batch_size = 3;
+  const auto rgood = encode_archive(*b, rmeta);
+  CHECK(load_error(rgood) == ErrorKind::State);
+  CHECK(load_error(with_epoch(rgood, [&](EpochRecord& r, double*) { random(r, 9); })) == ErrorKind::Archive);
+  CHECK(load_error(with_epoch(rgood, [&](EpochRecord& r, double*) { random(r, uint64_t(1) << 40); })) ==
+        ErrorKind::Archive);
+  CHECK(load_error(with_epoch(rgood, [&](EpochRecord& r, double*) { random(r, 0); })) == ErrorKind::Archive);
+  CHECK(load_error(with_epoch(good, [](EpochRecord& r, double*) { r.batch_size = 0; })) == ErrorKind::Archive);
+  CHECK(load_error(with_epoch(good, [](EpochRecord& r, double*) { r.epoch = 5; })) == ErrorKind::Archive);
+  CHECK(load_error(with_epoch(good, [](EpochRecord& r, double*) { r.flags |= 1u << 7; })) == ErrorKind::Archive);
+  CHECK(load_error(with_epoch(good, [](EpochRecord& r, double*) { r.random_batch_size = 2; })) == ErrorKind::Archive);
+  CHECK(load_error(with_epoch(good, [](EpochRecord& r, double*) { r.cursor = 4; })) == ErrorKind::Archive);
+}
+
+TEST_CASE("priorities whose total overflows are refused by restore, which leaves the buffer empty") {
+  PrioritizedOptions o;
+  o.alpha = 1.0;
+  auto b = make_buffer(4, o);
+  Rows rows(0, 2);
+  std::vector<double> p = {1e307, 1e307};
+  b->push(rows.cols, 2, p.data());
+  auto a = encode_archive(*b, meta_of());
+  const ArchiveView v0 = parse_archive(a.data(), a.size());
+  double huge[2] = {1e308, 1e308};
+  std::memcpy(a.data() + v0.sections[v0.priorities].offset, huge, sizeof huge);
+  a = with_header(a, [](ArchiveHeader& h) { h.max_priority = 1e308; });
+  const ArchiveView v = parse_archive(a.data(), a.size());
+  auto again = make_buffer_for(v);
+  try {
+    again->restore(v);
+    FAIL("no throw");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::Archive);
+  }
+  CHECK(again->length() == 0);
+}
+
+TEST_CASE("the archive carries the prioritized state; a uniform one holds zeros, and older ones still load") {
+  PrioritizedOptions o;
+  o.alpha = 0.8;
+  o.epsilon = 0.125;
+  o.beta = BetaSchedule{0.3, 0.9, 77};
+  auto b = make_buffer(8, o);
+  fill(*b, 8, 2);
+  Batch out(3);
+  auto w = words(3, 9);
+  for (int i = 0; i < 5; ++i) b->sample(3, w.data(), out.outs, out.keys.data(), out.weights.data());
+  const auto a = encode_archive(*b, meta_of());
+  const ArchiveView v = parse_archive(a.data(), a.size());
+  CHECK(v.header.epsilon == 0.125);
+  CHECK(v.header.beta_frames == 77);
+  CHECK(v.header.sample_calls == 5);
+  auto again = make_buffer_for(v);
+  again->restore(v);
+  CHECK(again->prioritized_sampler()->beta() == b->prioritized_sampler()->beta());
+  CHECK(again->prioritized_sampler()->epsilon() == 0.125);
+  // a buffer of other prioritized options refuses it
+  PrioritizedOptions other = o;
+  other.epsilon = 0.5;
+  auto mismatched = make_buffer(8, other);
+  CHECK_THROWS_AS(mismatched->restore(v), Error);
+
+  auto u = make_buffer(8);
+  fill(*u, 5, 1);
+  auto ua = encode_archive(*u, meta_of());
+  const ArchiveView uv = parse_archive(ua.data(), ua.size());
+  CHECK(uv.header.alpha == 0);
+  CHECK(uv.header.beta_start == 0);
+  CHECK(uv.header.epsilon == 0);
+  CHECK(uv.header.max_priority == 0);
+  CHECK(uv.header.beta_frames == 0);
+  // as the facade wrote them before: its defaults in a uniform buffer's header
+  auto old = with_header(ua, [](ArchiveHeader& h) {
+    h.beta_start = 0.4;
+    h.beta_end = 1;
+    h.epsilon = 1e-6;
+    h.beta_frames = 100000;
+    h.max_priority = 1;
+  });
+  CHECK(load_error(old) == ErrorKind::State);
 }

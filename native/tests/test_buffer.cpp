@@ -85,7 +85,7 @@ TEST_CASE("bad calls throw the right kind and change nothing") {
   CHECK_THROWS_AS(b->push(rows.cols, 0, nullptr), Error);
   double deltas[1] = {1.0};
   uint64_t keys[1] = {0};
-  CHECK_THROWS_AS(b->update_priorities(keys, 1, deltas, 1e-6), Error);
+  CHECK_THROWS_AS(b->update_priorities(keys, 1, deltas), Error);
   CHECK(state_of(*b) == before);
 }
 

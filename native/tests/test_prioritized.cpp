@@ -13,10 +13,11 @@
 using namespace rk_test;
 
 namespace {
-PrioritizedOptions per(double alpha, Eviction e = Eviction::Fifo) {
+PrioritizedOptions per(double alpha, Eviction e = Eviction::Fifo, double epsilon = 1e-6) {
   PrioritizedOptions o;
   o.alpha = alpha;
   o.eviction = e;
+  o.epsilon = epsilon;
   return o;
 }
 }  // namespace
@@ -69,13 +70,13 @@ TEST_CASE("importance-sampling weights follow the formula, normalised by the buf
 }
 
 TEST_CASE("new items get the largest priority seen so far") {
-  auto b = make_buffer(10, per(1.0));
+  auto b = make_buffer(10, per(1.0, Eviction::Fifo, 0.5));
   Rows a(0, 1);
   b->push(a.cols, 1, nullptr);
   CHECK(b->priority_of_slot(0) == 1.0);
   double deltas[1] = {6.5};
   uint64_t keys[1] = {0};
-  CHECK(b->update_priorities(keys, 1, deltas, 0.5) == 1);
+  CHECK(b->update_priorities(keys, 1, deltas) == 1);
   CHECK(b->priority_of_slot(0) == 7.0);
   CHECK(b->max_priority() == 7.0);
   Rows c(1, 1);
@@ -86,23 +87,23 @@ TEST_CASE("new items get the largest priority seen so far") {
 }
 
 TEST_CASE("updates for overwritten items are ignored; unknown keys and NaN throw and apply nothing") {
-  auto b = make_buffer(2, per(1.0));
+  auto b = make_buffer(2, per(1.0, Eviction::Fifo, 1.0));
   Rows rows(0, 3);  // id 0 (key 0) is overwritten by id 2 (key 2)
   b->push(rows.cols, 3, nullptr);
   uint64_t keys[3] = {0, 1, 2};
   float deltas[3] = {5, 6, 7};
-  CHECK(b->update_priorities(keys, 3, deltas, 1.0) == 2);
+  CHECK(b->update_priorities(keys, 3, deltas) == 2);
   CHECK(b->priority_of_slot(0) == 8.0);  // id 2 got 7 + 1, not id 0's 5 + 1
   CHECK(b->priority_of_slot(1) == 7.0);
   const auto before = state_of(*b);
   uint64_t bad_keys[2] = {1, 99};
   float ok_deltas[2] = {1, 1};
-  CHECK_THROWS_AS(b->update_priorities(bad_keys, 2, ok_deltas, 1.0), Error);
+  CHECK_THROWS_AS(b->update_priorities(bad_keys, 2, ok_deltas), Error);
   uint64_t good_keys[2] = {1, 2};
   float nan_deltas[2] = {1, NAN};
-  CHECK_THROWS_AS(b->update_priorities(good_keys, 2, nan_deltas, 1.0), Error);
+  CHECK_THROWS_AS(b->update_priorities(good_keys, 2, nan_deltas), Error);
   double inf_deltas[2] = {1, INFINITY};
-  CHECK_THROWS_AS(b->update_priorities(good_keys, 2, inf_deltas, 1.0), Error);
+  CHECK_THROWS_AS(b->update_priorities(good_keys, 2, inf_deltas), Error);
   CHECK(state_of(*b) == before);
 }
 
@@ -261,6 +262,154 @@ TEST_CASE("a priority whose p^alpha overflows or underflows is refused, never st
   b->push(rows.cols, 1, nullptr);
   uint64_t key = 0;
   double delta = 1e200;
-  CHECK_THROWS_AS(b->update_priorities(&key, 1, &delta, 1e-6), Error);
+  CHECK_THROWS_AS(b->update_priorities(&key, 1, &delta), Error);
   CHECK(b->priority_of_slot(0) == 1.0);
+}
+
+// ---- the prioritized state in one place: schedule, epsilon, overflow, the weight floor ----
+
+TEST_CASE("beta follows start + (end - start) * min(1, draws / frames), one draw per sample, bit for bit") {
+  PrioritizedOptions o = per(0.6);
+  o.beta = BetaSchedule{0.4, 1.0, 10};
+  auto b = make_buffer(16, o);
+  Rows rows(0, 16);
+  b->push(rows.cols, 16, nullptr);
+  const PrioritizedSampler& s = *b->prioritized_sampler();
+  for (uint64_t k = 0; k < 14; ++k) {
+    const double frames = 10;  // the facade's former expression, evaluated the same way
+    const double want = 0.4 + (1.0 - 0.4) * std::min(1.0, double(k) / frames);
+    CHECK(s.draws() == k);
+    CHECK(s.beta() == want);
+    Batch out(4);
+    auto w = words(4, uint32_t(k));
+    if (k == 3)
+      b->sample(4, w.data(), out.outs, out.keys.data(), out.weights.data(), 0.0);  // an override still advances
+    else
+      b->sample(4, w.data(), out.outs, out.keys.data(), out.weights.data());
+  }
+  CHECK(s.beta() == 1.0);
+  b->clear();  // the schedule keeps its progress, as it always has
+  CHECK(s.draws() == 14);
+}
+
+TEST_CASE("a sample that fails does not advance the schedule; weights use the schedule's beta") {
+  PrioritizedOptions o = per(1.0);
+  o.beta = BetaSchedule{0.5, 0.5, 100};
+  auto b = make_buffer(8, o);
+  Rows rows(0, 2);
+  std::vector<double> p = {1.0, 4.0};
+  b->push(rows.cols, 2, p.data());
+  Batch out(3);
+  auto w = words(3, 1);
+  CHECK_THROWS_AS(b->sample(3, w.data(), out.outs, out.keys.data(), out.weights.data()), Error);
+  CHECK(b->prioritized_sampler()->draws() == 0);
+  Batch two(2);
+  b->sample(2, w.data(), two.outs, two.keys.data(), two.weights.data());
+  for (int i = 0; i < 2; ++i)  // w = (min p / p)^beta with alpha 1
+    CHECK(two.weights[i] == static_cast<float>(det_pow(1.0 / p[size_t(two.id[i])], 0.5)));
+}
+
+TEST_CASE("prioritized options out of range are refused by the sampler") {
+  auto refuses = [](PrioritizedOptions o) {
+    try {
+      make_buffer(4, o);
+      return false;
+    } catch (const Error& e) {
+      return e.kind() == ErrorKind::Range;
+    }
+  };
+  PrioritizedOptions o = per(0.6);
+  o.epsilon = 0;
+  CHECK(refuses(o));
+  o = per(0.6);
+  o.beta.frames = 0;
+  CHECK(refuses(o));
+  o.beta.frames = (uint64_t(1) << 53) + 1;
+  CHECK(refuses(o));
+  o = per(0.6);
+  o.beta.start = -1;
+  CHECK(refuses(o));
+  o = per(0.6);
+  o.beta.end = NAN;
+  CHECK(refuses(o));
+  CHECK(refuses(per(-0.5)));
+  CHECK(refuses(per(INFINITY)));
+}
+
+TEST_CASE("updates that would make the total priority overflow are refused and change nothing (issue 12, item 11)") {
+  auto b = make_buffer(4, per(1.0));
+  Rows rows(0, 2);
+  b->push(rows.cols, 2, nullptr);
+  const auto before = state_of(*b);
+  uint64_t keys[2] = {0, 1};
+  double deltas[2] = {1e308, 1e308};
+  try {
+    b->update_priorities(keys, 2, deltas);
+    FAIL("no throw");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::Range);
+  }
+  CHECK(state_of(*b) == before);
+  CHECK(b->max_priority() == 1.0);
+  // One alone fits: then a push at the running maximum (1e308) would overflow, and is refused.
+  CHECK(b->update_priorities(keys, 1, deltas) == 1);
+  CHECK(std::isfinite(b->total_priority()));
+  const auto after_one = state_of(*b);
+  Rows more(10, 1);
+  CHECK_THROWS_AS(b->push(more.cols, 1, nullptr), Error);
+  CHECK(state_of(*b) == after_one);
+  CHECK(b->length() == 2);
+  std::vector<double> big = {1e308};
+  CHECK_THROWS_AS(b->push(more.cols, 1, big.data()), Error);
+  CHECK(state_of(*b) == after_one);
+  // Sampling still spreads over both items, not collapsing onto one.
+  Batch out(2);
+  auto w = words(2, 5);
+  b->sample(2, w.data(), out.outs, out.keys.data(), out.weights.data());
+  CHECK(std::isfinite(b->total_priority()));
+}
+
+TEST_CASE("lowest-priority pushes that would overflow are refused, every evicted item kept") {
+  auto b = make_buffer(2, per(1.0, Eviction::LowestPriority));
+  Rows rows(0, 2);
+  std::vector<double> p = {1e308, 1.0};
+  b->push(rows.cols, 2, p.data());
+  const auto before = state_of(*b);
+  const uint64_t inserted = b->writer().inserted_count();
+  Rows more(5, 2);
+  std::vector<double> q = {2.0, 1e308};  // the second row would evict the 2 and sum to 2e308
+  CHECK_THROWS_AS(b->push(more.cols, 2, q.data()), Error);
+  CHECK(state_of(*b) == before);
+  CHECK(b->writer().inserted_count() == inserted);
+  CHECK(b->max_priority() == 1e308);
+  std::vector<double> ok = {3.0, 0.5};
+  b->push(more.cols, 2, ok.data());  // usable afterwards: each row evicts the lowest in turn
+  CHECK(b->priority_of_slot(1) == 0.5);
+}
+
+TEST_CASE("a weight that underflows float32 is the smallest positive float32, not 0 (issue 12, item 12)") {
+  auto b = make_buffer(2, per(1.0));
+  Rows rows(0, 2);
+  std::vector<double> p = {1e-300, 1e300};
+  b->push(rows.cols, 2, p.data());
+  for (uint32_t seed = 0; seed < 20; ++seed) {
+    Batch out(2);
+    auto w = words(2, seed);
+    b->sample(2, w.data(), out.outs, out.keys.data(), out.weights.data(), 1.0);
+    for (int i = 0; i < 2; ++i) {
+      CHECK(out.weights[i] > 0.0f);
+      CHECK(out.weights[i] <= 1.0f);
+      if (out.id[i] == 1) CHECK(out.weights[i] == std::numeric_limits<float>::denorm_min());
+    }
+  }
+}
+
+TEST_CASE("update_priorities uses the buffer's epsilon") {
+  auto b = make_buffer(4, per(1.0, Eviction::Fifo, 0.25));
+  Rows rows(0, 1);
+  b->push(rows.cols, 1, nullptr);
+  uint64_t key = 0;
+  float delta = -2.0f;
+  b->update_priorities(&key, 1, &delta);
+  CHECK(b->priority_of_slot(0) == 2.25);
 }

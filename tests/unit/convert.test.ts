@@ -6,20 +6,10 @@
 import * as vm from 'node:vm';
 import { DtypeError, OutOfRangeError, ShapeError } from 'replaykit';
 import { column, element, float64, writeRow } from '../../lib/buffer/convert';
+import { expectError } from '../helpers';
 import type { ResolvedField } from '../../lib/schema/fields';
 import type { Dtype } from '../../lib/schema/dtypes';
 
-/** Asserts that `fn` throws an error of class `cls` with exactly `message`. */
-function expectError(fn: () => unknown, cls: new (message: string) => Error, message: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(cls);
-  expect((caught as Error).message).toBe(message);
-}
 
 const field = (dtype: Dtype, shape: number[] = []): ResolvedField => ({ name: 'f', dtype, shape, elems: shape.reduce((a, b) => a * b, 1) });
 

@@ -21,7 +21,7 @@ describe('the public classes', () => {
     const per = new PrioritizedReplayBuffer(options);
     expect(inspect(rb, { breakLength: Infinity })).toBe("ReplayBuffer { capacity: 8, seed: 1, storage: { type: 'memory' } }");
     expect(inspect(per, { breakLength: Infinity })).toBe("PrioritizedReplayBuffer { capacity: 8, seed: 1, storage: { type: 'memory' } }");
-    expect(Object.getOwnPropertyNames(rb).sort()).toEqual(['capacity', 'seed', 'storage']);
+    expect(Object.getOwnPropertyNames(rb).sort()).toEqual(['capacity', 'notCloneable', 'seed', 'storage']);
     expect(Object.getOwnPropertySymbols(rb)).toEqual([]);
     rb.close();
     per.close();

@@ -5,22 +5,12 @@
 import * as path from 'node:path';
 import { DtypeError, OutOfRangeError, ShapeError } from 'replaykit';
 import { allocate, resolveFields } from '../../lib/schema/fields';
+import { expectError } from '../helpers';
 import { resolveStorage } from '../../lib/schema/storage';
 import { checkInteger, checkNumber } from '../../lib/schema/checks';
 import { describe as describeValue, typedArrayTag } from '../../lib/schema/dtypes';
 import type { BufferOptions } from '../../lib/schema/types';
 
-/** Asserts that `fn` throws an error of class `cls` with exactly `message`. */
-function expectError(fn: () => unknown, cls: new (message: string) => Error, message: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(cls);
-  expect((caught as Error).message).toBe(message);
-}
 
 const fieldsOf = (o: unknown) => resolveFields(o as BufferOptions).map((f) => [f.name, f.dtype, [...f.shape], f.elems]);
 
@@ -80,7 +70,7 @@ describe('resolveStorage', () => {
     expectError(() => resolveStorage({ type: 'disk', path: 'a' }, 8), OutOfRangeError, `storage.type must be 'memory', 'mmap' or 'tiered', got "disk"`);
     expect(() => resolveStorage({ type: 'mmap', path: '' }, 8)).toThrow(OutOfRangeError);
     expect(() => resolveStorage({ type: 'mmap', path: 'a\0b' }, 8)).toThrow(OutOfRangeError);
-    expectError(() => resolveStorage({ type: 'tiered', path: 'a', hotCapacity: 8 }, 8), OutOfRangeError, 'storage.hotCapacity must be an integer in [1, 7], got 8');
+    expectError(() => resolveStorage({ type: 'tiered', path: 'a', hotCapacity: 8 }, 8), OutOfRangeError, 'storage.hotCapacity must be less than capacity: capacity must exceed hotCapacity (capacity 8, hotCapacity 8)');
     expect(() => resolveStorage({ type: 'tiered', path: 'a', hotCapacity: 0 }, 8)).toThrow(OutOfRangeError);
   });
 });

@@ -1,0 +1,448 @@
+// NativeBuffer: the core's ReplayBuffer as a JS object.
+//
+// Contract (lib/native/contract.ts, NativeBuffer and NativeSpec): whole columns cross the boundary once
+// per call; the facade allocates the output typed arrays and passes them in. The binding
+// checks what memory safety needs (types, lengths, a live buffer); the facade has validated
+// the user's input and the core asserts its own invariants.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "addon.h"
+#include "archive.h"
+#include "archive_object.h"
+#include "buffer.h"
+#include "convert.h"
+#include "error.h"
+#include "errors.h"
+#include "random.h"
+
+namespace replaykit_node {
+
+using replaykit::ErrorKind;
+using replaykit::fail;
+
+namespace {
+
+class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<NativeBuffer> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(
+        env, "NativeBuffer",
+        {
+            InstanceMethod("push", &NativeBuffer::method<&NativeBuffer::Push>),
+            InstanceMethod("sample", &NativeBuffer::method<&NativeBuffer::Sample>),
+            InstanceMethod("updatePriorities", &NativeBuffer::method<&NativeBuffer::UpdatePriorities>),
+            InstanceMethod("top", &NativeBuffer::method<&NativeBuffer::Top>),
+            InstanceMethod("read", &NativeBuffer::method<&NativeBuffer::Read>),
+            InstanceMethod("keysInOrder", &NativeBuffer::method<&NativeBuffer::KeysInOrder>),
+            InstanceMethod("shuffle", &NativeBuffer::method<&NativeBuffer::Shuffle>),
+            InstanceMethod("readPositions", &NativeBuffer::method<&NativeBuffer::ReadPositions>),
+            InstanceMethod("readLive", &NativeBuffer::method<&NativeBuffer::ReadLive>),
+            InstanceMethod("planArchive", &NativeBuffer::method<&NativeBuffer::PlanArchive>),
+            InstanceMethod("exportChunk", &NativeBuffer::method<&NativeBuffer::ExportChunk>),
+            InstanceMethod("archiveHead", &NativeBuffer::method<&NativeBuffer::ArchiveHead>),
+            InstanceMethod("checkArchiveHead", &NativeBuffer::method<&NativeBuffer::CheckArchiveHead>),
+            InstanceMethod("restore", &NativeBuffer::method<&NativeBuffer::Restore>),
+            InstanceMethod("clear", &NativeBuffer::method<&NativeBuffer::Clear>),
+            InstanceMethod("close", &NativeBuffer::method<&NativeBuffer::Close>),
+            InstanceMethod("stats", &NativeBuffer::method<&NativeBuffer::Stats>),
+            InstanceAccessor("length", &NativeBuffer::method<&NativeBuffer::Length>, nullptr),
+            InstanceAccessor("beta", &NativeBuffer::method<&NativeBuffer::Beta>, nullptr),
+        });
+  }
+
+  // new NativeBuffer({ capacity, fields: [{ name, dtype, shape }],
+  //                    prioritized: { alpha, eviction, epsilon, betaStart, betaEnd, betaFrames } | null,
+  //                    storage: { type: 'memory' } | { type: 'mmap', path } | { type: 'tiered', path, hotCapacity } })
+  explicit NativeBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeBuffer>(info) {
+    Napi::Env env = info.Env();
+    guard(env, [&] { Construct(info); });
+    accounted_ = static_cast<int64_t>(buffer_->storage().bytes() + 40 * buffer_->capacity());
+    Napi::MemoryManagement::AdjustExternalMemory(env, accounted_);
+    // At environment teardown (a worker exiting, the process ending) free the buffer and
+    // delete its files even if it was never closed or collected.
+    napi_add_env_cleanup_hook(env, &NativeBuffer::CleanupHook, this);
+    hooked_ = true;
+  }
+
+  ~NativeBuffer() override { Release(Env()); }
+
+ private:
+  void Construct(const Napi::CallbackInfo& info) {
+    if (!info[0].IsObject()) fail(ErrorKind::Shape, "NativeBuffer needs a spec object");
+    Napi::Object spec = info[0].As<Napi::Object>();
+    const uint64_t capacity = to_count(spec.Get("capacity"), "capacity");
+    Napi::Value fv = spec.Get("fields");
+    if (!fv.IsArray()) fail(ErrorKind::Shape, "fields must be an array");
+    Napi::Array fa = fv.As<Napi::Array>();
+    std::vector<replaykit::Field> fields;
+    for (uint32_t i = 0; i < fa.Length(); ++i) {
+      Napi::Value ev = fa.Get(i);
+      if (!ev.IsObject()) fail(ErrorKind::Shape, "fields[" + std::to_string(i) + "] must be an object");
+      Napi::Object fo = ev.As<Napi::Object>();
+      std::string name = to_string(fo.Get("name"), "a field name");
+      const Dtype dtype = dtype_from(fo.Get("dtype"));
+      Napi::Value sv = fo.Get("shape");
+      if (!sv.IsArray()) fail(ErrorKind::Shape, "a field's shape must be an array");
+      Napi::Array sa = sv.As<Napi::Array>();
+      if (sa.Length() > replaykit::kMaxDims)  // make_field says so too; this bounds the loop below
+        fail(ErrorKind::Shape, "field '" + name + "': at most " + std::to_string(replaykit::kMaxDims) + " dimensions");
+      std::vector<uint64_t> shape;
+      for (uint32_t k = 0; k < sa.Length(); ++k) shape.push_back(to_count(sa.Get(k), "a shape dimension"));
+      fields.push_back(replaykit::make_field(std::move(name), dtype, std::move(shape)));
+    }
+    std::optional<replaykit::PrioritizedOptions> per;
+    Napi::Value pv = spec.Get("prioritized");
+    if (pv.IsObject()) {
+      Napi::Object po = pv.As<Napi::Object>();
+      replaykit::PrioritizedOptions o;
+      o.alpha = to_double(po.Get("alpha"), "alpha");
+      o.eviction = eviction_from(po.Get("eviction"));
+      o.epsilon = to_double(po.Get("epsilon"), "epsilon");
+      o.beta.start = to_double(po.Get("betaStart"), "betaStart");
+      o.beta.end = to_double(po.Get("betaEnd"), "betaEnd");
+      o.beta.frames = to_count(po.Get("betaFrames"), "betaFrames");
+      per = o;
+    }
+    Napi::Value sv = spec.Get("storage");
+    if (!sv.IsObject()) fail(ErrorKind::Storage, "storage must be an object");
+    Napi::Object so = sv.As<Napi::Object>();
+    const StorageType type = storage_type_from(so.Get("type"));
+    replaykit::Schema schema(std::move(fields));
+    std::unique_ptr<replaykit::Storage> storage;
+    if (type == StorageType::Memory) {
+      storage = std::make_unique<replaykit::MemoryStorage>(std::move(schema), capacity);
+    } else {
+      const std::string path = to_string(so.Get("path"), "storage.path");
+      if (type == StorageType::Mmap)
+        storage = std::make_unique<replaykit::MmapStorage>(std::move(schema), capacity, path);
+      else
+        storage = std::make_unique<replaykit::TieredStorage>(std::move(schema), capacity,
+                                                             to_count(so.Get("hotCapacity"), "storage.hotCapacity"), path);
+    }
+    buffer_ = std::make_unique<replaykit::ReplayBuffer>(std::move(storage), per);
+  }
+
+  // The buffer, refused once closed, and once its storage file was truncated from outside
+  // (the fault guard then maps zeros: nothing read or written there is the file any more).
+  replaykit::ReplayBuffer& live() {
+    if (!buffer_) fail(ErrorKind::State, "the buffer is closed");
+    buffer_->storage().check_intact();
+    return *buffer_;
+  }
+
+  static void CleanupHook(void* self) {
+    auto* b = static_cast<NativeBuffer*>(self);
+    b->hooked_ = false;  // node removes a hook once it has run
+    b->exporter_.reset();
+    b->buffer_.reset();  // no JS calls at teardown
+    b->accounted_ = 0;
+  }
+
+  void Release(Napi::Env env) {
+    if (hooked_) {
+      napi_remove_env_cleanup_hook(env, &NativeBuffer::CleanupHook, this);
+      hooked_ = false;
+    }
+    exporter_.reset();  // it refers to the buffer
+    if (!buffer_) return;
+    buffer_.reset();
+    if (accounted_) Napi::MemoryManagement::AdjustExternalMemory(env, -accounted_);
+    accounted_ = 0;
+  }
+
+  // Validated pointers to one typed array per field, each of n rows; with allow_null,
+  // a null entry skips its field (nullptr).
+  std::vector<void*> columns(Napi::Env env, Napi::Value v, uint64_t n, const char* what, bool allow_null = false) {
+    const replaykit::Schema& schema = live().schema();
+    if (!v.IsArray()) fail(ErrorKind::Shape, std::string(what) + " must be an array of typed arrays");
+    Napi::Array a = v.As<Napi::Array>();
+    if (a.Length() != schema.size())
+      fail(ErrorKind::Shape, std::string(what) + ": expected " + std::to_string(schema.size()) + " fields");
+    std::vector<void*> out(schema.size());
+    for (size_t f = 0; f < schema.size(); ++f) {
+      const replaykit::Field& fd = schema[f];
+      Napi::Value col = a.Get(static_cast<uint32_t>(f));
+      if (allow_null && col.IsNull()) continue;
+      out[f] = typed_data(env, col, array_type_of(fd.dtype), n * fd.elems, What("field", fd.name));
+    }
+    return out;
+  }
+
+  // push(columns, n, priorities?: Float64Array(n)) -> key of the last row
+  Napi::Value Push(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& b = live();
+    const uint64_t n = to_count(info[1], "row count");
+    std::vector<void*> cols = columns(env, info[0], n, "columns");
+    const double* pr = nullptr;
+    if (!info[2].IsUndefined() && !info[2].IsNull())
+      pr = static_cast<const double*>(typed_data(env, info[2], napi_float64_array, n, "priorities"));
+    return Napi::Number::New(env, key_to_js(b.push(cols.data(), n, pr)));
+  }
+
+  // sample(n, words: Uint32Array(2n), outs, keys: Float64Array(n), weights: Float32Array(n) | null, beta?)
+  // A prioritized draw uses `beta` when given, else the schedule's, and advances the schedule.
+  Napi::Value Sample(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& b = live();
+    const uint64_t n = to_count(info[0], "batch size");
+    auto* words = static_cast<const uint32_t*>(typed_data(env, info[1], napi_uint32_array, 2 * n, "random words"));
+    std::vector<void*> outs = columns(env, info[2], n, "out");
+    auto* keys = static_cast<double*>(typed_data(env, info[3], napi_float64_array, n, "out.indices"));
+    float* weights = nullptr;
+    if (!info[4].IsUndefined() && !info[4].IsNull())
+      weights = static_cast<float*>(typed_data(env, info[4], napi_float32_array, n, "out.weights"));
+    std::optional<double> beta;
+    if (!info[5].IsUndefined()) beta = to_double(info[5], "beta");
+    keys_.resize(n);
+    b.sample(n, words, outs.data(), keys_.data(), weights, beta);
+    keys_to_js(keys_.data(), n, keys);
+    return env.Undefined();
+  }
+
+  // updatePriorities(keys: Float64Array, deltas: Float32Array | Float64Array) -> applied
+  // (p = |delta| + the buffer's epsilon)
+  Napi::Value UpdatePriorities(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& b = live();
+    keys_from_js(env, info[0], &keys_, "indices");
+    const uint64_t n = keys_.size();
+    uint64_t applied;
+    if (info[1].IsTypedArray() && info[1].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
+      auto* d = static_cast<const float*>(typed_data(env, info[1], napi_float32_array, n, "tdErrors"));
+      applied = b.update_priorities(keys_.data(), n, d);
+    } else {
+      auto* d = static_cast<const double*>(typed_data(env, info[1], napi_float64_array, n, "tdErrors"));
+      applied = b.update_priorities(keys_.data(), n, d);
+    }
+    return Napi::Number::New(env, static_cast<double>(applied));
+  }
+
+  // top(k, keys: Float64Array(k), priorities: Float64Array(k))
+  Napi::Value Top(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& b = live();
+    const uint64_t k = to_count(info[0], "k");
+    auto* keys = static_cast<double*>(typed_data(env, info[1], napi_float64_array, k, "keys"));
+    auto* pr = static_cast<double*>(typed_data(env, info[2], napi_float64_array, k, "priorities"));
+    keys_.resize(k);
+    b.top(k, keys_.data(), pr);
+    keys_to_js(keys_.data(), k, keys);
+    return env.Undefined();
+  }
+
+  // read(keys: Float64Array(n), outs)
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& b = live();
+    keys_from_js(env, info[0], &keys_, "indices");
+    std::vector<void*> outs = columns(env, info[1], keys_.size(), "out");
+    b.read(keys_.data(), keys_.size(), outs.data());
+    return env.Undefined();
+  }
+
+  // keysInOrder(out: Float64Array(length)): the keys of the stored items, oldest first
+  Napi::Value KeysInOrder(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& b = live();
+    const uint64_t n = b.length();
+    auto* out = static_cast<double*>(typed_data(env, info[0], napi_float64_array, n, "keys"));
+    keys_.resize(n);
+    b.keys_in_order(keys_.data());
+    keys_to_js(keys_.data(), n, out);
+    return env.Undefined();
+  }
+
+  // shuffle(values: Float64Array(n), words: Uint32Array(2 * (n - 1))): Fisher-Yates in place
+  Napi::Value Shuffle(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live();
+    size_t n = 0;
+    auto* values = static_cast<double*>(typed_data_any(env, info[0], napi_float64_array, &n, "values"));
+    auto* words = static_cast<const uint32_t*>(
+        typed_data(env, info[1], napi_uint32_array, n > 1 ? 2 * (n - 1) : 0, "random words"));
+    replaykit::shuffle(values, n, words);
+    return env.Undefined();
+  }
+
+  // readPositions(positions: Float64Array(n), outs (null skips a field), keys: Float64Array(n))
+  Napi::Value ReadPositions(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& b = live();
+    keys_from_js(env, info[0], &keys_, "positions");  // a non-integer becomes a position out of range
+    const uint64_t n = keys_.size();
+    std::vector<void*> outs = columns(env, info[1], n, "out", true);
+    auto* keys = static_cast<double*>(typed_data(env, info[2], napi_float64_array, n, "out.indices"));
+    std::vector<uint64_t> found(n);
+    b.read_positions(keys_.data(), n, outs.data(), found.data());
+    keys_to_js(found.data(), n, keys);
+    return env.Undefined();
+  }
+
+  // readLive(keys: Float64Array, start, want, outs (null skips), keysOut: Float64Array(want)) -> [consumed, got]
+  // Reads the keys in place, converting each as the core asks for it: the cost is the keys
+  // consumed, not the whole array.
+  Napi::Value ReadLive(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& b = live();
+    size_t n_keys = 0;
+    const double* keys = static_cast<const double*>(typed_data_any(env, info[0], napi_float64_array, &n_keys, "keys"));
+    const uint64_t start = to_count(info[1], "start");
+    const uint64_t want = to_count(info[2], "want");
+    if (start > n_keys) fail(ErrorKind::Range, "start is past the end of the keys");
+    std::vector<void*> outs = columns(env, info[3], want, "out", true);
+    auto* keys_out = static_cast<double*>(typed_data(env, info[4], napi_float64_array, want, "out.indices"));
+    std::vector<uint64_t> found(want);
+    uint64_t got = 0;
+    const double* from = keys + start;
+    const uint64_t consumed = b.read_live_with([from](uint64_t i) { return key_from_js(from[i]); }, n_keys - start, want,
+                                               outs.data(), found.data(), &got);
+    keys_to_js(found.data(), got, keys_out);
+    Napi::Array r = Napi::Array::New(env, 2);
+    r.Set(0u, Napi::Number::New(env, static_cast<double>(consumed)));
+    r.Set(1u, Napi::Number::New(env, static_cast<double>(got)));
+    return r;
+  }
+
+  // planArchive(meta) -> { fileBytes, headBytes, writeBytes }: starts an export of the buffer
+  // as it is now. meta: { rngState: [4], seed, epoch?: { nEpochs, epoch, cursor, batchSize,
+  // randomBatchSize, shuffle, dropLast, iterator, keys: Float64Array | null } }
+  Napi::Value PlanArchive(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& b = live();
+    if (!info[0].IsObject()) fail(ErrorKind::Archive, "planArchive needs a meta object");
+    Napi::Object m = info[0].As<Napi::Object>();
+    replaykit::ArchiveMeta meta;
+    meta.seed = to_double(m.Get("seed"), "seed");
+    Napi::Value rv = m.Get("rngState");
+    if (!rv.IsArray() || rv.As<Napi::Array>().Length() != 4) fail(ErrorKind::Shape, "rngState must be 4 integers");
+    for (uint32_t k = 0; k < 4; ++k)
+      meta.rng_state[k] = static_cast<int32_t>(static_cast<int64_t>(to_double(rv.As<Napi::Array>().Get(k), "rngState")));
+    Napi::Value ev = m.Get("epoch");
+    if (ev.IsObject()) {
+      Napi::Object e = ev.As<Napi::Object>();
+      meta.has_epoch = true;
+      replaykit::EpochRecord& r = meta.epoch;
+      r.n_epochs = to_count(e.Get("nEpochs"), "nEpochs");
+      r.epoch = to_count(e.Get("epoch"), "epoch");
+      r.cursor = to_count(e.Get("cursor"), "cursor");
+      r.batch_size = to_count(e.Get("batchSize"), "batchSize");
+      r.random_batch_size = to_count(e.Get("randomBatchSize"), "randomBatchSize");
+      r.flags = (to_bool(e.Get("shuffle"), "shuffle") ? replaykit::kEpochShuffle : 0u) |
+                (to_bool(e.Get("dropLast"), "dropLast") ? replaykit::kEpochDropLast : 0u) |
+                (to_bool(e.Get("iterator"), "iterator") ? replaykit::kEpochIterator : 0u);
+      Napi::Value kv = e.Get("keys");
+      if (!kv.IsNull() && !kv.IsUndefined()) {
+        size_t n = 0;
+        const double* keys = static_cast<const double*>(typed_data_any(env, kv, napi_float64_array, &n, "epoch keys"));
+        meta.epoch_keys.assign(keys, keys + n);  // JS numbers, stored as they are
+        r.flags |= replaykit::kEpochHasKeys;
+      }
+    }
+    exporter_.reset();
+    exporter_ = std::make_unique<replaykit::ArchiveExporter>(b, meta);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("fileBytes", static_cast<double>(exporter_->file_bytes()));
+    o.Set("headBytes", static_cast<double>(exporter_->head_bytes()));
+    o.Set("writeBytes", static_cast<double>(exporter_->write_bytes()));
+    return o;
+  }
+
+  replaykit::ArchiveExporter& exporter() {
+    live();
+    if (!exporter_) fail(ErrorKind::State, "no archive planned");
+    return *exporter_;
+  }
+
+  // exportChunk(dst: Uint8Array) -> [position, length] of the next bytes copied into dst, or
+  // null once every section is out (the core checksums them on the way).
+  Napi::Value ExportChunk(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& x = exporter();
+    size_t cap = 0;
+    auto* dst = static_cast<uint8_t*>(typed_data_any(env, info[0], napi_uint8_array, &cap, "dst"));
+    uint64_t position = 0;
+    const uint64_t n = x.next(dst, cap, &position);
+    if (n == 0) return env.Null();
+    Napi::Array r = Napi::Array::New(env, 2);
+    r.Set(0u, Napi::Number::New(env, static_cast<double>(position)));
+    r.Set(1u, Napi::Number::New(env, static_cast<double>(n)));
+    return r;
+  }
+
+  // archiveHead() -> Uint8Array(headBytes): the header and section table, every checksum in
+  // place; once every chunk is exported.
+  Napi::Value ArchiveHead(const Napi::CallbackInfo& info) {
+    const std::vector<uint8_t> head = exporter().head();
+    Napi::Uint8Array out = Napi::Uint8Array::New(info.Env(), head.size());
+    std::memcpy(out.Data(), head.data(), head.size());
+    return out;
+  }
+
+  // checkArchiveHead(bytes: Uint8Array): the head read back from the written file; throws
+  // ArchiveError unless it is archiveHead() with its checksums holding.
+  Napi::Value CheckArchiveHead(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& x = exporter();
+    size_t n = 0;
+    auto* bytes = static_cast<const uint8_t*>(typed_data_any(env, info[0], napi_uint8_array, &n, "bytes"));
+    x.check_head(bytes, n);
+    return env.Undefined();
+  }
+
+  // restore(map: ArchiveMap)
+  Napi::Value Restore(const Napi::CallbackInfo& info) {
+    auto& b = live();
+    b.restore(archive_view_of(info.Env(), info[0]));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Clear(const Napi::CallbackInfo& info) {
+    live().clear();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Release(info.Env());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Length(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(live().length()));
+  }
+
+  // The beta the next prioritized sample uses (the core's schedule).
+  Napi::Value Beta(const Napi::CallbackInfo& info) {
+    const replaykit::PrioritizedSampler* per = live().prioritized_sampler();
+    if (!per) fail(ErrorKind::State, "beta needs a prioritized buffer");
+    return Napi::Number::New(info.Env(), per->beta());
+  }
+
+  // stats() -> { totalPriority, minPriority, maxPriority, bytes, fileBytes }
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& b = live();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("totalPriority", b.total_priority());
+    o.Set("minPriority", b.min_priority());
+    o.Set("maxPriority", b.max_priority());
+    o.Set("bytes", static_cast<double>(b.storage().bytes()));
+    o.Set("fileBytes", static_cast<double>(b.storage().file_bytes()));
+    return o;
+  }
+
+  std::unique_ptr<replaykit::ReplayBuffer> buffer_;
+  std::unique_ptr<replaykit::ArchiveExporter> exporter_;  // the archive being saved
+  std::vector<uint64_t> keys_;  // scratch for key conversions
+  int64_t accounted_ = 0;
+  bool hooked_ = false;
+};
+
+}  // namespace
+
+Napi::Function define_native_buffer(Napi::Env env) { return NativeBuffer::Define(env); }
+
+}  // namespace replaykit_node
