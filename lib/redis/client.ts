@@ -122,10 +122,14 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 /** Closes a client replaykit opened; leaves an adopted one alone. */
 export async function close(conn: Connection): Promise<void> {
   if (!conn.owned) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await Promise.race([conn.client.quit(), sleep(500)]);
+    // QUIT lets the server finish what it was sent; a dead server gets half a second.
+    await Promise.race([conn.client.quit(), new Promise<void>((r) => (timer = setTimeout(r, 500)))]);
   } catch {
     // already gone
+  } finally {
+    clearTimeout(timer);
   }
   conn.client.disconnect();
 }
@@ -144,12 +148,37 @@ export async function streamLag(conn: Connection, stream: string, group?: string
     throw e;
   }
   let lag = 0;
-  for (const g of groups as unknown[][]) {
-    const info: Record<string, unknown> = {};
-    for (let i = 0; i + 1 < g.length; i += 2) info[String(g[i])] = g[i + 1];
+  for (const g of groups as unknown[]) {
+    const info = asRecord(g);
     if (group !== undefined && String(info.name) !== group) continue;
     const l = info.lag === null || info.lag === undefined ? Number(info.pending ?? 0) : Number(info.lag);
     lag = Math.max(lag, l);
   }
   return lag;
+}
+
+/** A reply that is a map: a flat `[key, value, ...]` array (RESP2, RESP3 "legacy") or an object (RESP3 "resp3" mapping). */
+function asRecord(reply: unknown): Record<string, unknown> {
+  if (!Array.isArray(reply)) return (reply ?? {}) as Record<string, unknown>;
+  const info: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < reply.length; i += 2) info[String(reply[i])] = reply[i + 1];
+  return info;
+}
+
+/** One stream entry as a read returns it: its id and its flat field/value list (null when deleted since delivery). */
+export type StreamEntry = [id: Buffer, fields: (Buffer | null)[] | null];
+
+/**
+ * The entries of the first stream in an `XREADGROUP` reply, whatever the protocol: RESP2 gives
+ * `[[stream, entries]]`, RESP3 (ioredis 6's default) a map, flat `[stream, entries]` or an object.
+ */
+export function readEntries(reply: unknown): StreamEntry[] {
+  if (reply === null || reply === undefined) return [];
+  if (Array.isArray(reply)) {
+    if (reply.length === 0) return [];
+    if (Array.isArray(reply[0])) return ((reply[0] as unknown[])[1] ?? []) as StreamEntry[];
+    return (reply[1] ?? []) as StreamEntry[];
+  }
+  const first = Object.values(reply as Record<string, unknown>)[0];
+  return (first ?? []) as StreamEntry[];
 }

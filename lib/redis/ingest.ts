@@ -6,7 +6,7 @@
 import type { FieldsSpec } from '../schema/types';
 import { ShapeError, StateError } from '../errors';
 import { decodeEntry, EntryError, wireSchema, type WireSchema } from './codec';
-import { close, connect, isReplyError, sleep, streamLag, withRetry, type Connection, type ConnectionOptions } from './client';
+import { close, connect, isReplyError, readEntries, sleep, streamLag, withRetry, type Connection, type ConnectionOptions, type StreamEntry } from './client';
 import { RemoteError } from './errors';
 
 /** What {@link RedisIngest} needs of a buffer: a `ReplayBuffer` or `PrioritizedReplayBuffer` (any storage). */
@@ -208,7 +208,7 @@ export class RedisIngest {
           lastLag = Date.now();
           this.#stats.lag = await streamLag(this.#conn, this.#stream, this.#group);
         }
-        let entries: [Buffer, (Buffer | null)[] | null][];
+        let entries: StreamEntry[];
         if (phase === 'pending') {
           entries = await this.#read('0', false);
           if (entries.length === 0) phase = 'claim';
@@ -235,15 +235,14 @@ export class RedisIngest {
     }
   }
 
-  async #read(id: string, block: boolean): Promise<[Buffer, (Buffer | null)[] | null][]> {
+  async #read(id: string, block: boolean): Promise<StreamEntry[]> {
     const args: (string | number)[] = ['GROUP', this.#group, this.#consumer, 'COUNT', this.#batchEntries];
     if (block) args.push('BLOCK', this.#blockMs);
     args.push('STREAMS', this.#stream, id);
-    const r = (await this.#conn.client.callBuffer('XREADGROUP', ...args)) as [Buffer, [Buffer, Buffer[] | null][]][] | null;
-    return r?.[0]?.[1] ?? [];
+    return readEntries(await this.#conn.client.callBuffer('XREADGROUP', ...args));
   }
 
-  async #apply(entries: [Buffer, (Buffer | null)[] | null][]): Promise<void> {
+  async #apply(entries: StreamEntry[]): Promise<void> {
     this.#busy = true;
     const ids: Buffer[] = [];
     try {

@@ -1,8 +1,7 @@
 /** replaykit/redis against a real redis-server: rows from actors into a learner's buffer, once each. */
-import Redis from 'ioredis';
 import { PrioritizedReplayBuffer, ReplayBuffer, ReplayError, ShapeError } from '../../lib/index';
 import { DependencyError, RedisActor, RedisIngest, RemoteError } from '../../lib/redis/index';
-import { SCHEMA, expectExactlyOnce, row, rows, startRedis, until, type RedisServer } from './server';
+import { SCHEMA, expectExactlyOnce, rawRedis, row, rows, startRedis, until, type RedisServer } from './server';
 
 jest.setTimeout(60_000);
 
@@ -97,7 +96,7 @@ test('bad input to the actor is refused with named errors and loses nothing stag
 
 test('malformed entries, a wrong schema and replayed sequence numbers are dead-lettered or skipped, counted, and the ingest goes on', async () => {
   const s = stream();
-  const raw = new Redis(server.url);
+  const raw = rawRedis(server.url);
   const rb = new ReplayBuffer({ capacity: 100, fields: SCHEMA });
   const ingest = new RedisIngest(rb, { url: server.url, stream: s, group: 'g', consumer: 'c' });
   await ingest.start();
@@ -123,7 +122,7 @@ test('malformed entries, a wrong schema and replayed sequence numbers are dead-l
   await ingest.stop();
   expectExactlyOnce(rb.sampleAll() as never, 10);
   const dead = await raw.xrange(`${s}:dead`, '-', '+');
-  const reasons = dead.map(([, f]) => f[f.indexOf('reason') + 1]);
+  const reasons = dead.map(([, f]: [string, string[]]) => f[f.indexOf('reason') + 1]);
   expect(reasons[0]).toMatch(/magic|shorter/);
   expect(reasons[1]).toMatch(/no field 'e'/);
   expect(reasons[2]).toMatch(/schema hash/);
@@ -137,7 +136,7 @@ test('malformed entries, a wrong schema and replayed sequence numbers are dead-l
 
 test('backpressure: an actor waits while the group lags more than maxLag, and times out with a named error', async () => {
   const s = stream();
-  const raw = new Redis(server.url);
+  const raw = rawRedis(server.url);
   await raw.xgroup('CREATE', s, 'g', '0', 'MKSTREAM');
   const a = new RedisActor({ url: server.url, stream: s, actorId: 'a', schema: SCHEMA, flushRows: 1, maxLag: 2, group: 'g' });
   for (let i = 0; i < 3; i++) await a.push(row(i)); // lag 0, 1, 2 before each send: all pass

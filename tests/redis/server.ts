@@ -20,6 +20,18 @@ const script = require(path.join(__dirname, '..', '..', 'scripts', 'redis-server
 
 export const startRedis = script.startRedis;
 
+/**
+ * A plain ioredis client for the tests' own commands (raw XADD, XRANGE, XPENDING...). Loaded
+ * at run time: ioredis is an optional peer of the package, so no test file imports its types.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function rawRedis(url: string): any {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require('ioredis');
+  const Redis = mod.default ?? mod.Redis ?? mod;
+  return new Redis(url, { maxRetriesPerRequest: 3 });
+}
+
 /** The schema of the Redis tests: `id` (float64) names each row so that every row can be counted. */
 export const SCHEMA = {
   id: { shape: [], dtype: 'float64' },
