@@ -46,6 +46,13 @@ export class BufferCore implements Saveable, Restorable {
    * a call on this buffer from inside one is refused, so the outer call completes whole.
    */
   busy = false;
+  /**
+   * Named state that other parts of replaykit keep with this buffer and in its archives
+   * (replaykit/redis: the last sequence number applied per actor). A function is called when
+   * a save plans the archive, so the state saved is the state at that moment; a load sets
+   * the bytes the archive holds. Internal: not part of the public API.
+   */
+  readonly extensions = new Map<string, Uint8Array | (() => Uint8Array)>();
 
   /** Validates the options (their keys, the sampler's, schema, capacity, seed, storage, in that order) and makes the native buffer. */
   constructor(options: BufferOptions, kind: SamplerKind) {
@@ -232,12 +239,15 @@ export class BufferCore implements Saveable, Restorable {
 
   /** The facade's own state for an archive: the generator and the step API's (the core adds its own, prioritized state included). */
   archiveMeta(): ArchiveMetaJs {
-    return { rngState: this.#rng.getState(), seed: this.seed, ...this.steps.archivePart() };
+    const meta: ArchiveMetaJs = { rngState: this.#rng.getState(), seed: this.seed, ...this.steps.archivePart() };
+    if (this.extensions.size > 0) meta.extensions = Array.from(this.extensions, ([name, v]) => ({ name, data: typeof v === 'function' ? v() : v }));
+    return meta;
   }
 
   restoreFrom(map: NativeArchiveMap, info: ArchiveInfo): void {
     this.native.restore(map);
     this.#rng.setState(info.rngState);
     this.steps.restore(info.epoch);
+    for (const x of info.extensions ?? []) this.extensions.set(x.name, x.data);
   }
 }

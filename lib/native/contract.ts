@@ -42,6 +42,14 @@ export interface ArchiveMetaJs {
   rngState: number[];
   seed: number;
   epoch?: EpochRecordJs;
+  /** Named blobs of the facade's (Extension sections); the core checks names (unique, 1..256 bytes) and sizes. */
+  extensions?: ArchiveExtensionJs[];
+}
+
+/** An archive's extension: a name and opaque bytes the facade owns (native/core/archive.h, ArchiveExtension). @internal */
+export interface ArchiveExtensionJs {
+  name: string;
+  data: Uint8Array;
 }
 
 /** The epoch record of an archive (native/core/archive.h, EpochRecord and its keys), enums as booleans. @internal */
@@ -89,6 +97,8 @@ export interface ArchiveInfo {
   /** Where the priorities lie (prioritized archives). */
   priorities?: { offset: number; bytes: number };
   epoch?: EpochRecordJs;
+  /** The archive's extensions, in the order saved (copies). */
+  extensions: ArchiveExtensionJs[];
 }
 
 /** A read-only mapping of an archive file (native/binding/archive_object.cpp). @internal */
