@@ -21,11 +21,15 @@ test('extensions round-trip through save and load, sync and async, for both kind
     const b = new Kind(options);
     b.push(row(1));
     let calls = 0;
+    const saved: number[] = [];
     const state = bufferState(b as never);
     state.extensions.set('bytes', Uint8Array.of(1, 2, 3, 255));
-    state.extensions.set('replaykit/redis:s', () => {
-      calls++;
-      return new TextEncoder().encode(JSON.stringify({ at: b.length }));
+    state.extensions.set('replaykit/redis:s', {
+      data: () => {
+        calls++;
+        return new TextEncoder().encode(JSON.stringify({ at: b.length }));
+      },
+      saved: () => saved.push(calls),
     });
     state.extensions.set('empty', new Uint8Array(0));
     const file = path.join(dir, `${Kind.name}.rkb`);
@@ -34,6 +38,10 @@ test('extensions round-trip through save and load, sync and async, for both kind
     b.push(row(2)); // after the save: not in the archive
     await b.save(file + '.async');
     expect(calls).toBe(2);
+    expect(saved).toEqual([1, 2]); // told after each save, not before
+    await expect(b.save(path.join(dir, 'no-such-dir', 'x.rkb'))).rejects.toThrow();
+    expect(calls).toBe(3);
+    expect(saved).toEqual([1, 2]); // a failed save tells nothing
     const again = Kind.loadSync(file);
     const got = bufferState(again as never).extensions;
     expect([...got.keys()]).toEqual(['bytes', 'replaykit/redis:s', 'empty']);
