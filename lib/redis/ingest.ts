@@ -3,21 +3,25 @@
  * buffer exactly once, then acknowledged.
  * @module
  */
+import { createHash } from 'node:crypto';
 import type { FieldsSpec } from '../schema/types';
 import { ShapeError, StateError } from '../errors';
+import { bufferState } from '../buffer/base';
+import type { BufferCore } from '../buffer/core';
 import { decodeEntry, EntryError, wireSchema, type WireSchema } from './codec';
 import { close, connect, isReplyError, readEntries, sleep, streamLag, withRetry, type Connection, type ConnectionOptions, type StreamEntry } from './client';
 import { RemoteError } from './errors';
 
-/** What {@link RedisIngest} needs of a buffer: a `ReplayBuffer` or `PrioritizedReplayBuffer` (any storage). */
+/** What {@link RedisIngest} feeds: a `ReplayBuffer` or `PrioritizedReplayBuffer` (any storage). */
 export interface IngestTarget {
   readonly schema: FieldsSpec;
   pushBatch(columns: never, options?: { priorities?: Float64Array }): void;
 }
 
 /**
- * The exactly-once state: per actor id, the last sequence number applied to the buffer.
- * Plain JSON. Keep it together with the buffer's archive (see {@link RedisIngest.checkpoint}).
+ * The exactly-once state: per actor id, the last sequence number applied to the buffer. It
+ * lives with the buffer and in the buffer's archives (an extension section named
+ * `replaykit/redis:<stream>`); {@link RedisIngest.state} returns a copy.
  */
 export interface IngestState {
   readonly version: 1;
@@ -39,8 +43,15 @@ export interface RedisIngestOptions extends ConnectionOptions {
   blockMs?: number;
   /** Entries pending this long (ms) with another consumer are claimed (XAUTOCLAIM); default 30,000. */
   claimIdleMs?: number;
-  /** The state saved with the archive the buffer was loaded from: entries it already holds are skipped. */
-  resumeState?: IngestState;
+  /**
+   * When entries are acknowledged (`XACK`): `'saved'` (default) once an archive of the buffer
+   * holding their rows is saved (`buffer.save`/`saveSync` after they were applied), so a
+   * learner killed at any moment and restarted from its last archive, with the same
+   * `consumer` name, re-reads from its pending entries all it had not archived: no row lost,
+   * none twice. `'applied'`: as soon as their rows are in the buffer (nothing stays pending;
+   * rows applied after the last archive are lost if the learner dies).
+   */
+  acknowledge?: 'saved' | 'applied';
   /** Called with an error the ingest loop recovered from (e.g. Redis unreachable for a while); default: none. */
   onError?: (error: unknown) => void;
 }
@@ -59,6 +70,8 @@ export interface IngestStats {
   deadLettered: number;
   /** The group's lag (entries not yet delivered) at the last check, about once a second. */
   lag: number;
+  /** Entries read but not yet acknowledged (with `acknowledge: 'saved'`, until the next save). */
+  unacknowledged: number;
 }
 
 /**
@@ -67,19 +80,27 @@ export interface IngestStats {
  * then entries of dead consumers (`XAUTOCLAIM`, idle `claimIdleMs`), then new ones
  * (`XREADGROUP ... >`, `BLOCK blockMs`). Each entry is checked (format, checksum, schema
  * hash, sizes), its rows pushed with `pushBatch` (priorities included for a prioritized
- * buffer), then it is acknowledged. A refused entry goes to `<stream>:dead` with fields
- * `id`, `reason`, `entry` and is acknowledged; the loop never stops on bad input and
- * retries a lost connection forever (reporting to `onError`).
+ * buffer), then acknowledged (see `acknowledge`). A refused entry goes to `<stream>:dead`
+ * with fields `id`, `reason`, `entry`; the loop never stops on bad input and retries a
+ * lost connection forever (reporting to `onError`). While the buffer is being saved, the
+ * loop waits; a closed buffer stops it.
  *
- * Exactly once: the last applied sequence number per actor is kept ({@link state}); an
- * entry at or below it is skipped. To survive a crash, save {@link state} together with
- * the buffer's archive through {@link checkpoint} and pass it back as `resumeState`.
- * (Embedding it inside the archive itself is pending a core archive change.)
+ * Exactly once: the last applied sequence number per actor is kept with the buffer and
+ * saved in its archives; an entry at or below it is skipped (an actor's retried `XADD`, a
+ * redelivery, a replay). Load the buffer from its archive and make a new `RedisIngest` over
+ * it: it continues from the archived state.
  *
  * Source: lib/redis/ingest.ts.
  */
 export class RedisIngest {
   readonly #buffer: IngestTarget;
+  readonly #core: BufferCore;
+  readonly #stateName: string;
+  readonly #ackOnSave: boolean;
+  // Entries processed and not yet acknowledged, oldest first; the first #ackable are held by the last archive planned.
+  #unacked: Buffer[] = [];
+  #planned = 0;
+  #acking: Promise<void> = Promise.resolve();
   readonly #conn: Connection;
   readonly #ws: WireSchema;
   readonly #stream: string;
@@ -92,25 +113,33 @@ export class RedisIngest {
   readonly #onError: ((e: unknown) => void) | undefined;
   readonly #prioritized: boolean;
   readonly #last = new Map<string, number>();
-  readonly #stats: IngestStats = { entries: 0, rows: 0, bytes: 0, duplicatesSkipped: 0, deadLettered: 0, lag: 0 };
+  readonly #stats: IngestStats = { entries: 0, rows: 0, bytes: 0, duplicatesSkipped: 0, deadLettered: 0, lag: 0, unacknowledged: 0 };
   #loop: Promise<void> | undefined;
   #stopping = false;
   #closed = false;
-  #paused: Promise<void> | undefined;
-  #idle: (() => void) | undefined;
-  #busy = false;
 
   /**
-   * @throws {@link ShapeError} for a missing stream, group or consumer name or a bad
-   *   `resumeState`; {@link DependencyError} when `url` is given and ioredis is missing.
+   * @param buffer a `ReplayBuffer` or `PrioritizedReplayBuffer`, new or loaded from an archive
+   *   (then the archived exactly-once state of this stream is taken up).
+   * @throws {@link ShapeError} for a missing stream, group or consumer name, or a buffer that
+   *   is not a replaykit buffer; {@link StateError} when another RedisIngest of this stream
+   *   feeds the buffer, or its archived state is damaged; {@link DependencyError} when `url`
+   *   is given and ioredis is missing.
    */
   constructor(buffer: IngestTarget, options: RedisIngestOptions) {
     const where = 'RedisIngest';
     for (const k of ['stream', 'group', 'consumer'] as const) {
       if (typeof options?.[k] !== 'string' || options[k].length === 0) throw new ShapeError(`${where}: ${k} must be a non-empty string`);
     }
-    if (!buffer || typeof buffer.pushBatch !== 'function') throw new ShapeError(`${where}: buffer must be a replaykit buffer`);
+    let core: BufferCore;
+    try {
+      core = bufferState(buffer as never);
+    } catch {
+      throw new ShapeError(`${where}: buffer must be a replaykit ReplayBuffer or PrioritizedReplayBuffer`);
+    }
+    core.assertOpen();
     this.#buffer = buffer;
+    this.#core = core;
     this.#ws = wireSchema(buffer.schema);
     this.#prioritized = typeof (buffer as { updatePriorities?: unknown }).updatePriorities === 'function';
     this.#stream = options.stream;
@@ -122,21 +151,64 @@ export class RedisIngest {
     this.#claimIdleMs = options.claimIdleMs ?? 30_000;
     if (!Number.isInteger(this.#batchEntries) || this.#batchEntries < 1) throw new ShapeError(`${where}: batchEntries must be a positive integer`);
     this.#onError = options.onError;
-    const rs = options.resumeState;
-    if (rs !== undefined) {
-      if (rs === null || typeof rs !== 'object' || rs.version !== 1 || typeof rs.actors !== 'object' || rs.actors === null) throw new ShapeError(`${where}: resumeState is not an IngestState`);
-      if (rs.stream !== options.stream) throw new ShapeError(`${where}: resumeState is of stream ${rs.stream}, not ${options.stream}`);
-      for (const [a, s] of Object.entries(rs.actors)) {
-        if (!Number.isSafeInteger(s) || s < 0) throw new ShapeError(`${where}: resumeState has a bad sequence number for ${a}`);
-        this.#last.set(a, s);
-      }
-    }
+    const ack = options.acknowledge ?? 'saved';
+    if (ack !== 'saved' && ack !== 'applied') throw new ShapeError(`${where}: acknowledge must be 'saved' or 'applied'`);
+    this.#ackOnSave = ack === 'saved';
+    // The state's name in the buffer's archives: one per stream (names are at most 256 bytes).
+    const plain = `replaykit/redis:${options.stream}`;
+    this.#stateName = Buffer.byteLength(plain) <= 256 ? plain : `replaykit/redis#${createHash('sha256').update(options.stream).digest('hex')}`;
+    const held = core.extensions.get(this.#stateName);
+    if (held !== undefined && !ArrayBuffer.isView(held)) throw new StateError(`${where}: another RedisIngest of stream ${options.stream} feeds this buffer; stop it first`);
+    if (held !== undefined) this.#takeState(held, options.stream);
     this.#conn = connect(options, where);
+    core.extensions.set(this.#stateName, { data: () => this.#stateBytes(), saved: () => this.#archived() });
+  }
+
+  #takeState(bytes: Uint8Array, stream: string): void {
+    let st: IngestState;
+    try {
+      st = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as IngestState;
+    } catch {
+      throw new StateError(`RedisIngest: the buffer's archived state of stream ${stream} is not JSON`);
+    }
+    if (st === null || typeof st !== 'object' || st.version !== 1 || st.stream !== stream || typeof st.actors !== 'object' || st.actors === null)
+      throw new StateError(`RedisIngest: the buffer's archived state of stream ${stream} is damaged`);
+    for (const [a, q] of Object.entries(st.actors)) {
+      if (!Number.isSafeInteger(q) || q < 0) throw new StateError(`RedisIngest: the buffer's archived state has a bad sequence number for actor ${a}`);
+      this.#last.set(a, q);
+    }
+  }
+
+  // Called when a save plans its archive: the state now, and the entries it holds.
+  #stateBytes(): Uint8Array {
+    this.#planned = this.#unacked.length;
+    return Buffer.from(JSON.stringify(this.state()), 'utf8');
+  }
+
+  // That archive is in place: its entries can be acknowledged.
+  #archived(): void {
+    if (!this.#ackOnSave || this.#planned === 0) return;
+    const ids = this.#unacked.splice(0, this.#planned);
+    this.#planned = 0;
+    this.#queueAck(ids);
+  }
+
+  #queueAck(ids: Buffer[]): void {
+    if (ids.length === 0) return;
+    this.#acking = this.#acking.then(() =>
+      withRetry(this.#conn, `RedisIngest XACK ${this.#stream}`, () => this.#conn.client.callBuffer('XACK', this.#stream, this.#group, ...ids)).then(
+        () => undefined,
+        (e) => {
+          // Still pending in Redis: re-read after a restart and skipped by sequence number.
+          this.#onError?.(e);
+        },
+      ),
+    );
   }
 
   /** A copy of the counters. */
   get stats(): IngestStats {
-    return { ...this.#stats };
+    return { ...this.#stats, unacknowledged: this.#unacked.length };
   }
 
   /** The exactly-once state now: per actor, the last sequence number applied. A fresh plain object. */
@@ -166,52 +238,45 @@ export class RedisIngest {
     this.#loop = this.#run();
   }
 
-  /** Stops after the entry being applied (at most one `blockMs` read later) and closes a connection replaykit opened. Idempotent. */
+  /**
+   * Stops after the entry being applied (at most one `blockMs` read later), sends the
+   * acknowledgements due, and closes a connection replaykit opened. The buffer keeps the
+   * state (a later save archives it; a new RedisIngest may take it up). Idempotent.
+   */
   async stop(): Promise<void> {
+    if (this.#closed && !this.#loop) return;
     this.#stopping = true;
     this.#closed = true;
     await this.#loop;
+    this.#loop = undefined;
+    await this.#acking;
+    // Leave the state in the buffer as bytes: saved with its archives, and free for another ingest.
+    if (!this.#core.closed) this.#core.extensions.set(this.#stateName, Buffer.from(JSON.stringify(this.state()), 'utf8'));
     await close(this.#conn);
-  }
-
-  /**
-   * Runs `fn` (e.g. `() => buffer.save(path)`) while no entry is being applied, and returns
-   * the state matching the buffer during `fn`. Save both together: after a crash, load the
-   * archive and pass the state as `resumeState`.
-   * @throws what `fn` throws.
-   */
-  async checkpoint(fn: () => unknown | Promise<unknown>): Promise<IngestState> {
-    let release!: () => void;
-    const paused = new Promise<void>((r) => (release = r));
-    while (this.#paused) await this.#paused;
-    this.#paused = paused;
-    try {
-      if (this.#busy) await new Promise<void>((r) => (this.#idle = r));
-      const state = this.state();
-      await fn();
-      return state;
-    } finally {
-      this.#paused = undefined;
-      release();
-    }
   }
 
   async #run(): Promise<void> {
     let phase: 'pending' | 'claim' | 'new' = 'pending';
+    let pendingCursor = '0';
     let claimCursor = '0-0';
     let lastClaim = Date.now();
     let lastLag = 0;
     while (!this.#stopping) {
       try {
-        if (this.#paused) await this.#paused;
+        if (this.#core.closed) {
+          this.#onError?.(new StateError('RedisIngest: the buffer was closed; the ingest stops'));
+          break;
+        }
         if (Date.now() - lastLag > 1000) {
           lastLag = Date.now();
           this.#stats.lag = await streamLag(this.#conn, this.#stream, this.#group);
         }
         let entries: StreamEntry[];
         if (phase === 'pending') {
-          entries = await this.#read('0', false);
+          // Pending entries stay pending until acknowledged: walk them with a cursor.
+          entries = await this.#read(pendingCursor, false);
           if (entries.length === 0) phase = 'claim';
+          else pendingCursor = entries[entries.length - 1][0].toString();
         } else if (phase === 'claim') {
           const r = (await this.#conn.client.callBuffer('XAUTOCLAIM', this.#stream, this.#group, this.#consumer, this.#claimIdleMs, claimCursor, 'COUNT', this.#batchEntries)) as [Buffer, [Buffer, Buffer[] | null][]];
           claimCursor = r[0].toString();
@@ -230,6 +295,7 @@ export class RedisIngest {
         this.#onError?.(e);
         // After a reconnect, this consumer's pending list may hold entries read but not acknowledged.
         phase = 'pending';
+        pendingCursor = '0';
         await sleep(100);
       }
     }
@@ -243,51 +309,50 @@ export class RedisIngest {
   }
 
   async #apply(entries: StreamEntry[]): Promise<void> {
-    this.#busy = true;
     const ids: Buffer[] = [];
-    try {
-      for (const [id, fields] of entries) {
-        ids.push(id);
-        // A pending entry deleted from the stream (XDEL, trimming) comes back with no fields.
-        if (!fields) continue;
-        const raw = fieldValue(fields, 'e');
-        let reason: string | undefined;
+    for (const [id, fields] of entries) {
+      ids.push(id);
+      // A pending entry deleted from the stream (XDEL, trimming) comes back with no fields.
+      if (!fields) continue;
+      const raw = fieldValue(fields, 'e');
+      let reason: string | undefined;
+      try {
+        if (!raw) throw new EntryError("entry has no field 'e'");
+        const d = decodeEntry(this.#ws, raw);
+        const last = this.#last.get(d.actorId);
+        if (last !== undefined && d.sequence <= last) {
+          this.#stats.duplicatesSkipped++;
+          continue;
+        }
+        // A save in progress refuses changes: wait for it (the archive gets the state before this entry).
+        while (this.#core.saving) await sleep(2);
+        if (this.#core.closed) throw new StateError('RedisIngest: the buffer was closed');
+        const options = this.#prioritized && d.priorities ? { priorities: d.priorities } : undefined;
         try {
-          if (!raw) throw new EntryError("entry has no field 'e'");
-          const d = decodeEntry(this.#ws, raw);
-          const last = this.#last.get(d.actorId);
-          if (last !== undefined && d.sequence <= last) {
-            this.#stats.duplicatesSkipped++;
-            continue;
-          }
-          const options = this.#prioritized && d.priorities ? { priorities: d.priorities } : undefined;
-          try {
-            this.#buffer.pushBatch(d.columns as never, options);
-          } catch (e) {
-            throw new EntryError(`refused by the buffer: ${(e as Error)?.message ?? e}`);
-          }
-          this.#last.set(d.actorId, d.sequence);
-          this.#stats.entries++;
-          this.#stats.rows += d.rows;
-          this.#stats.bytes += raw.length;
+          this.#buffer.pushBatch(d.columns as never, options);
         } catch (e) {
-          if (!(e instanceof EntryError)) throw e;
-          reason = e.message;
+          throw new EntryError(`refused by the buffer: ${(e as Error)?.message ?? e}`);
         }
-        if (reason !== undefined) {
-          await this.#conn.client.callBuffer('XADD', this.#dead, '*', 'id', id, 'reason', reason, 'entry', raw ?? Buffer.alloc(0));
-          this.#stats.deadLettered++;
-        }
+        // Synchronously after the push: a save plans its archive between entries, never inside one.
+        this.#last.set(d.actorId, d.sequence);
+        this.#stats.entries++;
+        this.#stats.rows += d.rows;
+        this.#stats.bytes += raw.length;
+      } catch (e) {
+        if (!(e instanceof EntryError)) throw e;
+        reason = e.message;
       }
-    } finally {
-      this.#busy = false;
-      const idle = this.#idle;
-      this.#idle = undefined;
-      idle?.();
+      if (reason !== undefined) {
+        await withRetry(this.#conn, `RedisIngest XADD ${this.#dead}`, () =>
+          this.#conn.client.callBuffer('XADD', this.#dead, '*', 'id', id, 'reason', reason, 'entry', raw ?? Buffer.alloc(0)),
+        );
+        this.#stats.deadLettered++;
+      }
     }
-    // Acknowledged after the rows are in the buffer: a crash before this line re-reads them
-    // (and the sequence numbers skip what the saved state says the archive holds).
-    if (ids.length > 0) await this.#conn.client.callBuffer('XACK', this.#stream, this.#group, ...ids);
+    // Acknowledged after the rows are in the buffer (and, by default, in a saved archive): a
+    // crash before re-reads them, and the sequence numbers skip what the buffer holds.
+    if (this.#ackOnSave) this.#unacked.push(...ids);
+    else this.#queueAck(ids);
   }
 }
 

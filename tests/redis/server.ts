@@ -33,6 +33,7 @@ export function rawRedis(url: string): any {
 }
 
 /** The schema of the Redis tests: `id` (float64) names each row so that every row can be counted. */
+// As tests/redis/children/schema.js, which the child processes use (typed here for RedisActor<F>).
 export const SCHEMA = {
   id: { shape: [], dtype: 'float64' },
   obs: { shape: [3], dtype: 'float32' },
