@@ -19,7 +19,12 @@ export interface RedisClient {
 export interface ConnectionOptions {
   /** A Redis URL, as ioredis takes it. One of `url` and `client` is required. */
   url?: string;
-  /** An ioredis client; replaykit never closes it. One of `url` and `client` is required. */
+  /**
+   * An ioredis client; replaykit never closes it. One of `url` and `client` is required. For
+   * a learner, make it with `maxRetriesPerRequest: 0` (replaykit retries within `retryMs`
+   * itself): a read ioredis resends after a lost reply delivers entries replaykit never sees
+   * until a restart.
+   */
   client?: unknown;
   /** How long, in milliseconds, a command is retried while Redis is unreachable before a {@link RemoteError}; default 10,000. */
   retryMs?: number;
@@ -62,9 +67,11 @@ export function connect(options: ConnectionOptions, where: string): Connection {
     client = new Redis(options.url, {
       lazyConnect: false,
       // Reconnect forever (a restarted server is picked up); each command fails fast while
-      // disconnected and is retried by withRetry within the caller's budget.
+      // disconnected and is retried by withRetry within the caller's budget. No resend by
+      // ioredis itself: a resent XREADGROUP '>' whose first reply was lost would leave the
+      // entries it delivered pending and unseen, to be read again only after later ones.
       retryStrategy: (times: number) => Math.min(50 * times, 500),
-      maxRetriesPerRequest: 1,
+      maxRetriesPerRequest: 0,
       enableOfflineQueue: true,
     });
     owned = true;

@@ -98,7 +98,7 @@ test('malformed entries, a wrong schema and replayed sequence numbers are dead-l
   const s = stream();
   const raw = rawRedis(server.url);
   const rb = new ReplayBuffer({ capacity: 100, fields: SCHEMA });
-  const ingest = new RedisIngest(rb, { url: server.url, stream: s, group: 'g', consumer: 'c' });
+  const ingest = new RedisIngest(rb, { url: server.url, stream: s, group: 'g', consumer: 'c', acknowledge: 'applied' });
   await ingest.start();
   const good = new RedisActor({ url: server.url, stream: s, actorId: 'good', schema: SCHEMA, flushRows: 5, firstSequence: 100 });
   await good.pushBatch(rows(0, 5));

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { ReplayBuffer } from '../../lib/index';
 import { RedisActor, RedisIngest } from '../../lib/redis/index';
 import { decodeEntry, wireSchema } from '../../lib/redis/codec';
-import { SCHEMA, expectExactlyOnce, rawRedis, row, rows, startRedis, until, type RedisServer } from './server';
+import { SCHEMA, expectExactlyOnce, rawRedis, rows, startRedis, until, type RedisServer } from './server';
 import { kill, startChild, waitForLine } from './children';
 
 jest.setTimeout(120_000);
@@ -162,6 +162,10 @@ test('redis-server restarted (append-only file on) while an actor pushes and a l
     await ingest.stop();
     expectExactlyOnce(rb.sampleAll() as unknown as Rows, total);
     rb.close();
+    // Every entry the learner was handed is acknowledged: none left pending and unseen.
+    const raw = rawRedis(server.url);
+    expect((await raw.xpending(s, 'g'))[0]).toBe(0);
+    raw.disconnect();
   } finally {
     await server.stop();
   }
