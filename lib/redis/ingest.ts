@@ -261,6 +261,7 @@ export class RedisIngest {
     let claimCursor = '0-0';
     let lastClaim = Date.now();
     let lastLag = 0;
+    let prefetch: Promise<StreamEntry[]> | undefined;
     while (!this.#stopping) {
       try {
         if (this.#core.closed) {
@@ -286,11 +287,20 @@ export class RedisIngest {
             lastClaim = Date.now();
           }
         } else {
-          entries = await this.#read('>', true);
-          if (Date.now() - lastClaim > this.#claimIdleMs) phase = 'claim';
+          entries = await (prefetch ?? this.#read('>', true));
+          prefetch = undefined;
+          // The next read travels while this one is applied (Redis and the learner work at
+          // once). Entries it delivers and this process never applies stay pending: re-read
+          // from the pending list after an error or a restart.
+          if (entries.length === this.#batchEntries && !this.#stopping) {
+            prefetch = this.#read('>', true);
+            prefetch.catch(() => undefined); // awaited next turn, or dropped with its entries pending
+          } else if (Date.now() - lastClaim > this.#claimIdleMs) phase = 'claim';
         }
         if (entries.length > 0) await this.#apply(entries);
       } catch (e) {
+        if (prefetch) await prefetch.catch(() => undefined);
+        prefetch = undefined;
         if (this.#stopping) break;
         this.#onError?.(e);
         // After a reconnect, this consumer's pending list may hold entries read but not acknowledged.
@@ -299,6 +309,8 @@ export class RedisIngest {
         await sleep(100);
       }
     }
+    // Stopped with a read in flight: let it land (its entries stay pending for the next start).
+    if (prefetch) await prefetch.catch(() => undefined);
   }
 
   async #read(id: string, block: boolean): Promise<StreamEntry[]> {
