@@ -1,4 +1,7 @@
 /** replaykit/redis against a real redis-server: rows from actors into a learner's buffer, once each. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { PrioritizedReplayBuffer, ReplayBuffer, ReplayError, ShapeError } from '../../lib/index';
 import { DependencyError, RedisActor, RedisIngest, RemoteError } from '../../lib/redis/index';
 import { SCHEMA, expectExactlyOnce, rawRedis, row, rows, startRedis, until, type RedisServer } from './server';
@@ -63,6 +66,30 @@ test('priorities travel with the rows into a prioritized buffer', async () => {
   expect(Array.from(top.id)).toEqual([6, 7, 5, 4, 3, 2, 1, 0]);
   expect(Array.from(top.priorities)).toEqual([10, 10, 6, 5, 4, 3, 2, 1]);
   pb.close();
+});
+
+test('any storage: rows reach an mmap uniform buffer and a tiered prioritized one intact', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'replaykit-redis-storage-'));
+  try {
+    const buffers = [
+      new ReplayBuffer({ capacity: 300, fields: SCHEMA, storage: { type: 'mmap', path: path.join(dir, 'a.rkb') } }),
+      new PrioritizedReplayBuffer({ capacity: 300, fields: SCHEMA, storage: { type: 'tiered', hotCapacity: 50, path: path.join(dir, 'b.rkb') } }),
+    ];
+    for (const [k, b] of buffers.entries()) {
+      const s = stream();
+      const ingest = new RedisIngest(b, { url: server.url, stream: s, group: 'g', consumer: 'c', acknowledge: 'applied' });
+      await ingest.start();
+      const a = new RedisActor({ url: server.url, stream: s, actorId: `a${k}`, schema: SCHEMA, flushRows: 32 });
+      await a.pushBatch(rows(0, 250));
+      await a.close();
+      await until(() => b.length === 250);
+      await ingest.stop();
+      expectExactlyOnce(b.sampleAll() as never, 250);
+      b.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('flushMs sends a partial entry without flush()', async () => {
