@@ -97,8 +97,10 @@ export class RedisIngest {
   readonly #core: BufferCore;
   readonly #stateName: string;
   readonly #ackOnSave: boolean;
-  // Entries processed and not yet acknowledged, oldest first; the first #ackable are held by the last archive planned.
+  // Entries processed and not yet acknowledged, oldest first; the first #planned are held by the last archive planned.
   #unacked: Buffer[] = [];
+  // Their ids as text: an entry delivered again (a re-read pending list, a claim of our own idle entries) is listed once.
+  readonly #unackedIds = new Set<string>();
   #planned = 0;
   #acking: Promise<void> = Promise.resolve();
   readonly #conn: Connection;
@@ -189,6 +191,7 @@ export class RedisIngest {
   #archived(): void {
     if (!this.#ackOnSave || this.#planned === 0) return;
     const ids = this.#unacked.splice(0, this.#planned);
+    for (const id of ids) this.#unackedIds.delete(id.toString());
     this.#planned = 0;
     this.#queueAck(ids);
   }
@@ -363,7 +366,14 @@ export class RedisIngest {
     }
     // Acknowledged after the rows are in the buffer (and, by default, in a saved archive): a
     // crash before re-reads them, and the sequence numbers skip what the buffer holds.
-    if (this.#ackOnSave) this.#unacked.push(...ids);
+    if (this.#ackOnSave) {
+      for (const id of ids) {
+        const key = id.toString();
+        if (this.#unackedIds.has(key)) continue;
+        this.#unackedIds.add(key);
+        this.#unacked.push(id);
+      }
+    }
     else this.#queueAck(ids);
   }
 }

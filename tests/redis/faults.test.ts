@@ -119,6 +119,29 @@ describe('with one redis-server', () => {
     loaded.close();
   });
 
+  test('entries waiting for a save and delivered again (claimed back when idle) are applied and listed once', async () => {
+    const s = 'claimed-back';
+    const rb = new ReplayBuffer({ capacity: 100, fields: SCHEMA });
+    const ingest = new RedisIngest(rb, { url: server.url, stream: s, group: 'g', consumer: 'c', claimIdleMs: 30, blockMs: 20 });
+    await ingest.start();
+    const actor = new RedisActor({ url: server.url, stream: s, actorId: 'a', schema: SCHEMA, flushRows: 5 });
+    await actor.pushBatch(rows(0, 10));
+    await actor.close();
+    await until(() => rb.length === 10);
+    // Unacknowledged past claimIdleMs, the two entries are claimed back by the ingest itself, more than once.
+    await until(() => ingest.stats.duplicatesSkipped >= 4, 15_000, 'entries claimed back');
+    expect(rb.length).toBe(10);
+    expect(ingest.stats.unacknowledged).toBe(2);
+    rb.saveSync(path.join(dir, 'claimed.rkb'));
+    await until(() => ingest.stats.unacknowledged === 0);
+    await ingest.stop();
+    const raw = rawRedis(server.url);
+    expect((await raw.xpending(s, 'g'))[0]).toBe(0);
+    raw.disconnect();
+    expectExactlyOnce(rb.sampleAll() as unknown as Rows, 10);
+    rb.close();
+  });
+
   test('an ingest waits while its buffer is being saved, and stops when the buffer is closed', async () => {
     const s = 'saving';
     const rb = new ReplayBuffer({ capacity: 50_000, fields: SCHEMA });
