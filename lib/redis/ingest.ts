@@ -41,7 +41,7 @@ export interface RedisIngestOptions extends ConnectionOptions {
   batchEntries?: number;
   /** `BLOCK` milliseconds of one read (bounds how long `stop()` waits); default 200. */
   blockMs?: number;
-  /** Entries pending this long (ms) with another consumer are claimed (XAUTOCLAIM); default 30,000. */
+  /** Entries pending this long (ms) with another consumer are claimed (XPENDING, XCLAIM); default 30,000. */
   claimIdleMs?: number;
   /**
    * When entries are acknowledged (`XACK`): `'saved'` (default) once an archive of the buffer
@@ -77,7 +77,7 @@ export interface IngestStats {
 /**
  * Feeds a buffer from a Redis stream. `start()` creates the consumer group if needed and
  * runs a loop: this consumer's pending entries first (`XREADGROUP ... 0`, after a restart),
- * then entries of dead consumers (`XAUTOCLAIM`, idle `claimIdleMs`), then new ones
+ * then entries of dead consumers (`XCLAIM`, idle `claimIdleMs`), then new ones
  * (`XREADGROUP ... >`, `BLOCK blockMs`). Each entry is checked (format, checksum, schema
  * hash, sizes), its rows pushed with `pushBatch` (priorities included for a prioritized
  * buffer), then acknowledged (see `acknowledge`). A refused entry goes to `<stream>:dead`
@@ -261,7 +261,7 @@ export class RedisIngest {
   async #run(): Promise<void> {
     let phase: 'pending' | 'claim' | 'new' = 'pending';
     let pendingCursor = '0';
-    let claimCursor = '0-0';
+    let claimCursor = '-';
     let lastClaim = Date.now();
     let lastLag = 0;
     let prefetch: Promise<StreamEntry[]> | undefined;
@@ -282,12 +282,18 @@ export class RedisIngest {
           if (entries.length === 0) phase = 'claim';
           else pendingCursor = entries[entries.length - 1][0].toString();
         } else if (phase === 'claim') {
-          const r = (await this.#conn.client.callBuffer('XAUTOCLAIM', this.#stream, this.#group, this.#consumer, this.#claimIdleMs, claimCursor, 'COUNT', this.#batchEntries)) as [Buffer, [Buffer, Buffer[] | null][]];
-          claimCursor = r[0].toString();
-          entries = r[1] ?? [];
-          if (claimCursor === '0-0') {
+          // Other consumers' entries idle past claimIdleMs (a learner that died under another
+          // name), listed with XPENDING and taken with XCLAIM. Ours are not claimed: with
+          // acknowledge 'saved' they wait for a save, and re-reading them would cost bandwidth.
+          const listed = (await this.#conn.client.call('XPENDING', this.#stream, this.#group, 'IDLE', this.#claimIdleMs, claimCursor, '+', this.#batchEntries)) as [string, string, number, number][];
+          const theirs = listed.filter((p) => String(p[1]) !== this.#consumer).map((p) => String(p[0]));
+          entries = theirs.length > 0 ? ((await this.#conn.client.callBuffer('XCLAIM', this.#stream, this.#group, this.#consumer, this.#claimIdleMs, ...theirs)) as StreamEntry[]) : [];
+          if (listed.length < this.#batchEntries) {
             phase = 'new';
+            claimCursor = '-';
             lastClaim = Date.now();
+          } else {
+            claimCursor = `(${String(listed[listed.length - 1][0])}`;
           }
         } else {
           entries = await (prefetch ?? this.#read('>', true));
