@@ -8,6 +8,11 @@ const { ensureRedisServer } = require('../../scripts/redis-server.js');
 
 module.exports = async function globalSetup() {
   ensureRedisServer();
+  try {
+    require.resolve('ioredis');
+  } catch {
+    throw new Error("the Redis tests need the package 'ioredis' (a devDependency of replaykit): run npm install");
+  }
   const dist = path.join(__dirname, '..', '..', 'dist', 'lib', 'redis', 'index.js');
   if (!fs.existsSync(dist)) throw new Error(`${dist} is missing: run npm run build:ts first (npm run test:redis does)`);
 };
