@@ -148,6 +148,8 @@ export class RedisActor<F extends FieldsSpec = FieldsSpec> {
       if (v === undefined) throw new ShapeError(`RedisActor.push: missing field ${f.name}`);
       const n = isScalar(v) ? 1 : (v as ArrayLike<unknown>).length;
       if (n !== f.elements) throw new ShapeError(`RedisActor.push: field ${f.name} has ${n} values, expected ${f.elements}`);
+      if (isScalar(v)) checkValue(f, v, 'RedisActor.push');
+      else for (let i = 0; i < n; i++) checkValue(f, (v as ArrayLike<unknown>)[i], 'RedisActor.push');
     }
     // Encoding is synchronous, so staging never overflows even when callers do not await.
     if (this.#stagedRows > 0 && this.#stagedHavePriorities !== (p !== undefined)) this.#encodeStaged();
@@ -315,8 +317,34 @@ function setValue(col: AnyTypedArray, f: WireField, i: number, v: unknown): void
 
 function toTyped(v: ArrayLike<unknown>, f: WireField): AnyTypedArray {
   const ctor = DTYPES[f.dtype].ctor;
-  if (ArrayBuffer.isView(v) && Object.getPrototypeOf(v)?.constructor?.name === ctor.name) return v as unknown as AnyTypedArray;
+  if (ArrayBuffer.isView(v) && Object.getPrototypeOf(v)?.constructor?.name === ctor.name) {
+    // Its own dtype holds only valid values, except bool's bytes: 0 or 1.
+    if (f.dtype === 'bool') for (let i = 0; i < v.length; i++) if ((v[i] as number) > 1) checkValue(f, v[i], 'RedisActor.pushBatch');
+    return v as unknown as AnyTypedArray;
+  }
   const out = new ctor(v.length);
-  for (let i = 0; i < v.length; i++) setValue(out, f, i, v[i]);
+  for (let i = 0; i < v.length; i++) {
+    checkValue(f, v[i], 'RedisActor.pushBatch');
+    setValue(out, f, i, v[i]);
+  }
   return out;
+}
+
+/**
+ * Refuses a value the learner's buffer would refuse (which would dead-letter the whole
+ * entry): a non-number, a fraction or an out-of-range integer for an integer dtype, a bool
+ * other than true/false/0/1.
+ */
+function checkValue(f: WireField, v: unknown, where: string): void {
+  const d = DTYPES[f.dtype];
+  if (typeof v === 'bigint') {
+    if (f.dtype !== 'int64' || v < -(2n ** 63n) || v >= 2n ** 63n) throw new OutOfRangeError(`${where}: field ${f.name} (${f.dtype}) cannot hold the bigint ${v}`);
+    return;
+  }
+  if (typeof v === 'boolean') {
+    if (f.dtype !== 'bool') throw new ShapeError(`${where}: field ${f.name} is ${f.dtype}, got a boolean`);
+    return;
+  }
+  if (typeof v !== 'number') throw new ShapeError(`${where}: field ${f.name} needs numbers, got ${typeof v}`);
+  if (d.integer && !(Number.isInteger(v) && v >= d.min && v <= d.max)) throw new OutOfRangeError(`${where}: field ${f.name} (${f.dtype}) cannot hold ${v}`);
 }

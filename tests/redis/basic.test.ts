@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PrioritizedReplayBuffer, ReplayBuffer, ReplayError, ShapeError } from '../../lib/index';
+import { OutOfRangeError, PrioritizedReplayBuffer, ReplayBuffer, ReplayError, ShapeError } from '../../lib/index';
 import { DependencyError, RedisActor, RedisIngest, RemoteError } from '../../lib/redis/index';
 import { SCHEMA, expectExactlyOnce, rawRedis, row, rows, startRedis, until, type RedisServer } from './server';
 
@@ -113,6 +113,13 @@ test('bad input to the actor is refused with named errors and loses nothing stag
   await expect(a.push({ ...row(1), obs: [1, 2] } as never)).rejects.toBeInstanceOf(ShapeError);
   await expect(a.push({ ...row(1), extra: 1 } as never)).rejects.toBeInstanceOf(ShapeError);
   await expect(a.pushBatch({ ...rows(0, 2), id: new Float64Array(3) })).rejects.toBeInstanceOf(ShapeError);
+  // Values the learner's buffer would refuse (dead-lettering the whole entry) are refused here.
+  await expect(a.push({ ...row(1), done: 2 } as never)).rejects.toBeInstanceOf(OutOfRangeError);
+  await expect(a.push({ ...row(1), action: 1.5 })).rejects.toBeInstanceOf(OutOfRangeError);
+  await expect(a.push({ ...row(1), action: 2 ** 40 })).rejects.toBeInstanceOf(OutOfRangeError);
+  await expect(a.push({ ...row(1), obs: ['x', 1, 2] } as never)).rejects.toBeInstanceOf(ShapeError);
+  await expect(a.pushBatch({ ...rows(0, 2), done: Uint8Array.of(0, 3) })).rejects.toBeInstanceOf(OutOfRangeError);
+  await expect(a.pushBatch({ ...rows(0, 2), action: Float64Array.of(1, 0.5) } as never)).rejects.toBeInstanceOf(OutOfRangeError);
   expect(a.stats.staged).toBe(1);
   await a.close();
   expect(a.stats.rows).toBe(1);
