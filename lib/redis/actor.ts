@@ -89,7 +89,7 @@ export class RedisActor<F extends FieldsSpec = FieldsSpec> {
   #sentBytes = 0;
 
   /**
-   * @throws {@link ShapeError} for a bad schema or actor id; {@link OutOfRangeError} for a bad
+   * @throws `ShapeError` for a bad schema or actor id; {@link OutOfRangeError} for a bad
    *   number option; {@link DependencyError} when `url` is given and ioredis is not installed;
    *   {@link RemoteError} when neither `url` nor `client` is given.
    */
@@ -132,7 +132,7 @@ export class RedisActor<F extends FieldsSpec = FieldsSpec> {
    *   for a one-element field, an array-like of `elements` values otherwise.
    * @param options `priority`: this row's priority for a prioritized learner (finite, > 0);
    *   rows with and without priorities never share an entry.
-   * @throws {@link ShapeError} for a missing, unknown or wrong-sized field; {@link OutOfRangeError}
+   * @throws `ShapeError` for a missing, unknown or wrong-sized field; {@link OutOfRangeError}
    *   for a bad priority; {@link StateError} after `close()`; as {@link flush} when it sends.
    */
   async push(transition: Transition<F>, options?: SendOptions & { priority?: number }): Promise<void> {
@@ -176,7 +176,7 @@ export class RedisActor<F extends FieldsSpec = FieldsSpec> {
    * Sends `n` rows, as entries of at most `flushRows` rows (staged rows go first).
    * @param columns one array per field of `n * elements` values, row-major, as a buffer's `pushBatch` takes.
    * @param options `priorities`: one per row (finite, > 0).
-   * @throws {@link ShapeError} for missing, unknown or unequal columns; {@link OutOfRangeError}
+   * @throws `ShapeError` for missing, unknown or unequal columns; {@link OutOfRangeError}
    *   for bad priorities; {@link StateError} after `close()`; as {@link flush}.
    */
   async pushBatch(columns: Columns<F>, options?: SendOptions & { priorities?: ArrayLike<number> }): Promise<void> {

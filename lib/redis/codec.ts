@@ -59,7 +59,7 @@ export interface WireSchema {
   readonly rowBytes: number;
 }
 
-/** Builds the wire form of a schema; throws {@link ShapeError} for an empty or malformed one. */
+/** Builds the wire form of a schema; throws `ShapeError` for an empty or malformed one. */
 export function wireSchema(schema: FieldsSpec): WireSchema {
   if (schema === null || typeof schema !== 'object') throw new ShapeError('replaykit/redis: schema must be an object of { shape, dtype } fields');
   const names = Object.keys(schema).sort();

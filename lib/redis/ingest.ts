@@ -127,7 +127,7 @@ export class RedisIngest {
   /**
    * @param buffer a `ReplayBuffer` or `PrioritizedReplayBuffer`, new or loaded from an archive
    *   (then the archived exactly-once state of this stream is taken up).
-   * @throws {@link ShapeError} for a missing stream, group or consumer name, or a buffer that
+   * @throws `ShapeError` for a missing stream, group or consumer name, or a buffer that
    *   is not a replaykit buffer; {@link StateError} when another RedisIngest of this stream
    *   feeds the buffer, or its archived state is damaged; {@link DependencyError} when `url`
    *   is given and ioredis is missing.
