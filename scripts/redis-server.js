@@ -95,6 +95,13 @@ async function startRedis(options = {}) {
     await waitForPort(port, child, 10_000);
   };
   const exited = () => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
+  // A caller that exits without stop() (an uncaught error, process.exit) leaves no server or
+  // directory behind.
+  const onExit = () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
   await launch();
   const r = {
     port,
@@ -124,6 +131,7 @@ async function startRedis(options = {}) {
     /** Stops the server and removes the temporary directory it made. */
     async stop() {
       await r.shutdown();
+      process.removeListener('exit', onExit);
       if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
