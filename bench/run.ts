@@ -21,6 +21,7 @@ import { bufferState } from '../lib/buffer/base';
 import { PlainColumns, PlainField, PlainPrioritized, PlainReplay } from './reference';
 import { buildRoofline, Roofline } from './roofline';
 import { actors } from './actors';
+import { redis } from './redis';
 
 // ---------------------------------------------------------------------------
 // Options
@@ -1005,7 +1006,7 @@ const epochs: Group = {
   },
 };
 
-const GROUPS: Group[] = [memory, push, uniform, prioritized, atari, tiered, archive, epochs, actors];
+const GROUPS: Group[] = [memory, push, uniform, prioritized, atari, tiered, archive, epochs, actors, redis as unknown as Group];
 
 // ---------------------------------------------------------------------------
 // Output
@@ -1030,7 +1031,7 @@ function table(results: readonly Result[]): string {
   const rows = results.map((r) => {
     if (r.unit === 'bytes/transition')
       return [r.case, r.unit, fmt(r.median), '', `raw ${r.rawBytes as number}`, `${(r.vsRaw as number).toFixed(2)}x raw`, `storage ${fmt(r.storageBytesPerTransition as number)}`,
-        r.ts ? fmt(r.ts.median) : '', '', `RSS ${fmt(r.residentMB as number)} MB`, ''];
+        r.ts ? fmt(r.ts.median) : '', '', r.residentMB === undefined ? '' : `RSS ${fmt(r.residentMB as number)} MB`, ''];
     if (r.unit === 'MB RssAnon')
       return [r.case, r.unit, fmt(r.median), '', `${r.referenceLabel as string} ${fmt(r.referenceMB as number)} MB`, `${(r.vsReference as number).toFixed(2)}x ${r.referenceLabel as string}`,
         '', '', '', r.target ?? `baseline ${fmt(r.baselineMB as number)} MB`, r.met === undefined ? '' : r.met ? 'yes' : 'NO'];

@@ -76,6 +76,10 @@ function main() {
     'dist/lib/native/addon.js',
     pkg.bin.replaykit,
     'native/binding/addon.cpp',
+    'dist/lib/redis/index.js',
+    'dist/lib/redis/index.d.ts',
+    'dist/lib/redis/esm.mjs',
+    'dist/lib/redis/esm.d.mts',
   ];
   for (const f of want) if (!files.includes(f)) fail(`${f} is missing from the tarball`);
   const unwanted = files.filter((f) => /^(tests|bench|examples|build[^/]*|docs|scripts|node_modules|dist\/examples|native\/(tests|fuzz))\//.test(f) || /\.(map|tsbuildinfo|o|orig|tgz|log)$/.test(f) || (f.startsWith('dist/') && f.endsWith('.ts') && !f.endsWith('.d.ts')));
@@ -97,6 +101,14 @@ function main() {
   step('require and import, one facade, the prebuild; musl refuses it');
   fs.copyFileSync(path.join(__dirname, 'consumer', 'dual.cjs'), path.join(app, 'dual.cjs'));
   run(process.execPath, ['dual.cjs'], app);
+
+  step('replaykit/redis without its optional peer ioredis: loads, and says to install it when used');
+  run(process.execPath, ['-e', `
+    const assert = require('node:assert');
+    const redis = require('replaykit/redis');
+    assert.throws(() => new redis.RedisActor({ url: 'redis://127.0.0.1:1', stream: 's', actorId: 'a', schema: { x: { shape: [], dtype: 'float32' } } }),
+      (e) => e instanceof redis.DependencyError && e instanceof require('replaykit').ReplayError && /ioredis/.test(e.message));
+    import('replaykit/redis').then((m) => assert.strictEqual(m.RedisIngest, redis.RedisIngest));`], app);
 
   step('the replaykit command');
   const archive = path.join(app, 'a.rkb');

@@ -95,6 +95,7 @@ export function saveSync(b: Saveable, path: string, opts?: SaveOptions): void {
     checkWritten(b, tmp, p.headBytes);
     fs.renameSync(tmp, target);
     syncDirectory(nodePath.dirname(target));
+    b.archiveSaved?.();
   } catch (e) {
     if (fd >= 0) fs.closeSync(fd);
     removeTemp(tmp);
@@ -153,6 +154,7 @@ export async function save(b: Saveable, path: string, opts?: SaveOptions): Promi
     options.onProgress?.({ bytesWritten: written + header.length, totalBytes: p.writeBytes });
     await fs.promises.rename(tmp, target);
     syncDirectory(nodePath.dirname(target));
+    b.archiveSaved?.();
   } catch (e) {
     if (!finished) await writer?.abort();
     await fs.promises.rm(tmp, { force: true }).catch(() => undefined); // best-effort, as removeTemp

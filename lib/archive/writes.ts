@@ -20,6 +20,8 @@ export interface Saveable {
   readonly storage?: StorageOptions;
   /** The facade's state for the archive (the core reads its own). */
   archiveMeta(): ArchiveMetaJs;
+  /** Called once the archive planned last is in place (renamed, directory synced). */
+  archiveSaved?(): void;
 }
 
 /** Starts the core's export of `b` as it is now. @internal */

@@ -48,6 +48,14 @@ export interface Gathering {
   readonly slot: number;
 }
 
+/** State another part of replaykit keeps in a buffer's archives (see {@link BufferCore.extensions}). @internal */
+export interface ExtensionProvider {
+  /** The bytes to archive now (called when a save plans the archive). */
+  data(): Uint8Array;
+  /** The archive planned last is saved (renamed into place, directory synced). Must not throw. */
+  saved?(): void;
+}
+
 /** @internal */
 export class BufferCore implements Saveable, Restorable {
   readonly fields: readonly ResolvedField[];
@@ -72,6 +80,15 @@ export class BufferCore implements Saveable, Restorable {
    * a call on this buffer from inside one is refused, so the outer call completes whole.
    */
   busy = false;
+  /**
+   * Named state that other parts of replaykit keep with this buffer and in its archives
+   * (replaykit/redis: the last sequence number applied per actor). A provider's `data()` is
+   * called when a save plans the archive, so the state saved is the state at that moment, and
+   * its `saved()` once that archive is safely renamed into place; a load sets the bytes the
+   * archive holds. Internal: not part of the public API.
+   */
+  readonly extensions = new Map<string, Uint8Array | ExtensionProvider>();
+  #planned: ExtensionProvider[] = [];
 
   /** Validates the options (their keys, the sampler's, schema, capacity, seed, storage, rate limiter, in that order) and makes the native buffer. */
   constructor(options: BufferOptions, kind: SamplerKind) {
@@ -407,12 +424,28 @@ export class BufferCore implements Saveable, Restorable {
 
   /** The facade's own state for an archive: the generator and the step API's (the core adds its own, prioritized state included). */
   archiveMeta(): ArchiveMetaJs {
-    return { rngState: this.#rng.getState(), seed: this.seed, ...this.steps.archivePart() };
+    const meta: ArchiveMetaJs = { rngState: this.#rng.getState(), seed: this.seed, ...this.steps.archivePart() };
+    this.#planned = [];
+    if (this.extensions.size > 0)
+      meta.extensions = Array.from(this.extensions, ([name, v]) => {
+        if (ArrayBuffer.isView(v)) return { name, data: v };
+        this.#planned.push(v);
+        return { name, data: v.data() };
+      });
+    return meta;
+  }
+
+  /** After a save renamed its archive into place: tells the providers whose state it holds. */
+  archiveSaved(): void {
+    const planned = this.#planned;
+    this.#planned = [];
+    for (const p of planned) p.saved?.();
   }
 
   restoreFrom(map: NativeArchiveMap, info: ArchiveInfo): void {
     this.native.restore(map);
     this.#rng.setState(info.rngState);
     this.steps.restore(info.epoch);
+    for (const x of info.extensions ?? []) this.extensions.set(x.name, x.data);
   }
 }

@@ -128,6 +128,14 @@ export interface ArchiveMetaJs {
   rngState: number[];
   seed: number;
   epoch?: EpochRecordJs;
+  /** Named blobs of the facade's (Extension sections); the core checks names (unique, 1..256 bytes) and sizes. */
+  extensions?: ArchiveExtensionJs[];
+}
+
+/** An archive's extension: a name and opaque bytes the facade owns (native/core/archive.h, ArchiveExtension). @internal */
+export interface ArchiveExtensionJs {
+  name: string;
+  data: Uint8Array;
 }
 
 /** The epoch record of an archive (native/core/archive.h, EpochRecord and its keys), enums as booleans. @internal */
@@ -177,6 +185,8 @@ export interface ArchiveInfo {
   epoch?: EpochRecordJs;
   /** The rate limiter's configuration and counters, for archives of buffers made with one. */
   rateLimiter?: RateRecordJs;
+  /** The archive's extensions, in the order saved (copies). */
+  extensions: ArchiveExtensionJs[];
 }
 
 /** A read-only mapping of an archive file (native/binding/archive_object.cpp). @internal */

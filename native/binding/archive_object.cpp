@@ -7,7 +7,8 @@
 // when closed (after detaching the buffer) or collected, the buffer's finalizer its own.
 //
 // Contract (lib/native/contract.ts, NativeArchiveMap):
-//   info()                      the header, schema, sections, epoch record and rate limiter, enums by name
+//   info()                      the header, schema, sections, epoch record, rate limiter and
+//                               extensions ([{ name, data: Uint8Array copy }]), enums by name
 //   buffer()                    an ArrayBuffer over the whole file (zero-copy where allowed)
 //   verifyChecksums(maxBytes)   { done, bytesVerified }: checks up to maxBytes more; throws
 //                               ArchiveError naming a section whose checksum does not match
@@ -124,6 +125,19 @@ class ArchiveMap : public Napi::ObjectWrap<ArchiveMap>, public Guarded<ArchiveMa
       o.Set("epoch", eo);
     }
     if (v.rate_limiter >= 0) o.Set("rateLimiter", rate_record_to_js(env, v.rate_limiter_record()));
+    Napi::Array extensions = Napi::Array::New(env, v.extensions.size());
+    for (size_t i = 0; i < v.extensions.size(); ++i) {
+      uint64_t n = 0;
+      const uint8_t* data = v.extension_data(i, &n);
+      Napi::Object xo = Napi::Object::New(env);
+      xo.Set("name", v.extension_name(i));
+      // A copy: the facade keeps it after the mapping is closed.
+      Napi::Uint8Array copy = Napi::Uint8Array::New(env, n);
+      if (n) std::memcpy(copy.Data(), data, n);
+      xo.Set("data", copy);
+      extensions.Set(static_cast<uint32_t>(i), xo);
+    }
+    o.Set("extensions", extensions);
     return o;
   }
 

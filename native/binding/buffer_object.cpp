@@ -334,7 +334,8 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
 
   // planArchive(meta) -> { fileBytes, headBytes, writeBytes }: starts an export of the buffer
   // as it is now. meta: { rngState: [4], seed, epoch?: { nEpochs, epoch, cursor, batchSize,
-  // randomBatchSize, shuffle, dropLast, iterator, keys: Float64Array | null } }
+  // randomBatchSize, shuffle, dropLast, iterator, keys: Float64Array | null },
+  // extensions?: [{ name: string, data: Uint8Array }] } (the core checks names and sizes)
   Napi::Value PlanArchive(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto& b = live();
@@ -370,6 +371,21 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     if (limiter_) {  // its counters as they are now, with the data
       meta.has_rate_limiter = true;
       meta.rate_limiter = replaykit::rate_limiter_record(*limiter_);
+    }
+    Napi::Value xv = m.Get("extensions");
+    if (!xv.IsUndefined()) {
+      if (!xv.IsArray()) fail(ErrorKind::Archive, "extensions must be an array");
+      Napi::Array xs = xv.As<Napi::Array>();
+      for (uint32_t i = 0; i < xs.Length(); ++i) {
+        Napi::Value x = xs.Get(i);
+        if (!x.IsObject()) fail(ErrorKind::Archive, "an extension must be { name, data }");
+        replaykit::ArchiveExtension ext;
+        ext.name = to_string(x.As<Napi::Object>().Get("name"), "an extension name");
+        size_t n = 0;
+        const auto* data = static_cast<const uint8_t*>(typed_data_any(env, x.As<Napi::Object>().Get("data"), napi_uint8_array, &n, "extension data"));
+        ext.data.assign(data, data + n);  // a copy: the export outlives this call
+        meta.extensions.push_back(std::move(ext));
+      }
     }
     exporter_.reset();
     exporter_ = std::make_unique<replaykit::ArchiveExporter>(b, meta);

@@ -59,6 +59,7 @@ const char* kind_name(uint32_t k) {
     case SectionKind::Priorities: return "priorities";
     case SectionKind::Epoch: return "epoch state";
     case SectionKind::RateLimiter: return "rate limiter";
+    case SectionKind::Extension: return "extension";
   }
   return "unknown";
 }
@@ -102,6 +103,24 @@ std::vector<uint8_t> encode_schema(const Schema& schema) {
     names += fd.name;
   }
   out.insert(out.end(), names.begin(), names.end());
+  return out;
+}
+
+// What is wrong with an extension's name (as the facade gave it or an archive holds it), or "".
+std::string extension_name_problem(const std::string& name) {
+  if (name.empty()) return "an extension has an empty name";
+  if (name.size() > kMaxExtensionName) return "an extension name is longer than " + std::to_string(kMaxExtensionName) + " bytes";
+  return "";
+}
+
+std::vector<uint8_t> encode_extension(const ArchiveExtension& x) {
+  ExtensionRecord r{};
+  r.name_length = static_cast<uint32_t>(x.name.size());
+  r.data_length = x.data.size();
+  std::vector<uint8_t> out(sizeof r + x.name.size() + x.data.size());
+  std::memcpy(out.data(), &r, sizeof r);
+  std::memcpy(out.data() + sizeof r, x.name.data(), x.name.size());
+  if (!x.data.empty()) std::memcpy(out.data() + sizeof r + x.name.size(), x.data.data(), x.data.size());
   return out;
 }
 
@@ -170,6 +189,16 @@ ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
     plan.rate_limiter_bytes.resize(sizeof(RateLimiterRecord));
     std::memcpy(plan.rate_limiter_bytes.data(), &meta.rate_limiter, sizeof(RateLimiterRecord));
   }
+  if (meta.extensions.size() > kMaxExtensions)
+    fail(ErrorKind::Archive, "an archive holds at most " + std::to_string(kMaxExtensions) + " extensions");
+  std::set<std::string> names;
+  for (const ArchiveExtension& x : meta.extensions) {
+    const std::string problem = extension_name_problem(x.name);
+    if (!problem.empty()) fail(ErrorKind::Archive, "cannot archive this extension: " + problem);
+    if (!names.insert(x.name).second) fail(ErrorKind::Archive, "cannot archive two extensions named '" + x.name + "'");
+    if (x.data.size() > kMaxExtensionBytes) fail(ErrorKind::Archive, "extension '" + x.name + "' is larger than an archive holds");
+    plan.extension_bytes.push_back(encode_extension(x));
+  }
   const uint64_t len = b.length(), cap = b.capacity();
   std::vector<SectionEntry>& s = plan.sections;
   auto add = [&s](SectionKind k, uint32_t index, uint64_t length) {
@@ -187,6 +216,7 @@ ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
   if (b.prioritized()) add(SectionKind::Priorities, 0, 8 * len);
   if (meta.has_epoch) add(SectionKind::Epoch, 0, plan.epoch_bytes.size());
   if (meta.has_rate_limiter) add(SectionKind::RateLimiter, 0, plan.rate_limiter_bytes.size());
+  for (size_t i = 0; i < plan.extension_bytes.size(); ++i) add(SectionKind::Extension, uint32_t(i), plan.extension_bytes[i].size());
 
   plan.table_end = sizeof(ArchiveHeader) + s.size() * sizeof(SectionEntry);
   uint64_t at = align64(plan.table_end);
@@ -301,12 +331,15 @@ uint64_t ArchiveExporter::next(uint8_t* dst, uint64_t cap, uint64_t* position) {
   const SectionEntry& s = plan_.sections[section_];
   const uint64_t left = s.length - at_;
   uint64_t n;
-  if (s.kind == uint32_t(SectionKind::Schema) || s.kind == uint32_t(SectionKind::Epoch) ||
-      s.kind == uint32_t(SectionKind::RateLimiter)) {
+  // The small sections the core encoded when it planned the archive.
+  const std::vector<uint8_t>* small = s.kind == uint32_t(SectionKind::Schema)        ? &plan_.schema_bytes
+                                      : s.kind == uint32_t(SectionKind::Epoch)       ? &plan_.epoch_bytes
+                                      : s.kind == uint32_t(SectionKind::RateLimiter) ? &plan_.rate_limiter_bytes
+                                      : s.kind == uint32_t(SectionKind::Extension)   ? &plan_.extension_bytes[s.index]
+                                                                                     : nullptr;
+  if (small) {
     n = std::min(cap, left);
-    const auto& bytes = s.kind == uint32_t(SectionKind::Schema)  ? plan_.schema_bytes
-                        : s.kind == uint32_t(SectionKind::Epoch) ? plan_.epoch_bytes
-                                                                 : plan_.rate_limiter_bytes;
+    const std::vector<uint8_t>& bytes = *small;
     std::memcpy(dst, bytes.data() + at_, n);
   } else {
     const uint64_t item = section_item_bytes(buffer_.schema(), s);
@@ -374,6 +407,19 @@ std::unique_ptr<ReplayBuffer> make_buffer_for(const ArchiveView& v, std::unique_
   return std::make_unique<ReplayBuffer>(std::move(storage), per);
 }
 
+std::string ArchiveView::extension_name(size_t i) const {
+  ExtensionRecord r;
+  std::memcpy(&r, at(extensions[i]), sizeof r);
+  return std::string(reinterpret_cast<const char*>(at(extensions[i]) + sizeof r), r.name_length);
+}
+
+const uint8_t* ArchiveView::extension_data(size_t i, uint64_t* length) const {
+  ExtensionRecord r;
+  std::memcpy(&r, at(extensions[i]), sizeof r);
+  *length = r.data_length;
+  return at(extensions[i]) + sizeof r + r.name_length;
+}
+
 EpochRecord ArchiveView::epoch_record() const {
   EpochRecord r{};
   if (epoch >= 0) std::memcpy(&r, at(epoch), sizeof r);
@@ -436,7 +482,8 @@ ArchiveView parse_archive(const uint8_t* data, uint64_t size) {
     const SectionEntry& e = v.sections[i];
     const std::string name = std::string(kind_name(e.kind)) + " section";
     if (e.offset % 64 != 0) bad(name + " is not 64-byte aligned");
-    if (e.reserved != 0 || (e.kind != uint32_t(SectionKind::FieldData) && e.index != 0))
+    const bool indexed = e.kind == uint32_t(SectionKind::FieldData) || e.kind == uint32_t(SectionKind::Extension);
+    if (e.reserved != 0 || (!indexed && e.index != 0))
       bad(name + " has stray bytes in its table entry");
     if (e.offset < table_end) bad(name + " overlaps the header");
     if (e.offset > size || e.length > size - e.offset) bad(name + " runs past the end of the file");
@@ -453,6 +500,12 @@ ArchiveView parse_archive(const uint8_t* data, uint64_t size) {
         if (e.index >= h.field_count) bad("field data for field " + std::to_string(e.index) + " of " + std::to_string(h.field_count));
         slot = &v.field_data[e.index];
         break;
+      case SectionKind::Extension:
+        // Indexed 0, 1, ... in table order: the index says which, the name what.
+        if (e.index != v.extensions.size()) bad("extension sections out of order");
+        if (v.extensions.size() == kMaxExtensions) bad("more than " + std::to_string(kMaxExtensions) + " extensions");
+        v.extensions.push_back(static_cast<int>(i));
+        continue;
       default: bad("unknown section kind " + std::to_string(e.kind));
     }
     if (*slot != -1) bad("two " + name + "s");
@@ -530,6 +583,18 @@ ArchiveView parse_archive(const uint8_t* data, uint64_t size) {
     const std::string problem = rate_limiter_problem(v.rate_limiter_record(), h.capacity);
     if (!problem.empty()) bad(problem);
   }
+  std::set<std::string> extension_names;
+  for (size_t i = 0; i < v.extensions.size(); ++i) {
+    const SectionEntry& es = v.sections[v.extensions[i]];
+    if (es.length < sizeof(ExtensionRecord)) bad("an extension section is too short");
+    ExtensionRecord r;
+    std::memcpy(&r, v.at(v.extensions[i]), sizeof r);
+    if (r.reserved != 0) bad("reserved extension bytes are not zero");
+    if (r.name_length == 0 || r.name_length > kMaxExtensionName || r.data_length > kMaxExtensionBytes ||
+        es.length != sizeof r + r.name_length + r.data_length)
+      bad("an extension section's name and data lengths disagree with its size");
+    if (!extension_names.insert(v.extension_name(i)).second) bad("two extensions named '" + v.extension_name(i) + "'");
+  }
   if (v.prioritized()) {
     if (!(std::isfinite(h.alpha) && h.alpha >= 0)) bad("alpha");
     if (!(std::isfinite(h.epsilon) && h.epsilon > 0)) bad("epsilon");
@@ -553,6 +618,9 @@ ArchiveView parse_archive(const uint8_t* data, uint64_t size) {
 std::string section_label(const ArchiveView& v, size_t i) {
   const SectionEntry& e = v.sections[i];
   if (e.kind == uint32_t(SectionKind::FieldData) && e.index < v.schema.size()) return "field '" + v.schema[e.index].name + "'";
+  if (e.kind == uint32_t(SectionKind::Extension))
+    for (size_t x = 0; x < v.extensions.size(); ++x)
+      if (v.extensions[x] == int(i)) return "extension '" + v.extension_name(x) + "'";
   return kind_name(e.kind);
 }
 

@@ -16,6 +16,9 @@
 //   Epoch           EpochRecord (64 bytes) then float64 keys of the epoch in progress (optional)
 //   RateLimiter     RateLimiterRecord (128 bytes): the rate limiter's configuration and counters
 //                   (optional: buffers made with one; its presence alone says so, no flag)
+//   Extension[i]    a named blob the facade owns (e.g. replaykit/redis's exactly-once state):
+//                   ExtensionRecord (16 bytes), the name (UTF-8), the data; opaque to the core,
+//                   which checks its framing, its name (unique) and its checksum like any section
 // Checksums: CRC-32 as zlib computes it (crc32.h), one per section over its bytes, and one
 // over the header and section table (with its own field zero). This module owns all of it:
 // ArchiveExporter computes them while it streams the sections out; parse_archive checks the
@@ -35,11 +38,15 @@ namespace replaykit {
 class ReplayBuffer;
 
 constexpr uint32_t kArchiveVersion = 1;
-constexpr uint32_t kMaxSections = 4096;  // far above every schema's kMaxFields + the other sections
+constexpr uint32_t kMaxExtensions = 64;          // Extension sections of one archive
+constexpr uint32_t kMaxExtensionName = 256;      // UTF-8 bytes of an extension's name
+constexpr uint64_t kMaxExtensionBytes = 1u << 30;  // bytes of an extension's data
+constexpr uint32_t kMaxSections = 4096;  // above every schema's kMaxFields + 7 other sections + kMaxExtensions
 constexpr uint32_t kMaxArchiveFields = kMaxFields;
 
+// 9 is kept for the episode index (issue #15).
 enum class SectionKind : uint32_t {
-  Schema = 1, FieldData = 2, Keys = 3, Writes = 4, Inserted = 5, Priorities = 6, Epoch = 7, RateLimiter = 8
+  Schema = 1, FieldData = 2, Keys = 3, Writes = 4, Inserted = 5, Priorities = 6, Epoch = 7, RateLimiter = 8, Extension = 10
 };
 
 enum ArchiveFlags : uint32_t {
@@ -147,9 +154,23 @@ enum RateLimiterFlags : uint32_t {
 // The record of a limiter as it is now.
 RateLimiterRecord rate_limiter_record(const RateLimiter& limiter);
 
+// The head of an Extension section; the name and then the data follow it.
+struct ExtensionRecord {
+  uint32_t name_length;  // 1..kMaxExtensionName
+  uint32_t reserved;     // 0
+  uint64_t data_length;  // 0..kMaxExtensionBytes; the section is 16 + name_length + data_length bytes
+};
+static_assert(sizeof(ExtensionRecord) == 16, "an extension record is 16 bytes");
+
+// A named blob of the facade's, stored as it is.
+struct ArchiveExtension {
+  std::string name;
+  std::vector<uint8_t> data;
+};
+
 // What the facade (and the binding) knows that the core's buffer does not: its generator, its
-// seed, its epoch iteration (the record's key_count is set from epoch_keys), and the rate
-// limiter the binding keeps beside the buffer.
+// seed, its epoch iteration (the record's key_count is set from epoch_keys), the rate limiter
+// the binding keeps beside the buffer, and the facade's extensions.
 struct ArchiveMeta {
   int32_t rng_state[4] = {0, 0, 0, 0};
   double seed = 0;
@@ -158,6 +179,7 @@ struct ArchiveMeta {
   std::vector<double> epoch_keys;  // the epoch's keys as the facade holds them (JS numbers)
   bool has_rate_limiter = false;
   RateLimiterRecord rate_limiter{};
+  std::vector<ArchiveExtension> extensions;  // names unique; at most kMaxExtensions
 };
 
 // A planned archive: its header and section table (crcs 0 until exported) and the bytes
@@ -168,11 +190,13 @@ struct ArchivePlan {
   std::vector<uint8_t> schema_bytes;
   std::vector<uint8_t> epoch_bytes;
   std::vector<uint8_t> rate_limiter_bytes;
+  std::vector<std::vector<uint8_t>> extension_bytes;  // per Extension section (its index)
   uint64_t table_end = 0;  // where the header and table end
 };
 
-// Throws Error(Archive) for a field name an archive cannot hold or an epoch record that is
-// not consistent (see parse_archive).
+// Throws Error(Archive) for a field name an archive cannot hold, an epoch record that is
+// not consistent (see parse_archive), or extensions beyond the limits above (too many, a name
+// empty, too long or repeated, data too large).
 ArchivePlan plan_archive(const ReplayBuffer& buffer, const ArchiveMeta& meta);
 
 // The CRC-32 of an archive's header and section table (`table_end` bytes at `head`), computed
@@ -241,6 +265,11 @@ struct ArchiveView {
   std::vector<SectionEntry> sections;
   int schema_section = -1, keys = -1, writes = -1, inserted = -1, priorities = -1, epoch = -1, rate_limiter = -1;
   std::vector<int> field_data;  // per field
+  std::vector<int> extensions;  // Extension sections, by index
+
+  // The name and the data of extension i (0 <= i < extensions.size()), pointing into the bytes.
+  std::string extension_name(size_t i) const;
+  const uint8_t* extension_data(size_t i, uint64_t* length) const;
 
   bool prioritized() const { return header.flags & kArchivePrioritized; }
   bool lowest_priority() const { return header.flags & kArchiveLowestPriority; }

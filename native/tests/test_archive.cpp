@@ -584,3 +584,97 @@ TEST_CASE("crafted rate limiter records are refused with Error(Archive), and unw
   worse.rate_limiter.min_size = 100;  // above the capacity
   CHECK_THROWS_AS(encode_archive(*b, worse), Error);
 }
+
+TEST_CASE("extension sections: named blobs the facade owns, stored as they are, checked on load") {
+  auto b = prioritized_buffer(8, 6);
+  ArchiveMeta meta = meta_of();
+  meta.extensions.push_back({"replaykit/redis:s", {'{', '}', 0, 255}});
+  meta.extensions.push_back({"empty", {}});
+  const auto a = encode_archive(*b, meta);
+  const ArchiveView v = parse_archive(a.data(), a.size());
+  REQUIRE(v.extensions.size() == 2);
+  CHECK(v.extension_name(0) == "replaykit/redis:s");
+  uint64_t n = 0;
+  const uint8_t* d = v.extension_data(0, &n);
+  CHECK(std::vector<uint8_t>(d, d + n) == meta.extensions[0].data);
+  CHECK(v.extension_name(1) == "empty");
+  v.extension_data(1, &n);
+  CHECK(n == 0);
+  CHECK(section_label(v, size_t(v.extensions[0])) == "extension 'replaykit/redis:s'");
+  ChecksumVerifier ok;
+  while (!ok.step(v, 1 << 20)) {
+  }
+  CHECK(load_error(a) == ErrorKind::State);  // the buffer restores as without extensions
+  // Without extensions the archive is as before: none in the view.
+  const auto plain = encode_archive(*b, meta_of());
+  CHECK(parse_archive(plain.data(), plain.size()).extensions.empty());
+
+  // What a plan refuses: too many, an empty, overlong or repeated name.
+  auto plan_error = [&](const std::vector<ArchiveExtension>& xs) {
+    ArchiveMeta m = meta_of();
+    m.extensions = xs;
+    try {
+      plan_archive(*b, m);
+    } catch (const Error& e) {
+      return e.kind();
+    }
+    return ErrorKind::State;
+  };
+  CHECK(plan_error({{"", {1}}}) == ErrorKind::Archive);
+  CHECK(plan_error({{std::string(kMaxExtensionName + 1, 'x'), {1}}}) == ErrorKind::Archive);
+  CHECK(plan_error({{"a", {1}}, {"a", {2}}}) == ErrorKind::Archive);
+  std::vector<ArchiveExtension> many;
+  for (uint32_t i = 0; i <= kMaxExtensions; ++i) many.push_back({"x" + std::to_string(i), {}});
+  CHECK(plan_error(many) == ErrorKind::Archive);
+  many.pop_back();
+  CHECK(plan_error(many) == ErrorKind::State);  // kMaxExtensions is allowed
+
+  // Crafted framing with a valid header checksum: each refused by parse.
+  auto with_record = [&](auto edit) {
+    auto c = a;
+    ExtensionRecord r;
+    std::memcpy(&r, c.data() + v.sections[v.extensions[0]].offset, sizeof r);
+    edit(r);
+    std::memcpy(c.data() + v.sections[v.extensions[0]].offset, &r, sizeof r);
+    reseal(c);
+    return c;
+  };
+  CHECK(load_error(with_record([](ExtensionRecord& r) { r.name_length += 1; })) == ErrorKind::Archive);
+  CHECK(load_error(with_record([](ExtensionRecord& r) { r.name_length = 0; })) == ErrorKind::Archive);
+  CHECK(load_error(with_record([](ExtensionRecord& r) { r.data_length = uint64_t(1) << 62; })) == ErrorKind::Archive);
+  CHECK(load_error(with_record([](ExtensionRecord& r) { r.reserved = 1; })) == ErrorKind::Archive);
+  auto with_entry = [&](int section, auto edit) {
+    auto c = a;
+    SectionEntry e;
+    const uint64_t at = sizeof(ArchiveHeader) + uint64_t(section) * sizeof e;
+    std::memcpy(&e, c.data() + at, sizeof e);
+    edit(e);
+    std::memcpy(c.data() + at, &e, sizeof e);
+    reseal(c);
+    return c;
+  };
+  CHECK(load_error(with_entry(v.extensions[1], [](SectionEntry& e) { e.index = 0; })) == ErrorKind::Archive);  // out of order
+  CHECK(load_error(with_entry(v.extensions[1], [](SectionEntry& e) { e.index = 7; })) == ErrorKind::Archive);
+  // Two extensions of one name (the second renamed in place, same length).
+  ArchiveMeta twins = meta_of();
+  twins.extensions = {{"ab", {1}}, {"ac", {2}}};
+  auto t = encode_archive(*b, twins);
+  const ArchiveView tv = parse_archive(t.data(), t.size());
+  t[tv.sections[tv.extensions[1]].offset + sizeof(ExtensionRecord) + 1] = 'b';
+  reseal(t);
+  CHECK(load_error(t) == ErrorKind::Archive);
+
+  // A flipped data byte: only the section's checksum catches it, and the verifier names it.
+  auto corrupt = a;
+  corrupt[v.sections[v.extensions[0]].offset + sizeof(ExtensionRecord) + 17] ^= 1;
+  const ArchiveView cv = parse_archive(corrupt.data(), corrupt.size());
+  ChecksumVerifier verifier;
+  try {
+    while (!verifier.step(cv, 1 << 20)) {
+    }
+    FAIL("no throw");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::Archive);
+    CHECK(std::string(e.what()).find("extension section") != std::string::npos);
+  }
+}
