@@ -26,17 +26,27 @@ bool ReplayBuffer::closed() const {
 }
 
 ReplayBuffer::Exclusive::Exclusive(const ReplayBuffer& b, bool rows_change, bool push) : b_(b), lock_(b.mu_) {
-  ++b.drain_writers_;
-  if (rows_change) ++b.drain_readers_;
-  b.cv_.wait(lock_, [&] {
-    return b.closed_ || (b.in_flight_.empty() && (!rows_change || b.pins_.empty()) && (!push || b.frozen_ == 0));
-  });
-  --b.drain_writers_;
-  if (rows_change) --b.drain_readers_;
-  if (b.closed_) {
-    lock_.unlock();
-    b.cv_.notify_all();  // the drain counters changed
-    fail(ErrorKind::State, "the buffer is closed");
+  for (;;) {
+    // A push waits out a freeze first, holding nothing back meanwhile: the thread that will
+    // thaw (the one saving) may sample or read in the meantime.
+    if (push) b.cv_.wait(lock_, [&] { return b.closed_ || b.frozen_ == 0; });
+    ++b.drain_writers_;
+    if (rows_change) ++b.drain_readers_;
+    b.cv_.wait(lock_, [&] {
+      return b.closed_ || (push && b.frozen_ != 0) || (b.in_flight_.empty() && (!rows_change || b.pins_.empty()));
+    });
+    --b.drain_writers_;
+    if (rows_change) --b.drain_readers_;
+    if (b.closed_) {
+      lock_.unlock();
+      b.cv_.notify_all();  // the drain counters changed
+      fail(ErrorKind::State, "the buffer is closed");
+    }
+    if (push && b.frozen_ != 0) {  // a save began while this waited: step back and wait it out
+      b.cv_.notify_all();
+      continue;
+    }
+    return;
   }
 }
 
