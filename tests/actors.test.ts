@@ -284,3 +284,36 @@ describe('handles and writers in one thread', () => {
     expect(() => rb.writerHandle()).toThrow(StateError);
   });
 });
+
+test('the rate limiter counts and holds worker writers: pushBatchAsync waits while actors run ahead; prefetched batches count as samples', () => {
+  const r = child(`${ROWS}
+    (async () => {
+      const limiter = { minSize: 64, samplesPerInsert: 1, errorBuffer: 64 };
+      const rb = new rk.ReplayBuffer({ ...OPTS, capacity: 10000, rateLimiter: limiter });
+      const code = ${JSON.stringify(ROWS)} + "const w = rk.ReplayWriter.attach(workerData.handle);" +
+        "(async () => { let next = 0; w.pushBatch(rows(1, next, 8)); next += 8;" +
+        "  for (let i = 0; i < 40; i++) { await w.pushBatchAsync(rows(1, next, 16)); next += 16; }" +
+        "  parentPort.postMessage({ rows: next }); w.close(); })();";
+      const job = runWorker(code, { workerData: { handle: rb.writerHandle() } });
+      let worst = -Infinity, sampled = 0, finished = false;
+      job.then(() => { finished = true; });
+      const it = rb.batches({ batchSize: 8 });
+      while (!finished) {
+        const s = rb.rateLimiter.stats;
+        worst = Math.max(worst, s.inserts - s.samples);
+        if (rb.length >= 64) { await it.next(); sampled += 8; }
+        await new Promise((res) => setTimeout(res, 1));
+      }
+      await it.return();
+      const res = await job;
+      const s = rb.rateLimiter.stats;
+      console.log(JSON.stringify({ code: res.code, rows: res.messages.at(-1).rows, inserts: s.inserts, samplesCounted: s.samples >= sampled, length: rb.length, worst, waits: s.waits > 0 }));
+      rb.close();
+    })();
+  `);
+  expectClean(r);
+  const out = JSON.parse(r.stdout);
+  expect(out).toMatchObject({ code: 0, rows: 8 + 40 * 16, inserts: 8 + 40 * 16, length: 8 + 40 * 16, samplesCounted: true, waits: true });
+  // Inserts stay within the limiter's range over samples: minSize * spi + errorBuffer, plus one batch past it.
+  expect(out.worst).toBeLessThanOrEqual(64 + 64 + 16);
+});

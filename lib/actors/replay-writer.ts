@@ -8,10 +8,10 @@ import { OutOfRangeError, StateError } from '../errors';
 import { describe } from '../schema/dtypes';
 import type { ResolvedField } from '../schema/fields';
 import type { Columns, FieldSpec, FieldsSpec, Transition } from '../schema/types';
-import { checkKeys } from '../schema/options';
 import type { NativeWriter } from '../native/contract';
 import { openNativeWriter } from '../native/open';
-import { rowPriorities, rowPriority } from '../buffer/samplers';
+import { Pusher } from '../buffer/pushes';
+import { checkKeys } from '../schema/options';
 import { Stager } from '../buffer/staging';
 import { checkHandle, WriterHandle } from './handle';
 
@@ -36,16 +36,18 @@ import { checkHandle, WriterHandle } from './handle';
 export class ReplayWriter<F extends FieldsSpec = FieldsSpec> {
   readonly #native: NativeWriter;
   readonly #fields: readonly ResolvedField[];
-  readonly #stager: Stager;
   readonly #prioritized: boolean;
-  readonly #one = new Float64Array(1);
+  readonly #pusher: Pusher;
   #closed = false;
 
   private constructor(native: NativeWriter) {
     this.#native = native;
     this.#fields = native.fields.map((f) => ({ name: f.name, dtype: f.dtype, shape: f.shape, elems: f.shape.reduce((a, b) => a * b, 1) }));
-    this.#stager = new Stager(this.#fields);
     this.#prioritized = native.prioritized;
+    this.#pusher = new Pusher(native, new Stager(this.#fields), this.#prioritized, native.limited, {
+      check: () => this.#assertOpen(),
+      busy: false, // a writer has no state that a re-entrant call could see half-changed
+    }, true); // an actor waiting for the learner on another thread: its worker must stay alive
   }
 
   /**
@@ -88,9 +90,7 @@ export class ReplayWriter<F extends FieldsSpec = FieldsSpec> {
    */
   push(transition: Transition<F>, options?: { priority?: number }): number {
     this.#assertOpen();
-    const priority = this.#option(options, 'push', 'priority');
-    const p = rowPriority(priority, this.#one);
-    return this.#native.push(this.#stager.row(transition), 1, p);
+    return this.#pusher.push(transition, this.#option(options, 'push', 'priority'));
   }
 
   /**
@@ -101,27 +101,34 @@ export class ReplayWriter<F extends FieldsSpec = FieldsSpec> {
    */
   pushBatch(columns: Columns<F>, options?: { priorities?: Float64Array | Float32Array | readonly number[] }): void {
     this.#assertOpen();
-    const priorities = this.#option(options, 'pushBatch', 'priorities');
-    const cols = this.#stager.columns(columns);
-    const p = rowPriorities(priorities, cols ? cols.rows : 0);
-    if (cols) this.#native.push(cols.arrays, cols.rows, p);
+    this.#pusher.pushBatch(columns, this.#option(options, 'pushBatch', 'priorities'));
   }
 
   /**
-   * `push`, awaitable: resolves once the transition is stored. Without a rate limiter on the
-   * buffer it stores at once.
-   * @throws as {@link ReplayWriter.push} (the promise rejects).
+   * `push`, awaitable: waits while the buffer's rate limiter holds inserts back (actors ahead
+   * of the learner), then stores, as the buffer's own `pushAsync`: the input is checked at the
+   * call (and copied if it has to wait); without a rate limiter it stores at once.
+   * @param options `priority` as for `push`; `timeoutMs` (milliseconds) and `signal` (an
+   *   AbortSignal) bound the wait.
+   * @throws as {@link ReplayWriter.push} (the promise rejects); {@link RateLimitError} when the
+   *   timeout passes or the signal aborts first (nothing is stored, nothing counted).
    */
-  async pushAsync(transition: Transition<F>, options?: { priority?: number }): Promise<number> {
-    return this.push(transition, options);
+  pushAsync(transition: Transition<F>, options?: { priority?: number; timeoutMs?: number; signal?: AbortSignal }): Promise<number> {
+    if (this.#closed) return Promise.reject(new StateError('the writer is closed'));
+    return this.#pusher.pushAsync(transition, options);
   }
 
   /**
-   * `pushBatch`, awaitable: resolves once the rows are stored.
-   * @throws as {@link ReplayWriter.pushBatch} (the promise rejects).
+   * `pushBatch`, awaitable: as {@link ReplayWriter.pushAsync} for `n` rows (the limiter admits
+   * the call by its first row and counts all of them).
+   * @throws as {@link ReplayWriter.pushBatch} (the promise rejects); {@link RateLimitError} as `pushAsync`.
    */
-  async pushBatchAsync(columns: Columns<F>, options?: { priorities?: Float64Array | Float32Array | readonly number[] }): Promise<void> {
-    this.pushBatch(columns, options);
+  pushBatchAsync(
+    columns: Columns<F>,
+    options?: { priorities?: Float64Array | Float32Array | readonly number[]; timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<void> {
+    if (this.#closed) return Promise.reject(new StateError('the writer is closed'));
+    return this.#pusher.pushBatchAsync(columns, options);
   }
 
   /** Lets go of the buffer. Never closes or changes the buffer; idempotent. */

@@ -26,19 +26,11 @@ import { BatchObject, Batches } from './batches';
 import { float64 } from './convert';
 import { WordStream } from './random';
 import type { Sampler, SamplerKind } from './samplers';
-import { Stager, StagedRows } from './staging';
+import { Stager } from './staging';
+import { Pusher, settle } from './pushes';
 import type { AnyTypedArray } from '../schema/dtypes';
 import { RateGate, RateWait } from './rate-wait';
 import { RateLimiter } from './rate-limiter';
-
-/** Settles a promise with what `run` returns or throws (the async calls of a buffer without a rate limiter). */
-function settle<T>(run: () => T): Promise<T> {
-  try {
-    return Promise.resolve(run());
-  } catch (e) {
-    return Promise.reject(e);
-  }
-}
 
 /** A batch being gathered by a prefetch thread (`BufferCore.gatherAsync`). @internal */
 export interface Gathering {
@@ -73,6 +65,7 @@ export class BufferCore implements Saveable, Restorable {
   /** `rb.rateLimiter`. */
   readonly rateLimiter: RateLimiter | null;
   readonly #gate: RateGate | null;
+  readonly #pusher: Pusher;
   closed = false;
   saving = false;
   /**
@@ -113,6 +106,16 @@ export class BufferCore implements Saveable, Restorable {
     this.rateLimiter = limiter && new RateLimiter(limiter, this.native, () => !this.closed);
     this.sampler = sampler.create(this.native);
     this.#stager = new Stager(this.fields);
+    const host = this; // check(): open and not saving; busy while the input is read
+    this.#pusher = new Pusher(this.native, this.#stager, this.sampler.weighted, limiter !== null, {
+      check: () => host.assertMutable(),
+      get busy() {
+        return host.busy;
+      },
+      set busy(v: boolean) {
+        host.busy = v;
+      },
+    });
     this.#batches = new Batches(this.fields);
     this.steps = new StepState<BatchObject>(this);
   }
@@ -135,27 +138,22 @@ export class BufferCore implements Saveable, Restorable {
 
   /** Pushes one transition at `priority` (prioritized buffers; undefined: the default). */
   push(transition: unknown, priority?: unknown): number {
-    this.assertMutable();
-    this.busy = true;
-    try {
-      const row = this.#stager.row(transition);
-      return this.native.push(row, 1, this.sampler.rowPriority(priority));
-    } finally {
-      this.busy = false;
-    }
+    return this.#pusher.push(transition, priority);
   }
 
   /** Pushes columns at `priorities` (prioritized buffers; undefined: the default). */
   pushBatch(columns: unknown, priorities?: unknown): void {
-    this.assertMutable();
-    this.busy = true;
-    try {
-      const cols = this.#stager.columns(columns);
-      const p = this.sampler.rowPriorities(priorities, cols ? cols.rows : 0);
-      if (cols) this.native.push(cols.arrays, cols.rows, p);
-    } finally {
-      this.busy = false;
-    }
+    this.#pusher.pushBatch(columns, priorities);
+  }
+
+  /** `push` once the rate limiter admits it (lib/buffer/pushes.ts). */
+  pushAsync(transition: unknown, options: unknown): Promise<number> {
+    return this.#pusher.pushAsync(transition, options);
+  }
+
+  /** `pushBatch` once the rate limiter admits its rows (lib/buffer/pushes.ts). */
+  pushBatchAsync(columns: unknown, options: unknown): Promise<void> {
+    return this.#pusher.pushBatchAsync(columns, options);
   }
 
   /** Draws a batch as the sampler does, into `options.out` or a fresh batch. */
@@ -231,82 +229,6 @@ export class BufferCore implements Saveable, Restorable {
       }
     };
     return gate ? gate.admit('sample', batchSize, wait, 'sampleAsync', run) : settle(run);
-  }
-
-  /** Splits the options of pushAsync / pushBatchAsync into the priority option and the waiting options. */
-  #pushAsyncOptions(method: string, priorityKey: 'priority' | 'priorities', options: unknown): { priority: unknown; wait: RateWait } {
-    if (options === undefined) return { priority: undefined, wait: resolveRateWait(undefined, undefined) };
-    if (typeof options !== 'object' || options === null) throw new OutOfRangeError(`${method} options must be an object like { timeoutMs }, got ${describe(options)}`);
-    const weighted = this.sampler.weighted;
-    checkKeys(options, weighted ? [priorityKey, ...RATE_WAIT_KEYS] : RATE_WAIT_KEYS, `${method} option`, OutOfRangeError,
-      weighted ? undefined : { keys: [priorityKey], hint: `${priorityKey} is for PrioritizedReplayBuffer, not a uniform ReplayBuffer` });
-    const o = options as Record<string, unknown>;
-    return { priority: o[priorityKey], wait: resolveRateWait(o.signal, o.timeoutMs) };
-  }
-
-  /** `push` once the rate limiter admits it: checked and staged now, copied if it has to wait, stored at the grant. */
-  pushAsync(transition: unknown, options: unknown): Promise<number> {
-    let row: AnyTypedArray[];
-    let priority: Float64Array | undefined;
-    let wait: RateWait;
-    try {
-      this.assertMutable();
-      this.busy = true;
-      try {
-        const o = this.#pushAsyncOptions('pushAsync', 'priority', options);
-        wait = o.wait;
-        row = this.#stager.row(transition);
-        priority = this.sampler.rowPriority(o.priority);
-      } finally {
-        this.busy = false;
-      }
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const gate = this.#gate;
-    const run = (): number => {
-      this.assertMutable();
-      return this.native.push(row, 1, priority, gate !== null);
-    };
-    // Waiting, it must not keep the stager's scratch row (the next push reuses it).
-    const keep = (): void => {
-      row = row.map((a) => a.slice());
-      priority = priority?.slice();
-    };
-    return gate ? gate.admit('insert', 1, wait, 'pushAsync', run, keep) : settle(run);
-  }
-
-  /** `pushBatch` once the rate limiter admits its rows (the first row decides): as `pushAsync`. */
-  pushBatchAsync(columns: unknown, options: unknown): Promise<void> {
-    let cols: StagedRows | null;
-    let priorities: Float64Array | undefined;
-    let wait: RateWait;
-    try {
-      this.assertMutable();
-      this.busy = true;
-      try {
-        const o = this.#pushAsyncOptions('pushBatchAsync', 'priorities', options);
-        wait = o.wait;
-        cols = this.#stager.columns(columns);
-        priorities = this.sampler.rowPriorities(o.priority, cols ? cols.rows : 0);
-      } finally {
-        this.busy = false;
-      }
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const gate = this.#gate;
-    const run = (): void => {
-      this.assertMutable();
-      if (cols) this.native.push(cols.arrays, cols.rows, priorities, gate !== null);
-    };
-    // Typed arrays of the field's dtype are the caller's own: copied, so that what is stored
-    // is what was given, whatever the caller does with its arrays while this waits.
-    const keep = (): void => {
-      if (cols) cols = { arrays: cols.arrays.map((a) => a.slice()), rows: cols.rows };
-      priorities = priorities?.slice();
-    };
-    return gate && cols ? gate.admit('insert', cols.rows, wait, 'pushBatchAsync', run, keep) : settle(run);
   }
 
   /**

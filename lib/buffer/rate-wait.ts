@@ -9,7 +9,7 @@
  * @module
  */
 import { RateLimitError, StateError } from '../errors';
-import type { NativeBuffer, RateSide } from '../native/contract';
+import type { NativeRateWaits, RateSide } from '../native/contract';
 
 /** setTimeout's largest delay (about 24.8 days); longer timeouts wait without a limit. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -23,10 +23,18 @@ export interface RateWait {
 
 /** The admission of one buffer's calls by its native rate limiter. @internal */
 export class RateGate {
-  readonly #native: NativeBuffer;
+  readonly #native: NativeRateWaits;
+  readonly #keepAlive: boolean;
 
-  constructor(native: NativeBuffer) {
+  /**
+   * `keepAlive`: a queued wait keeps this thread's event loop alive (a writer in a worker
+   * waiting for the learner on another thread must not see its worker end meanwhile). Without
+   * it, as for the buffer's own calls, a wait that nothing in this process can release lets
+   * the process end rather than hang.
+   */
+  constructor(native: NativeRateWaits, keepAlive = false) {
     this.#native = native;
+    this.#keepAlive = keepAlive;
   }
 
   /**
@@ -50,9 +58,11 @@ export class RateGate {
         }
       };
       let timer: NodeJS.Timeout | undefined;
+      let alive: NodeJS.Timeout | undefined;
       let onAbort: (() => void) | undefined;
       const cleanup = (): void => {
         if (timer !== undefined) clearTimeout(timer);
+        if (alive !== undefined) clearInterval(alive);
         if (onAbort) signal?.removeEventListener('abort', onAbort);
       };
       const id = native.rateWait(side, n, (result) => {
@@ -63,6 +73,7 @@ export class RateGate {
       if (id === 0) return go();
       if (id < 0) return reject(new StateError('the buffer is closed'));
       queued?.();
+      if (this.#keepAlive) alive = setInterval(() => undefined, MAX_TIMER_MS);
       // Only a wait still queued can be given up: otherwise its grant (or close) is on its way.
       const giveUp = (error: RateLimitError): void => {
         if (!native.rateCancel(id)) return;

@@ -7,8 +7,23 @@
 import type { AnyTypedArray, Dtype } from '../schema/dtypes';
 import type { Eviction } from '../schema/prioritized';
 
+/** Waiting on the rate limiter from this thread: a NativeBuffer's, or a NativeWriter's in a worker. @internal */
+export interface NativeRateWaits {
+  /**
+   * Asks the rate limiter to admit n items: 0 when granted at once (counted), -1 when the buffer
+   * is closed, else the id of a queued wait; `done` is then called once, from the event loop,
+   * with 'granted' (counted) or 'closed', unless `rateCancel(id)` returns true first.
+   * StateError without a limiter.
+   */
+  rateWait(side: RateSide, n: number, done: (result: 'granted' | 'closed') => void): number;
+  /** True: the wait was still queued and is gone, nothing counted, `done` never called. False: decided; `done` is coming. */
+  rateCancel(id: number): boolean;
+  /** Gives back a grant whose call then failed (never below 0). */
+  rateRefund(side: RateSide, n: number): void;
+}
+
 /** The native buffer's interface (native/binding/buffer_object.cpp). @internal */
-export interface NativeBuffer {
+export interface NativeBuffer extends NativeRateWaits {
   readonly length: number;
   /** The beta the next prioritized `sample` uses (the core's schedule); StateError for a uniform buffer. */
   readonly beta: number;
@@ -41,17 +56,6 @@ export interface NativeBuffer {
   /** Ends the export (written or failed): other threads' pushes, held while it lasts, go on. */
   endArchive(): void;
   restore(map: NativeArchiveMap): void;
-  /**
-   * Asks the rate limiter to admit n items: 0 when granted at once (counted), -1 when the buffer
-   * is closed, else the id of a queued wait; `done` is then called once, from the event loop,
-   * with 'granted' (counted) or 'closed', unless `rateCancel(id)` returns true first.
-   * StateError without a limiter.
-   */
-  rateWait(side: RateSide, n: number, done: (result: 'granted' | 'closed') => void): number;
-  /** True: the wait was still queued and is gone, nothing counted, `done` never called. False: decided; `done` is coming. */
-  rateCancel(id: number): boolean;
-  /** Gives back a grant whose call then failed (never below 0). */
-  rateRefund(side: RateSide, n: number): void;
   /** The limiter's configuration and counters; null without a limiter. */
   rateInfo(): RateInfoJs | null;
   rateSetEnabled(enabled: boolean): void;
@@ -81,12 +85,15 @@ export interface NativePrefetcher {
  * A writer on a buffer of another thread of this process (native/binding/writer_object.cpp):
  * pushes as NativeBuffer's; StateError once the buffer is closed. @internal
  */
-export interface NativeWriter {
+export interface NativeWriter extends NativeRateWaits {
   readonly length: number;
   /** The buffer's schema, in schema order. */
   readonly fields: { name: string; dtype: Dtype; shape: number[] }[];
   readonly prioritized: boolean;
-  push(columns: AnyTypedArray[], n: number, priorities?: Float64Array): number;
+  /** Whether the buffer has a rate limiter (its waits are this writer's rateWait). */
+  readonly limited: boolean;
+  /** The rate limiter counts the n rows unless `admitted` (a grant of `rateWait` counted them). */
+  push(columns: AnyTypedArray[], n: number, priorities?: Float64Array, admitted?: boolean): number;
   /** Lets go of the buffer (never closes it). */
   close(): void;
 }

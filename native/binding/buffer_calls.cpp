@@ -4,6 +4,7 @@
 
 #include "convert.h"
 #include "error.h"
+#include "rate_limiter_js.h"
 
 namespace replaykit_node {
 
@@ -26,14 +27,36 @@ std::vector<void*> columns_of(Napi::Env env, Napi::Value v, const replaykit::Sch
   return out;
 }
 
-Napi::Value push_call(const Napi::CallbackInfo& info, replaykit::ReplayBuffer& b) {
+Napi::Value push_call(const Napi::CallbackInfo& info, replaykit::ReplayBuffer& b, replaykit::RateLimiter* limiter) {
   Napi::Env env = info.Env();
   const uint64_t n = to_count(info[1], "row count");
   std::vector<void*> cols = columns_of(env, info[0], b.schema(), n, "columns");
   const double* pr = nullptr;
   if (!info[2].IsUndefined() && !info[2].IsNull())
     pr = static_cast<const double*>(typed_data(env, info[2], napi_float64_array, n, "priorities"));
-  return Napi::Number::New(env, key_to_js(b.push(cols.data(), n, pr)));
+  const bool admitted = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+  const uint64_t key = b.push(cols.data(), n, pr);
+  if (limiter && !admitted) limiter->on_insert(n);
+  return Napi::Number::New(env, key_to_js(key));
+}
+
+Napi::Value rate_wait_call(const Napi::CallbackInfo& info, RateWaits* waits) {
+  Napi::Env env = info.Env();
+  if (!waits) fail(ErrorKind::State, "this buffer has no rate limiter");
+  const replaykit::RateSide side = rate_side_from(info[0]);
+  const uint64_t n = to_count(info[1], "item count");
+  if (!info[2].IsFunction()) fail(ErrorKind::State, "rateWait needs a callback");
+  return Napi::Number::New(env, waits->wait(env, side, n, info[2].As<Napi::Function>()));
+}
+
+Napi::Value rate_cancel_call(const Napi::CallbackInfo& info, RateWaits* waits) {
+  const uint64_t id = to_count(info[0], "wait id");
+  return Napi::Boolean::New(info.Env(), waits && waits->cancel(id));
+}
+
+Napi::Value rate_refund_call(const Napi::CallbackInfo& info, replaykit::RateLimiter* limiter) {
+  if (limiter) limiter->refund(rate_side_from(info[0]), to_count(info[1], "item count"));
+  return info.Env().Undefined();
 }
 
 Napi::Array schema_to_js(Napi::Env env, const replaykit::Schema& schema) {

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "buffer.h"
+#include "rate_limiter.h"
+#include "rate_wait.h"
 
 namespace replaykit_node {
 
@@ -15,8 +17,19 @@ namespace replaykit_node {
 std::vector<void*> columns_of(Napi::Env env, Napi::Value v, const replaykit::Schema& schema, uint64_t n,
                               const char* what, bool allow_null = false);
 
-// push(columns, n, priorities?: Float64Array(n)) -> the key of the last row
-Napi::Value push_call(const Napi::CallbackInfo& info, replaykit::ReplayBuffer& b);
+// push(columns, n, priorities?: Float64Array(n), admitted?: boolean) -> the key of the last row.
+// The rate limiter (if any) counts the rows, unless `admitted`: a pushAsync whose grant
+// counted them already.
+Napi::Value push_call(const Napi::CallbackInfo& info, replaykit::ReplayBuffer& b, replaykit::RateLimiter* limiter);
+
+// rateWait(side: 'insert' | 'sample', n, done: (result: 'granted' | 'closed') => void)
+//   -> 0 granted now (counted), -1 closed, or the id of a queued wait (rate_wait.h).
+//   Error(State) without a limiter.
+Napi::Value rate_wait_call(const Napi::CallbackInfo& info, RateWaits* waits);
+// rateCancel(id) -> true: removed before any grant, nothing counted, its callback never runs.
+Napi::Value rate_cancel_call(const Napi::CallbackInfo& info, RateWaits* waits);
+// rateRefund(side, n): gives back a grant whose call then failed (RateLimiter::refund).
+Napi::Value rate_refund_call(const Napi::CallbackInfo& info, replaykit::RateLimiter* limiter);
 
 // The schema as [{ name, dtype, shape }], in schema order.
 Napi::Array schema_to_js(Napi::Env env, const replaykit::Schema& schema);

@@ -195,15 +195,8 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     return columns_of(env, v, live().schema(), n, what, allow_null);
   }
 
-  // push(columns, n, priorities?: Float64Array(n), admitted?: boolean) -> key of the last row.
-  // The rate limiter counts the rows, unless `admitted`: the facade's pushAsync, whose grant
-  // counted them already.
-  Napi::Value Push(const Napi::CallbackInfo& info) {
-    const bool admitted = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
-    Napi::Value key = push_call(info, live());
-    if (limiter_ && !admitted) limiter_->on_insert(to_count(info[1], "row count"));
-    return key;
-  }
+  // push(columns, n, priorities?, admitted?): buffer_calls.h
+  Napi::Value Push(const Napi::CallbackInfo& info) { return push_call(info, live(), limiter_.get()); }
 
   // sample(n, words: Uint32Array(2n), outs, keys: Float64Array(n), weights: Float32Array(n) | null, beta?, admitted?)
   // A prioritized draw uses `beta` when given, else the schedule's, and advances the schedule.
@@ -469,30 +462,14 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     return *limiter_;
   }
 
-  // rateWait(side: 'insert' | 'sample', n, done: (result: 'granted' | 'closed') => void)
-  //   -> 0 granted now (counted), -1 closed, or the id of a queued wait (rate_wait.h)
+  // rateWait, rateCancel, rateRefund: buffer_calls.h
   Napi::Value RateWait(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
     limiter();
-    const replaykit::RateSide side = rate_side_from(info[0]);
-    const uint64_t n = to_count(info[1], "item count");
-    if (!info[2].IsFunction()) fail(ErrorKind::State, "rateWait needs a callback");
-    return Napi::Number::New(env, waits_->wait(env, side, n, info[2].As<Napi::Function>()));
+    return rate_wait_call(info, waits_.get());
   }
-
-  // rateCancel(id) -> true: removed before any grant, nothing counted, its callback never runs.
   // Works after close (a timeout may fire then); no storage check.
-  Napi::Value RateCancel(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const uint64_t id = to_count(info[0], "wait id");
-    return Napi::Boolean::New(env, waits_ && waits_->cancel(id));
-  }
-
-  // rateRefund(side, n): gives back a grant whose call then failed (RateLimiter::refund).
-  Napi::Value RateRefund(const Napi::CallbackInfo& info) {
-    if (limiter_) limiter_->refund(rate_side_from(info[0]), to_count(info[1], "item count"));
-    return info.Env().Undefined();
-  }
+  Napi::Value RateCancel(const Napi::CallbackInfo& info) { return rate_cancel_call(info, waits_.get()); }
+  Napi::Value RateRefund(const Napi::CallbackInfo& info) { return rate_refund_call(info, limiter_.get()); }
 
   // rateInfo() -> the configuration and counters (rate_limiter_js.h), or null without a limiter.
   Napi::Value RateInfo(const Napi::CallbackInfo& info) {
@@ -523,7 +500,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
   Napi::Value Share(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     live();
-    if (!shared_id_) shared_id_ = share(buffer_);
+    if (!shared_id_) shared_id_ = share(buffer_, limiter_);
     Napi::Object o = Napi::Object::New(env);
     o.Set("buffer", static_cast<double>(shared_id_));
     o.Set("process", process_token());

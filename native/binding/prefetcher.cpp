@@ -77,7 +77,9 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
     Napi::Env env = info.Env();
     guard(env, [&] {
       if (to_double(info[1], "process") != process_token()) fail(ErrorKind::State, "a buffer of another process");
-      buffer_ = find_shared(key_from_js(to_double(info[0], "buffer")));
+      Shared shared = find_shared(key_from_js(to_double(info[0], "buffer")));
+      buffer_ = shared.buffer;
+      limiter_ = shared.limiter;
       if (!buffer_ || buffer_->closed()) fail(ErrorKind::State, "the buffer is closed");
       if (!info[2].IsFunction()) fail(ErrorKind::State, "NativePrefetcher needs a wake function");
       wake_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "replaykit.prefetch", 0, 1);
@@ -136,6 +138,7 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
         std::vector<uint64_t> keys(r.n);
         buffer_->sample(r.n, r.words.data(), r.outs.data(), keys.data(), r.weights, r.beta);
         keys_to_js(keys.data(), r.n, r.keys_js);
+        if (limiter_) limiter_->on_sample(r.n);  // counted as a synchronous sample is
       } catch (const replaykit::Error& e) {
         outcome = 2;
         r.kind = e.kind();
@@ -219,6 +222,7 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
   }
 
   std::shared_ptr<replaykit::ReplayBuffer> buffer_;
+  std::shared_ptr<replaykit::RateLimiter> limiter_;  // null without one
   Napi::ThreadSafeFunction wake_;
   std::thread thread_;
   std::mutex mu_;

@@ -9,7 +9,11 @@ namespace replaykit_node {
 namespace {
 struct Registry {
   std::mutex mu;
-  std::unordered_map<uint64_t, std::weak_ptr<replaykit::ReplayBuffer>> buffers;
+  struct Entry {
+    std::weak_ptr<replaykit::ReplayBuffer> buffer;
+    std::weak_ptr<replaykit::RateLimiter> limiter;
+  };
+  std::unordered_map<uint64_t, Entry> buffers;
   uint64_t next_id = 1;
 };
 // Never destroyed: worker threads may still look a buffer up while the process exits.
@@ -19,19 +23,22 @@ Registry& registry() {
 }
 }  // namespace
 
-uint64_t share(const std::shared_ptr<replaykit::ReplayBuffer>& buffer) {
+uint64_t share(const std::shared_ptr<replaykit::ReplayBuffer>& buffer, const std::shared_ptr<replaykit::RateLimiter>& limiter) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
   const uint64_t id = r.next_id++;
-  r.buffers.emplace(id, buffer);
+  r.buffers.emplace(id, Registry::Entry{buffer, limiter});
   return id;
 }
 
-std::shared_ptr<replaykit::ReplayBuffer> find_shared(uint64_t id) {
+Shared find_shared(uint64_t id) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
   auto it = r.buffers.find(id);
-  return it == r.buffers.end() ? nullptr : it->second.lock();
+  if (it == r.buffers.end()) return {};
+  Shared s{it->second.buffer.lock(), it->second.limiter.lock()};
+  if (!s.buffer) s.limiter.reset();
+  return s;
 }
 
 void unshare(uint64_t id) {

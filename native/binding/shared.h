@@ -12,13 +12,20 @@
 #include <memory>
 
 #include "buffer.h"
+#include "rate_limiter.h"
 
 namespace replaykit_node {
 
+// A buffer as writers share it: the core buffer and its rate limiter (null without one).
+struct Shared {
+  std::shared_ptr<replaykit::ReplayBuffer> buffer;
+  std::shared_ptr<replaykit::RateLimiter> limiter;
+};
+
 // Registers the buffer; returns its id (ids are never reused).
-uint64_t share(const std::shared_ptr<replaykit::ReplayBuffer>& buffer);
-// The buffer of `id`, or null when it was never shared or is gone.
-std::shared_ptr<replaykit::ReplayBuffer> find_shared(uint64_t id);
+uint64_t share(const std::shared_ptr<replaykit::ReplayBuffer>& buffer, const std::shared_ptr<replaykit::RateLimiter>& limiter);
+// The buffer of `id` (a null buffer when it was never shared or is gone).
+Shared find_shared(uint64_t id);
 void unshare(uint64_t id);
 // A random number drawn once per process (53 bits: exact in a JS number).
 double process_token();

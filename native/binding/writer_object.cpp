@@ -3,8 +3,10 @@
 // by the handle's id (shared.h), and pushes into it exactly as the buffer's own object does
 // (buffer_calls.h); the core lets many threads push while others sample (buffer.h, "Threads").
 //
-// Contract (lib/native/contract.ts, NativeWriter): new NativeWriter(id, processToken); push as
-// NativeBuffer's; length; fields (the schema, [{ name, dtype, shape }]); prioritized; close().
+// Contract (lib/native/contract.ts, NativeWriter): new NativeWriter(id, processToken); push,
+// rateWait, rateCancel, rateRefund as NativeBuffer's (the buffer's rate limiter counts and
+// admits this writer's rows; its waits are delivered on this thread's event loop); length;
+// fields (the schema, [{ name, dtype, shape }]); prioritized; limited; close().
 #include <memory>
 #include <string>
 
@@ -14,6 +16,7 @@
 #include "convert.h"
 #include "error.h"
 #include "errors.h"
+#include "rate_wait.h"
 #include "shared.h"
 
 namespace replaykit_node {
@@ -30,6 +33,10 @@ class NativeWriter : public Napi::ObjectWrap<NativeWriter>, public Guarded<Nativ
                        {
                            InstanceMethod("push", &NativeWriter::method<&NativeWriter::Push>),
                            InstanceMethod("close", &NativeWriter::method<&NativeWriter::Close>),
+                           InstanceMethod("rateWait", &NativeWriter::method<&NativeWriter::RateWait>),
+                           InstanceMethod("rateCancel", &NativeWriter::method<&NativeWriter::RateCancel>),
+                           InstanceMethod("rateRefund", &NativeWriter::method<&NativeWriter::RateRefund>),
+                           InstanceAccessor("limited", &NativeWriter::method<&NativeWriter::Limited>, nullptr),
                            InstanceAccessor("length", &NativeWriter::method<&NativeWriter::Length>, nullptr),
                            InstanceAccessor("fields", &NativeWriter::method<&NativeWriter::Fields>, nullptr),
                            InstanceAccessor("prioritized", &NativeWriter::method<&NativeWriter::Prioritized>, nullptr),
@@ -44,8 +51,11 @@ class NativeWriter : public Napi::ObjectWrap<NativeWriter>, public Guarded<Nativ
         fail(ErrorKind::State,
              "this writer handle belongs to a buffer of another process: writers share a buffer between the "
              "threads of one process (for other processes and machines, see replaykit/redis)");
-      buffer_ = find_shared(key_from_js(id));
+      Shared shared = find_shared(key_from_js(id));
+      buffer_ = shared.buffer;
+      limiter_ = shared.limiter;
       if (!buffer_ || buffer_->closed()) fail(ErrorKind::State, "the buffer of this writer handle is closed");
+      if (limiter_) waits_ = std::make_unique<RateWaits>(limiter_);
     });
     // A worker that exits lets go of the buffer even if it never closed its writer.
     napi_add_env_cleanup_hook(info.Env(), &NativeWriter::CleanupHook, this);
@@ -61,6 +71,7 @@ class NativeWriter : public Napi::ObjectWrap<NativeWriter>, public Guarded<Nativ
     auto* w = static_cast<NativeWriter*>(self);
     w->hooked_ = false;  // node removes a hook once it has run
     w->buffer_.reset();
+    w->waits_.reset();
   }
 
   replaykit::ReplayBuffer& live() {
@@ -68,7 +79,14 @@ class NativeWriter : public Napi::ObjectWrap<NativeWriter>, public Guarded<Nativ
     return *buffer_;  // the core refuses calls once the buffer is closed
   }
 
-  Napi::Value Push(const Napi::CallbackInfo& info) { return push_call(info, live()); }
+  Napi::Value Push(const Napi::CallbackInfo& info) { return push_call(info, live(), limiter_.get()); }
+  Napi::Value RateWait(const Napi::CallbackInfo& info) {
+    live();
+    return rate_wait_call(info, waits_.get());
+  }
+  Napi::Value RateCancel(const Napi::CallbackInfo& info) { return rate_cancel_call(info, waits_.get()); }
+  Napi::Value RateRefund(const Napi::CallbackInfo& info) { return rate_refund_call(info, limiter_.get()); }
+  Napi::Value Limited(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), limiter_ != nullptr); }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     buffer_.reset();  // never closes the buffer: only the writer's hold on it
@@ -88,6 +106,8 @@ class NativeWriter : public Napi::ObjectWrap<NativeWriter>, public Guarded<Nativ
   }
 
   std::shared_ptr<replaykit::ReplayBuffer> buffer_;  // null once closed
+  std::shared_ptr<replaykit::RateLimiter> limiter_;  // the buffer's, shared; null without one
+  std::unique_ptr<RateWaits> waits_;                 // this thread's waits on it
   bool hooked_ = false;
 };
 
