@@ -247,7 +247,12 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
     uniform_.sample(len, n, words, slots.get());
   // A slot being overwritten (or, prioritized, filled) right now is read once its new row is
   // published: its priority is already the new one's.
-  if (!in_flight_.empty()) cv_.wait(lock, [&] { return !in_flight(slots.get(), n); });
+  // (A close while this waits frees the storage and the trees once nothing is in flight and
+  // nothing pinned: so after every wait, check again.)
+  if (!in_flight_.empty()) {
+    cv_.wait(lock, [&] { return closed_ || !in_flight(slots.get(), n); });
+    check_open();
+  }
   // n-step: the following items of each episode, read as well (and so waited for and pinned).
   const uint32_t steps = nstep_steps();
   std::vector<uint64_t> chains;
@@ -256,7 +261,10 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
     chains.resize(n * steps);
     lengths.resize(n);
     nstep_chains(slots.get(), n, chains.data(), lengths.data());
-    if (!in_flight_.empty()) cv_.wait(lock, [&] { return !in_flight(chains.data(), chains.size()); });
+    if (!in_flight_.empty()) {
+      cv_.wait(lock, [&] { return closed_ || !in_flight(chains.data(), chains.size()); });
+      check_open();
+    }
   }
   // A key needs the slot's write count: a second random access per item. Prefetch those
   // lines so that their misses overlap the computation of the others.
