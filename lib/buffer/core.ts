@@ -27,7 +27,7 @@ import { float64 } from './convert';
 import { WordStream } from './random';
 import type { Sampler, SamplerKind } from './samplers';
 import { Stager } from './staging';
-import { Pusher, settle } from './pushes';
+import { PushHost, Pusher, settle } from './pushes';
 import type { AnyTypedArray } from '../schema/dtypes';
 import { RateGate, RateWait } from './rate-wait';
 import { RateLimiter } from './rate-limiter';
@@ -49,7 +49,7 @@ export interface ExtensionProvider {
 }
 
 /** @internal */
-export class BufferCore implements Saveable, Restorable {
+export class BufferCore implements Saveable, Restorable, PushHost {
   readonly fields: readonly ResolvedField[];
   readonly capacity: number;
   readonly seed: number;
@@ -106,16 +106,7 @@ export class BufferCore implements Saveable, Restorable {
     this.rateLimiter = limiter && new RateLimiter(limiter, this.native, () => !this.closed);
     this.sampler = sampler.create(this.native);
     this.#stager = new Stager(this.fields);
-    const host = this; // check(): open and not saving; busy while the input is read
-    this.#pusher = new Pusher(this.native, this.#stager, this.sampler.weighted, limiter !== null, {
-      check: () => host.assertMutable(),
-      get busy() {
-        return host.busy;
-      },
-      set busy(v: boolean) {
-        host.busy = v;
-      },
-    });
+    this.#pusher = new Pusher(this.native, this.#stager, this.sampler.weighted, limiter !== null, this);
     this.#batches = new Batches(this.fields);
     this.steps = new StepState<BatchObject>(this);
   }
@@ -123,6 +114,11 @@ export class BufferCore implements Saveable, Restorable {
   assertOpen(): void {
     if (this.closed) throw new StateError('the buffer is closed');
     if (this.busy) throw new StateError('a call on this buffer from inside another of its calls (a getter of its input) is not allowed');
+  }
+
+  /** What a push checks first (PushHost): the buffer is open, and not being saved. */
+  check(): void {
+    this.assertMutable();
   }
 
   /** Refuses changes while a save runs, so that an archive never holds half a change. */

@@ -77,18 +77,32 @@ export class Pusher {
     }
   }
 
+  // push and pushBatch are the hot path of a training loop: written out, no closure a call.
+
   /** Pushes one transition at `priority` (prioritized buffers; undefined: the default). */
   push(transition: unknown, priority?: unknown): number {
-    return this.#read(() => this.#target.push(this.#stager.row(transition), 1, this.#priority(priority)));
+    const host = this.#host;
+    host.check();
+    host.busy = true;
+    try {
+      return this.#target.push(this.#stager.row(transition), 1, this.#priority(priority));
+    } finally {
+      host.busy = false;
+    }
   }
 
   /** Pushes columns at `priorities` (prioritized buffers; undefined: the default). */
   pushBatch(columns: unknown, priorities?: unknown): void {
-    this.#read(() => {
+    const host = this.#host;
+    host.check();
+    host.busy = true;
+    try {
       const cols = this.#stager.columns(columns);
       const p = this.#priorities(priorities, cols ? cols.rows : 0);
       if (cols) this.#target.push(cols.arrays, cols.rows, p);
-    });
+    } finally {
+      host.busy = false;
+    }
   }
 
   /** Splits the options of pushAsync / pushBatchAsync into the priority option and the waiting options. */
