@@ -23,6 +23,7 @@ export type { WriterHandle } from './actors/handle';
 export { EpochIterator } from './epochs/iterator';
 export type { EpochOptions } from './epochs/iterator';
 export type { BatchesOptions } from './buffer/prefetch';
+export type { NStepOptions } from './schema/episodes';
 export { Archive, openArchive } from './archive/archive';
 export type { SaveOptions, SaveProgress } from './archive/save';
 export type { LoadOptions } from './archive/load';
@@ -41,6 +42,8 @@ export type {
   FieldsOptions,
   FieldsSpec,
   FieldValue,
+  PushBatchOptions,
+  PushOptions,
   SampleOptions,
   Transition,
   TransitionFields,

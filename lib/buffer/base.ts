@@ -8,7 +8,8 @@
  * @module
  */
 import { inspect, InspectOptionsStylized } from 'node:util';
-import type { Batch, BufferOptions, Columns, FieldSpec, FieldsSpec, SampleOptions, Transition } from '../schema/types';
+import type { Batch, BufferOptions, Columns, FieldSpec, FieldsSpec, PushBatchOptions, PushOptions, SampleOptions, Transition } from '../schema/types';
+import { checkKeys } from '../schema/options';
 import type { StorageOptions } from '../schema/storage';
 import type { EpochIterator, EpochOptions } from '../epochs/iterator';
 import { checkInteger } from '../schema/checks';
@@ -29,10 +30,18 @@ let stateOf: (b: ReplayBufferBase<FieldsSpec, Batch<FieldsSpec>, SampleOptions<F
 /** The value of every buffer's `notCloneable` property: its source is what a DataCloneError shows. */
 const NOT_CLONEABLE = function replaykit_buffers_cannot_be_cloned_or_posted__post_buffer_writerHandle_to_a_worker() {};
 
-/** A uniform buffer's push takes no options: a priority given to it is a mistake, not something to ignore. */
+/** A uniform buffer's push takes no priority. */
 function refuseOptions(core: BufferCore, method: string, option: string, given: unknown): never {
   core.assertOpen();
   throw new OutOfRangeError(`a uniform ReplayBuffer's ${method} takes no options (${option} is for PrioritizedReplayBuffer), got ${describe(given)}`);
+}
+
+/** A uniform push's options: `env` only; a priority given to it is a mistake, not something to ignore. */
+function envOption(core: BufferCore, method: string, priorityKey: string, options: unknown): unknown {
+  core.assertOpen(); // a closed buffer is a StateError whatever the options
+  if (typeof options !== 'object' || options === null || priorityKey in options) refuseOptions(core, method, priorityKey, options);
+  checkKeys(options, ['env'], `${method} option`);
+  return (options as { env?: unknown }).env;
 }
 
 /** The internal state of a buffer made by this package. @internal */
@@ -155,16 +164,17 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
    * @param transition every field of the schema, no others: a scalar field as a number
    *   (bool: boolean or 0/1; int64: bigint or safe integer), any field as a typed array of
    *   its dtype or a plain array of its elements (row-major, length = product of its shape).
+   * @param options `env`: the transition's environment stream, for buffers made with
+   *   `nStep` (an integer in [0, 2^20); default 0): each stream keeps its own episodes.
    * @returns the new item's index (its key, as in a batch's `indices`).
    * @throws {@link ShapeError} for a missing or unknown field or a wrong length;
    *   {@link DtypeError} for a typed array of another dtype;
    *   {@link OutOfRangeError} for an integer outside its dtype's range;
    *   {@link StateError} after `close()`.
    */
-  push(transition: Transition<F>): number {
-    // eslint-disable-next-line prefer-rest-params
-    if (arguments.length > 1 && arguments[1] !== undefined) refuseOptions(this.#core, 'push', 'priority', arguments[1]);
-    return this.#core.push(transition);
+  push(transition: Transition<F>, options?: PushOptions): number {
+    if (options === undefined) return this.#core.push(transition);
+    return this.#core.push(transition, undefined, envOption(this.#core, 'push', 'priority', options));
   }
 
   /**
@@ -174,14 +184,15 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
    *
    * @param columns one array per field, each holding `n * elements` values, row-major:
    *   e.g. `obs: Float32Array(n * 4)`, `action: Int32Array(n)`, `terminated: Uint8Array(n)`.
+   * @param options `env`: the rows' environment stream (a number) or streams (one integer per
+   *   row), for buffers made with `nStep`; see `push`.
    * @throws {@link ShapeError} for a missing or unknown field or columns of unequal row counts;
    *   {@link DtypeError}, {@link OutOfRangeError}, {@link StateError} as for `push`.
    *   A rejected batch stores none of its rows.
    */
-  pushBatch(columns: Columns<F>): void {
-    // eslint-disable-next-line prefer-rest-params
-    if (arguments.length > 1 && arguments[1] !== undefined) refuseOptions(this.#core, 'pushBatch', 'priorities', arguments[1]);
-    this.#core.pushBatch(columns);
+  pushBatch(columns: Columns<F>, options?: PushBatchOptions): void {
+    if (options === undefined) return this.#core.pushBatch(columns);
+    this.#core.pushBatch(columns, undefined, envOption(this.#core, 'pushBatch', 'priorities', options));
   }
 
   /**

@@ -10,7 +10,7 @@ import type { ResolvedField } from '../schema/fields';
 import { DtypeError, ShapeError } from '../errors';
 
 /** A batch as the facade builds it: field arrays by name, `indices`, maybe `weights`. @internal */
-export type BatchObject = Record<string, AnyTypedArray> & { indices: Float64Array; weights?: Float32Array };
+export type BatchObject = Record<string, AnyTypedArray> & { indices: Float64Array; weights?: Float32Array; discount?: Float32Array };
 
 /** Makes the batches of one schema. @internal */
 export class Batches {
@@ -29,9 +29,9 @@ export class Batches {
    * its arrays are checked and missing ones allocated and set on it; otherwise one
    * ArrayBuffer holds the whole batch, each array a view of it (one allocation, not one per field).
    */
-  prepare(rows: number, out: object | undefined, only: ReadonlySet<string> | null, withWeights: boolean): BatchObject {
+  prepare(rows: number, out: object | undefined, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount = false): BatchObject {
     if (out !== undefined && (typeof out !== 'object' || out === null)) throw new ShapeError(`out must be an object of typed arrays, got ${describe(out)}`);
-    if (out === undefined) return this.#fresh(rows, only, withWeights);
+    if (out === undefined) return this.#fresh(rows, only, withWeights, withDiscount);
     const batch = out as Record<string, unknown>;
     for (let i = 0; i < this.#fields.length; i++) {
       const f = this.#fields[i];
@@ -39,6 +39,7 @@ export class Batches {
     }
     outArray(batch, 'indices', 'float64', rows);
     if (withWeights) outArray(batch, 'weights', 'float32', rows);
+    if (withDiscount) outArray(batch, 'discount', 'float32', rows);
     return batch as BatchObject;
   }
 
@@ -50,7 +51,7 @@ export class Batches {
     return short as BatchObject;
   }
 
-  #fresh(rows: number, only: ReadonlySet<string> | null, withWeights: boolean): BatchObject {
+  #fresh(rows: number, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount: boolean): BatchObject {
     const fields = this.#fields;
     let bytes = 0;
     for (const f of fields) if (!only || only.has(f.name)) bytes = align8(bytes) + rows * f.elems * DTYPES[f.dtype].ctor.BYTES_PER_ELEMENT;
@@ -58,6 +59,8 @@ export class Batches {
     bytes = indicesAt + 8 * rows;
     const weightsAt = bytes;
     if (withWeights) bytes += 4 * rows;
+    const discountAt = bytes;
+    if (withDiscount) bytes += 4 * rows;
     const buffer = uninitialisedArrayBuffer(bytes);
     const batch: Record<string, AnyTypedArray> = {};
     let at = 0;
@@ -79,6 +82,7 @@ export class Batches {
     if (at !== indicesAt) (padding ??= new Uint8Array(buffer)).fill(0, at, indicesAt);
     batch.indices = new Float64Array(buffer, indicesAt, rows);
     if (withWeights) batch.weights = new Float32Array(buffer, weightsAt, rows);
+    if (withDiscount) batch.discount = new Float32Array(buffer, discountAt, rows);
     return batch as BatchObject;
   }
 }

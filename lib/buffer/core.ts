@@ -28,6 +28,7 @@ import { WordStream } from './random';
 import type { Sampler, SamplerKind } from './samplers';
 import { Stager } from './staging';
 import { PushHost, Pusher, settle } from './pushes';
+import { resolveNStep, ResolvedNStep } from '../schema/episodes';
 import type { AnyTypedArray } from '../schema/dtypes';
 import { RateGate, RateWait } from './rate-wait';
 import { RateLimiter } from './rate-limiter';
@@ -66,6 +67,8 @@ export class BufferCore implements Saveable, Restorable, PushHost {
   readonly rateLimiter: RateLimiter | null;
   readonly #gate: RateGate | null;
   readonly #pusher: Pusher;
+  /** n-step returns (the core keeps the episode index); null without. */
+  readonly nStep: ResolvedNStep | null;
   closed = false;
   saving = false;
   /**
@@ -90,6 +93,7 @@ export class BufferCore implements Saveable, Restorable, PushHost {
       kind.optionKeys.length ? undefined : { keys: PRIORITIZED_KEYS, hint: 'it is an option of PrioritizedReplayBuffer, not of a uniform ReplayBuffer' });
     const sampler = kind.settle(options);
     this.fields = resolveFields(options);
+    this.nStep = resolveNStep(options.nStep, this.fields);
     this.capacity = checkInteger(options.capacity, 'capacity', 1, LIMITS.maxCapacity);
     this.seed = options.seed === undefined ? randomInt(2 ** 31) : checkInteger(options.seed, 'seed', Number.MIN_SAFE_INTEGER);
     this.#rng = new WordStream(this.seed);
@@ -101,12 +105,13 @@ export class BufferCore implements Saveable, Restorable, PushHost {
       storage: this.storage,
       prioritized: sampler.native,
       rateLimiter: limiter && { minSize: limiter.minSize, samplesPerInsert: limiter.samplesPerInsert, errorBuffer: limiter.errorBuffer },
+      nStep: this.nStep,
     });
     this.#gate = limiter && new RateGate(this.native);
     this.rateLimiter = limiter && new RateLimiter(limiter, this.native, () => !this.closed);
     this.sampler = sampler.create(this.native);
     this.#stager = new Stager(this.fields);
-    this.#pusher = new Pusher(this.native, this.#stager, this.sampler.weighted, limiter !== null, this);
+    this.#pusher = new Pusher(this.native, this.#stager, this.sampler.weighted, limiter !== null, this, false, this.nStep !== null);
     this.#batches = new Batches(this.fields);
     this.steps = new StepState<BatchObject>(this);
   }
@@ -133,13 +138,13 @@ export class BufferCore implements Saveable, Restorable, PushHost {
   }
 
   /** Pushes one transition at `priority` (prioritized buffers; undefined: the default). */
-  push(transition: unknown, priority?: unknown): number {
-    return this.#pusher.push(transition, priority);
+  push(transition: unknown, priority?: unknown, env?: unknown): number {
+    return this.#pusher.push(transition, priority, env);
   }
 
   /** Pushes columns at `priorities` (prioritized buffers; undefined: the default). */
-  pushBatch(columns: unknown, priorities?: unknown): void {
-    this.#pusher.pushBatch(columns, priorities);
+  pushBatch(columns: unknown, priorities?: unknown, env?: unknown): void {
+    this.#pusher.pushBatch(columns, priorities, env);
   }
 
   /** `push` once the rate limiter admits it (lib/buffer/pushes.ts). */
@@ -181,7 +186,7 @@ export class BufferCore implements Saveable, Restorable, PushHost {
     const length = this.native.length;
     if (batchSize > length)
       throw new OutOfRangeError(`cannot sample ${batchSize} transitions: only ${length} are stored (isReady(${batchSize}) tells when enough are)`);
-    const batch = this.#batches.prepare(batchSize, out, null, this.sampler.weighted);
+    const batch = this.#batches.prepare(batchSize, out, null, this.sampler.weighted, this.nStep !== null);
     this.sampler.draw(batchSize, this.#rng.next(2 * batchSize), this.#batches.outs, batch, plan, admitted);
     return batch;
   }
@@ -207,7 +212,7 @@ export class BufferCore implements Saveable, Restorable, PushHost {
         checkInteger(batchSize, 'batchSize', 1);
         if (batchSize > this.capacity)
           throw new OutOfRangeError(`cannot sample ${batchSize} transitions from a buffer of capacity ${this.capacity}`);
-        if (o?.out !== undefined) this.#batches.prepare(batchSize, o.out, null, this.sampler.weighted); // checks out now
+        if (o?.out !== undefined) this.#batches.prepare(batchSize, o.out, null, this.sampler.weighted, this.nStep !== null); // checks out now
       } finally {
         this.busy = false;
       }
@@ -238,7 +243,7 @@ export class BufferCore implements Saveable, Restorable, PushHost {
     const length = this.native.length;
     if (batchSize > length)
       throw new OutOfRangeError(`cannot sample ${batchSize} transitions: only ${length} are stored (isReady(${batchSize}) tells when enough are)`);
-    const batch = this.#batches.prepare(batchSize, undefined, null, this.sampler.weighted);
+    const batch = this.#batches.prepare(batchSize, undefined, null, this.sampler.weighted, this.nStep !== null);
     Atomics.store(statuses, slot, 0);
     // The words are copied by the binding before it returns; the outs list is read at once.
     this.sampler.submit(prefetcher, batchSize, this.#rng.next(2 * batchSize), this.#batches.outs, batch, beta, statuses, slot);

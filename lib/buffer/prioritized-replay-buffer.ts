@@ -92,7 +92,7 @@ export class PrioritizedReplayBuffer<F extends FieldsSpec = FieldsSpec> extends 
    *   NaN, infinite or not > 0.
    */
   override push(transition: Transition<F>, options?: PrioritizedPushOptions): number {
-    return bufferState(this).push(transition, options?.priority);
+    return bufferState(this).push(transition, options?.priority, options?.env);
   }
 
   /**
@@ -103,7 +103,7 @@ export class PrioritizedReplayBuffer<F extends FieldsSpec = FieldsSpec> extends 
    *   not of length n; {@link OutOfRangeError} for a priority that is NaN, infinite or not > 0.
    */
   override pushBatch(columns: Columns<F>, options?: PrioritizedPushBatchOptions): void {
-    bufferState(this).pushBatch(columns, options?.priorities);
+    bufferState(this).pushBatch(columns, options?.priorities, options?.env);
   }
 
   /**

@@ -9,6 +9,7 @@ import { OutOfRangeError } from '../errors';
 import { AnyTypedArray, describe } from '../schema/dtypes';
 import { checkKeys } from '../schema/options';
 import { RATE_WAIT_KEYS, resolveRateWait } from '../schema/rate-limiter';
+import { resolveEnv } from '../schema/episodes';
 import type { NativeRateWaits } from '../native/contract';
 import { RateGate, RateWait } from './rate-wait';
 import { rowPriorities, rowPriority } from './samplers';
@@ -17,7 +18,7 @@ import { StagedRows, Stager } from './staging';
 /** The native side of pushes: a NativeBuffer or a NativeWriter. @internal */
 export interface NativePushTarget extends NativeRateWaits {
   /** The rate limiter counts the n rows unless `admitted` (a grant of `rateWait` counted them). */
-  push(columns: AnyTypedArray[], n: number, priorities?: Float64Array, admitted?: boolean): number;
+  push(columns: AnyTypedArray[], n: number, priorities?: Float64Array, admitted?: boolean, envs?: Uint32Array): number;
 }
 
 /** What the holder checks around a push: `check` before it (closed, saving ...), `busy` while the input is read. @internal */
@@ -43,12 +44,15 @@ export class Pusher {
   readonly #gate: RateGate | null;
   readonly #host: PushHost;
   readonly #one = new Float64Array(1);
+  readonly #episodes: boolean;
 
   /**
    * `limited`: the buffer has a rate limiter (the awaitable forms wait for it); `keepAlive`:
-   * a wait keeps this thread's event loop alive (RateGate).
+   * a wait keeps this thread's event loop alive (RateGate); `episodes`: the buffer keeps an
+   * episode index (pushes take `env`).
    */
-  constructor(target: NativePushTarget, stager: Stager, weighted: boolean, limited: boolean, host: PushHost, keepAlive = false) {
+  constructor(target: NativePushTarget, stager: Stager, weighted: boolean, limited: boolean, host: PushHost, keepAlive = false, episodes = false) {
+    this.#episodes = episodes;
     this.#target = target;
     this.#stager = stager;
     this.#weighted = weighted;
@@ -80,26 +84,29 @@ export class Pusher {
   // push and pushBatch are the hot path of a training loop: written out, no closure a call.
 
   /** Pushes one transition at `priority` (prioritized buffers; undefined: the default). */
-  push(transition: unknown, priority?: unknown): number {
+  push(transition: unknown, priority?: unknown, env?: unknown): number {
     const host = this.#host;
     host.check();
     host.busy = true;
     try {
-      return this.#target.push(this.#stager.row(transition), 1, this.#priority(priority));
+      const row = this.#stager.row(transition);
+      const p = this.#priority(priority);
+      return this.#target.push(row, 1, p, false, resolveEnv(env, 1, this.#episodes));
     } finally {
       host.busy = false;
     }
   }
 
   /** Pushes columns at `priorities` (prioritized buffers; undefined: the default). */
-  pushBatch(columns: unknown, priorities?: unknown): void {
+  pushBatch(columns: unknown, priorities?: unknown, env?: unknown): void {
     const host = this.#host;
     host.check();
     host.busy = true;
     try {
       const cols = this.#stager.columns(columns);
       const p = this.#priorities(priorities, cols ? cols.rows : 0);
-      if (cols) this.#target.push(cols.arrays, cols.rows, p);
+      const envs = resolveEnv(env, cols ? cols.rows : 0, this.#episodes);
+      if (cols) this.#target.push(cols.arrays, cols.rows, p, false, envs);
     } finally {
       host.busy = false;
     }

@@ -74,11 +74,11 @@ class UniformSampler implements Sampler<null> {
   }
 
   draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, _plan: null, admitted: boolean): void {
-    this.#native.sample(n, words, outs, batch.indices, null, undefined, admitted);
+    this.#native.sample(n, words, outs, batch.indices, null, undefined, admitted, batch.discount);
   }
 
   submit(prefetcher: NativePrefetcher, n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, _plan: null, statuses: Int32Array, slot: number): void {
-    prefetcher.submit(n, words, outs, batch.indices, null, undefined, statuses, slot, batch.indices.buffer as ArrayBuffer);
+    prefetcher.submit(n, words, outs, batch.indices, null, undefined, statuses, slot, batch.indices.buffer as ArrayBuffer, batch.discount);
   }
 
   decorate(): void {}
@@ -141,11 +141,11 @@ export class PrioritizedSampler implements Sampler<number | undefined>, Prioriti
 
   /** Draws in the core, which also advances the beta schedule by one. */
   draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, beta: number | undefined, admitted: boolean): void {
-    this.#native.sample(n, words, outs, batch.indices, batch.weights as Float32Array, beta, admitted);
+    this.#native.sample(n, words, outs, batch.indices, batch.weights as Float32Array, beta, admitted, batch.discount);
   }
 
   submit(prefetcher: NativePrefetcher, n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, beta: number | undefined, statuses: Int32Array, slot: number): void {
-    prefetcher.submit(n, words, outs, batch.indices, batch.weights as Float32Array, beta, statuses, slot, batch.indices.buffer as ArrayBuffer);
+    prefetcher.submit(n, words, outs, batch.indices, batch.weights as Float32Array, beta, statuses, slot, batch.indices.buffer as ArrayBuffer, batch.discount);
   }
 
   decorate(batch: BatchObject, rows: number): void {

@@ -28,12 +28,12 @@ export interface NativeBuffer extends NativeRateWaits {
   /** The beta the next prioritized `sample` uses (the core's schedule); StateError for a uniform buffer. */
   readonly beta: number;
   /** The rate limiter counts the n rows unless `admitted` (a grant of `rateWait` counted them). */
-  push(columns: AnyTypedArray[], n: number, priorities?: Float64Array, admitted?: boolean): number;
+  push(columns: AnyTypedArray[], n: number, priorities?: Float64Array, admitted?: boolean, envs?: Uint32Array): number;
   /**
    * `beta` undefined: the schedule's. A prioritized draw advances the schedule by one. The rate
    * limiter counts the n items unless `admitted`.
    */
-  sample(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], keys: Float64Array, weights: Float32Array | null, beta?: number, admitted?: boolean): void;
+  sample(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], keys: Float64Array, weights: Float32Array | null, beta?: number, admitted?: boolean, discount?: Float32Array): void;
   /** p = |tdErrors[i]| + the buffer's epsilon. */
   updatePriorities(keys: Float64Array, tdErrors: Float32Array | Float64Array): number;
   top(k: number, keys: Float64Array, priorities: Float64Array): void;
@@ -72,7 +72,7 @@ export interface NativePrefetcher {
    * Queues a `sample` into these arrays (all views of `hold`, kept alive meanwhile);
    * `statuses[slot]` turns 1 (Atomics.load) once they are final, 2 if it failed.
    */
-  submit(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], keys: Float64Array, weights: Float32Array | null, beta: number | undefined, statuses: Int32Array, slot: number, hold: ArrayBuffer): void;
+  submit(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], keys: Float64Array, weights: Float32Array | null, beta: number | undefined, statuses: Int32Array, slot: number, hold: ArrayBuffer, discount?: Float32Array): void;
   /** True: the wake function will be called once a batch completes (this one was unfinished); false: it is finished already. */
   arm(statuses: Int32Array, slot: number): boolean;
   /** Throws the error of the failed batch of this status. */
@@ -93,7 +93,7 @@ export interface NativeWriter extends NativeRateWaits {
   /** Whether the buffer has a rate limiter (its waits are this writer's rateWait). */
   readonly limited: boolean;
   /** The rate limiter counts the n rows unless `admitted` (a grant of `rateWait` counted them). */
-  push(columns: AnyTypedArray[], n: number, priorities?: Float64Array, admitted?: boolean): number;
+  push(columns: AnyTypedArray[], n: number, priorities?: Float64Array, admitted?: boolean, envs?: Uint32Array): number;
   /** Lets go of the buffer (never closes it). */
   close(): void;
 }
@@ -217,6 +217,8 @@ export interface NativeSpec {
   storage: { type: 'memory' } | { type: 'mmap'; path: string } | { type: 'tiered'; path: string; hotCapacity: number };
   /** The rate limiter's options (the core resolves them again); null for none. */
   rateLimiter: { minSize: number; samplesPerInsert?: number; errorBuffer?: number } | null;
+  /** Episodes (the index the core keeps) with n-step returns: the fields' indexes; null for none. */
+  episodes: { terminated: number; truncated: number; reward: number; nextObs: number; nStep: { n: number; gamma: number } | null } | null;
 }
 
 /** Limits every buffer respects (the core refuses a buffer beyond them). @internal */

@@ -8,6 +8,7 @@ import { addon } from './addon';
 import type { NativeArchiveMap, NativeBuffer, NativePrefetcher, NativeSpec, NativeWriter, RateConfigJs } from './contract';
 import type { ResolvedField } from '../schema/fields';
 import type { StorageOptions } from '../schema/storage';
+import type { ResolvedNStep } from '../schema/episodes';
 
 /** What a native buffer is made from, in the facade's terms. @internal */
 export interface NativeBufferSpec {
@@ -18,6 +19,8 @@ export interface NativeBufferSpec {
   prioritized: NativeSpec['prioritized'];
   /** The rate limiter's options, validated; null for none. */
   rateLimiter: { minSize: number; samplesPerInsert?: number; errorBuffer?: number } | null;
+  /** n-step returns (and so the episode index), validated; null for none. */
+  nStep: ResolvedNStep | null;
 }
 
 /** A native buffer (throws the errors the binding raises: StorageError for a file it cannot make, ...). @internal */
@@ -28,6 +31,7 @@ export function openNativeBuffer(spec: NativeBufferSpec): NativeBuffer {
     prioritized: spec.prioritized,
     storage: spec.storage,
     rateLimiter: spec.rateLimiter,
+    episodes: spec.nStep && { ...spec.nStep.fields, nStep: { n: spec.nStep.n, gamma: spec.nStep.gamma } },
   });
 }
 

@@ -19,7 +19,8 @@ import { RemoteError } from './errors';
 /** What {@link RedisIngest} feeds: a `ReplayBuffer` or `PrioritizedReplayBuffer` (any storage). */
 export interface IngestTarget {
   readonly schema: FieldsSpec;
-  pushBatch(columns: never, options?: { priorities?: Float64Array }): void;
+  /** `options`: `{ priorities }` for a prioritized buffer, nothing for a uniform one. */
+  pushBatch(columns: never, options?: object): void;
 }
 
 /**

@@ -3,7 +3,7 @@
  * samples carry beyond a uniform buffer's.
  * @module
  */
-import type { Batch, FieldsSpec, SampleOptions } from './types';
+import type { Batch, FieldsSpec, PushBatchOptions, PushOptions, SampleOptions } from './types';
 
 /** Which item a full prioritized buffer replaces. */
 export type Eviction = 'fifo' | 'lowest-priority';
@@ -47,13 +47,13 @@ export interface PrioritizedSampleOptions<F extends FieldsSpec> extends SampleOp
 }
 
 /** Options of a single prioritized push. */
-export interface PrioritizedPushOptions {
+export interface PrioritizedPushOptions extends PushOptions {
   /** The item's priority p (finite, > 0); default: the largest priority seen so far (`maxPriority`). */
   priority?: number;
 }
 
 /** Options of a prioritized `pushBatch`. */
-export interface PrioritizedPushBatchOptions {
+export interface PrioritizedPushBatchOptions extends PushBatchOptions {
   /** One priority per row (finite, > 0); default: `maxPriority` for every row. */
   priorities?: Float64Array | Float32Array | readonly number[];
 }

@@ -5,6 +5,7 @@
  */
 import type { Dtype, DtypeArrayMap } from './dtypes';
 import type { StorageOptions } from './storage';
+import type { NStepOptions } from './episodes';
 import type { RateLimiterOptions } from './rate-limiter';
 
 /** One field of a transition: its dtype and its shape (`[]` is a scalar). */
@@ -50,6 +51,12 @@ export interface CommonOptions {
    * and `pushBatch` never wait and are only counted. See {@link RateLimiterOptions}. Default: none.
    */
   rateLimiter?: RateLimiterOptions;
+  /**
+   * n-step returns: sampled items come back as n-step items with a `discount` array; the
+   * buffer keeps an index of episodes (per `env` stream of the pushes). See {@link NStepOptions}.
+   * Default: none (one-step transitions).
+   */
+  nStep?: NStepOptions;
 }
 
 /** Shorthand options: the standard transition fields from observation and action shapes. */
@@ -83,6 +90,8 @@ export type Batch<F extends FieldsSpec> = { -readonly [K in keyof F]: DtypeArray
    * for `updatePriorities` (stale once the item is overwritten).
    */
   indices: Float64Array;
+  /** Buffers made with `nStep`: `Float32Array(batchSize)`, gamma^m of each item, 0 when it terminated. */
+  discount?: Float32Array;
 };
 
 /** What one field of a single transition may be given as in `push`. */
@@ -115,4 +124,20 @@ export interface SampleOptions<F extends FieldsSpec> {
    * onnxruntime's `Tensor`) alias them: the next `sample` into the same `out` changes them.
    */
   out?: Partial<Batch<F>>;
+}
+
+/** Options of `push`. */
+export interface PushOptions {
+  /**
+   * The environment stream of the transition (buffers made with `nStep`): an integer in
+   * [0, 2^20). Vectorised environments interleave their episodes; each stream keeps its own
+   * episode, so an n-step item never mixes two environments. Default 0.
+   */
+  env?: number;
+}
+
+/** Options of `pushBatch`. */
+export interface PushBatchOptions {
+  /** The environment stream of every row (a number), or of each row (one integer per row); see {@link PushOptions.env}. */
+  env?: number | Uint32Array | readonly number[];
 }

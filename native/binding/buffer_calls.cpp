@@ -35,7 +35,10 @@ Napi::Value push_call(const Napi::CallbackInfo& info, replaykit::ReplayBuffer& b
   if (!info[2].IsUndefined() && !info[2].IsNull())
     pr = static_cast<const double*>(typed_data(env, info[2], napi_float64_array, n, "priorities"));
   const bool admitted = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
-  const uint64_t key = b.push(cols.data(), n, pr);
+  const uint32_t* envs = nullptr;  // buffers with episodes: the env stream of each row
+  if (!info[4].IsUndefined() && !info[4].IsNull())
+    envs = static_cast<const uint32_t*>(typed_data(env, info[4], napi_uint32_array, n, "env"));
+  const uint64_t key = b.push(cols.data(), n, pr, envs);
   if (limiter && !admitted) limiter->on_insert(n);
   return Napi::Number::New(env, key_to_js(key));
 }

@@ -17,7 +17,8 @@ namespace replaykit_node {
 std::vector<void*> columns_of(Napi::Env env, Napi::Value v, const replaykit::Schema& schema, uint64_t n,
                               const char* what, bool allow_null = false);
 
-// push(columns, n, priorities?: Float64Array(n), admitted?: boolean) -> the key of the last row.
+// push(columns, n, priorities?: Float64Array(n), admitted?: boolean, envs?: Uint32Array(n)) -> the
+// key of the last row.
 // The rate limiter (if any) counts the rows, unless `admitted`: a pushAsync whose grant
 // counted them already.
 Napi::Value push_call(const Napi::CallbackInfo& info, replaykit::ReplayBuffer& b, replaykit::RateLimiter* limiter);

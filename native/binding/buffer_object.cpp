@@ -141,7 +141,25 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     Napi::Value rv = spec.Get("rateLimiter");
     std::shared_ptr<replaykit::RateLimiter> limiter;
     if (!rv.IsUndefined() && !rv.IsNull()) limiter = std::make_shared<replaykit::RateLimiter>(rate_config_from(rv));
-    buffer_ = std::make_shared<replaykit::ReplayBuffer>(std::move(storage), per);
+    // episodes: { terminated, truncated, reward, nextObs (field indexes), nStep: { n, gamma } | null } | null
+    std::optional<replaykit::EpisodeOptions> episodes;
+    Napi::Value ev = spec.Get("episodes");
+    if (ev.IsObject()) {
+      Napi::Object eo = ev.As<Napi::Object>();
+      replaykit::EpisodeOptions o;
+      o.terminated = to_count(eo.Get("terminated"), "episodes.terminated");
+      o.truncated = to_count(eo.Get("truncated"), "episodes.truncated");
+      o.reward = to_count(eo.Get("reward"), "episodes.reward");
+      o.next_obs = to_count(eo.Get("nextObs"), "episodes.nextObs");
+      Napi::Value nv = eo.Get("nStep");
+      if (nv.IsObject()) {
+        const uint64_t n = to_count(nv.As<Napi::Object>().Get("n"), "nStep.n");
+        if (n > 1024) fail(ErrorKind::Range, "nStep.n must be at most 1024");
+        o.nstep = replaykit::NStep{static_cast<uint32_t>(n), to_double(nv.As<Napi::Object>().Get("gamma"), "nStep.gamma")};
+      }
+      episodes = o;
+    }
+    buffer_ = std::make_shared<replaykit::ReplayBuffer>(std::move(storage), per, episodes);
     if (limiter) {
       limiter_ = std::move(limiter);
       waits_ = std::make_unique<RateWaits>(limiter_);
@@ -198,7 +216,8 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
   // push(columns, n, priorities?, admitted?): buffer_calls.h
   Napi::Value Push(const Napi::CallbackInfo& info) { return push_call(info, live(), limiter_.get()); }
 
-  // sample(n, words: Uint32Array(2n), outs, keys: Float64Array(n), weights: Float32Array(n) | null, beta?, admitted?)
+  // sample(n, words: Uint32Array(2n), outs, keys: Float64Array(n), weights: Float32Array(n) | null, beta?, admitted?,
+  //        discount?: Float32Array(n))
   // A prioritized draw uses `beta` when given, else the schedule's, and advances the schedule.
   // The rate limiter counts the n items, unless `admitted` (sampleAsync's grant counted them).
   Napi::Value Sample(const Napi::CallbackInfo& info) {
@@ -215,7 +234,10 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     if (!info[5].IsUndefined()) beta = to_double(info[5], "beta");
     keys_.resize(n);
     const bool admitted = info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
-    b.sample(n, words, outs.data(), keys_.data(), weights, beta);
+    float* discount = nullptr;  // n-step buffers: gamma^m of each item (0 when terminated)
+    if (!info[7].IsUndefined() && !info[7].IsNull())
+      discount = static_cast<float*>(typed_data(env, info[7], napi_float32_array, n, "out.discount"));
+    b.sample(n, words, outs.data(), keys_.data(), weights, beta, discount);
     if (limiter_ && !admitted) limiter_->on_sample(n);
     keys_to_js(keys_.data(), n, keys);
     return env.Undefined();

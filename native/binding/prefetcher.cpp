@@ -14,8 +14,9 @@
 //   new NativePrefetcher(buffer: number, process: number, wake: () => void): the buffer as its
 //          share() names it (shared.h)
 //   submit(n, words: Uint32Array(2n), outs, keys: Float64Array(n), weights: Float32Array(n) | null,
-//          beta: number | undefined, statuses: Int32Array, slot, hold: ArrayBuffer): statuses[slot]
-//          is the batch's status; `hold` (the batch's one ArrayBuffer) is kept alive meanwhile
+//          beta: number | undefined, statuses: Int32Array, slot, hold: ArrayBuffer, discount?:
+//          Float32Array(n)): statuses[slot] is the batch's status; `hold` (the batch's one
+//          ArrayBuffer, of which every array is a view) is kept alive meanwhile
 //   arm(statuses, slot) -> boolean: true if `wake` will be called once a batch completes (the
 //          status was still 0), false if that batch is already done or failed
 //   error(statuses, slot): throws the error of the failed batch of that status
@@ -51,6 +52,7 @@ struct Request {
   std::vector<void*> outs;
   double* keys_js;
   float* weights;
+  float* discount = nullptr;
   std::optional<double> beta;
   int32_t* status;
   Napi::Reference<Napi::Value> hold;  // the arrays' memory: alive until dropped on the JS thread
@@ -136,7 +138,7 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
       int32_t outcome = 1;
       try {
         std::vector<uint64_t> keys(r.n);
-        buffer_->sample(r.n, r.words.data(), r.outs.data(), keys.data(), r.weights, r.beta);
+        buffer_->sample(r.n, r.words.data(), r.outs.data(), keys.data(), r.weights, r.beta, r.discount);
         keys_to_js(keys.data(), r.n, r.keys_js);
         if (limiter_) limiter_->on_sample(r.n);  // counted as a synchronous sample is
       } catch (const replaykit::Error& e) {
@@ -172,6 +174,8 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
     r->status = status_at(env, info[6], info[7]);
     if (!info[8].IsArrayBuffer()) fail(ErrorKind::State, "submit needs the batch's ArrayBuffer");
     r->hold = Napi::Persistent(info[8]);
+    if (!info[9].IsUndefined() && !info[9].IsNull())  // a view of `hold` too
+      r->discount = static_cast<float*>(typed_data(env, info[9], napi_float32_array, r->n, "out.discount"));
     r->statuses = Napi::Persistent(info[6]);
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -179,9 +179,7 @@ void ReplayBuffer::close() {
 void ReplayBuffer::restore(const ArchiveView& archive) {
   Exclusive x(*this, true);
   if (frozen_) fail(ErrorKind::State, "a buffer cannot be restored while an archive of it is being written");
-  restore_state(archive);
-  // Archives do not hold the episode index yet: the restored items start no chains.
-  if (episodes_) episodes_->clear();
+  restore_state(archive);  // refuses buffers with episodes: archives do not hold the index yet
   reserve_cursor_ = writer_.cursor();
   sync_length();
 }

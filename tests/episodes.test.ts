@@ -1,0 +1,120 @@
+/**
+ * Episodes (issue #15): n-step returns through the facade, against a deliberately slow
+ * reference that knows only the list of pushed transitions and their env streams.
+ */
+import { ArchiveError, OutOfRangeError, PrioritizedReplayBuffer, ReplayBuffer, ShapeError } from 'replaykit';
+
+interface Pushed {
+  env: number;
+  reward: number;
+  terminated: boolean;
+  truncated: boolean;
+}
+
+/** xorshift32, for reproducible streams. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
+/** The n-step item of pushed row `i` (all rows stored: capacity above the rows pushed). */
+function reference(rows: Pushed[], i: number, n: number, gamma: number) {
+  let sum = 0, power = 1, cur = i, m = 0;
+  for (;;) {
+    sum += power * rows[cur].reward;
+    power *= gamma;
+    m++;
+    if (m === n || rows[cur].terminated || rows[cur].truncated) break;
+    let next = cur + 1;
+    while (next < rows.length && rows[next].env !== rows[cur].env) next++;
+    if (next >= rows.length) break;
+    cur = next;
+  }
+  return { reward: sum, last: cur, terminated: rows[cur].terminated, truncated: rows[cur].truncated, discount: rows[cur].terminated ? 0 : power };
+}
+
+function fill(rb: ReplayBuffer | PrioritizedReplayBuffer, rows: Pushed[], seed: number, pushes: number): void {
+  const r = rng(seed);
+  for (let p = 0; p < pushes; p++) {
+    const n = 1 + Math.floor(r() * 12);
+    const env = new Uint32Array(n), reward = new Float32Array(n), term = new Uint8Array(n), trunc = new Uint8Array(n);
+    const obs = new Float32Array(n * 2), nextObs = new Float32Array(n * 2);
+    for (let k = 0; k < n; k++) {
+      const id = rows.length;
+      const row = { env: Math.floor(r() * 3), reward: Math.round(r() * 20 - 10) / 4, terminated: r() < 0.1, truncated: false };
+      row.truncated = !row.terminated && r() < 0.07;
+      rows.push(row);
+      env[k] = row.env;
+      reward[k] = row.reward;
+      term[k] = row.terminated ? 1 : 0;
+      trunc[k] = row.truncated ? 1 : 0;
+      obs.set([id, -id], 2 * k);
+      nextObs.set([id + 0.5, -id - 0.5], 2 * k);
+    }
+    if (n === 1) rb.push({ obs: obs, action: 0, reward: reward[0], nextObs, terminated: term[0], truncated: trunc[0] }, { env: env[0] });
+    else rb.pushBatch({ obs, action: new Float32Array(n), reward, nextObs, terminated: term, truncated: trunc }, { env });
+  }
+}
+
+test.each([
+  [1, 0.9],
+  [3, 0.99],
+  [5, 0.5],
+  [64, 1],
+])('n-step items (n = %i, gamma = %f) match the reference across interleaved env streams, uniform and prioritized', (n, gamma) => {
+  for (const Kind of [ReplayBuffer, PrioritizedReplayBuffer] as const) {
+    const rb = new Kind({ capacity: 2000, obsShape: [2], seed: 7, nStep: { n, gamma } });
+    const rows: Pushed[] = [];
+    fill(rb, rows, n * 13 + 1, 120);
+    for (let round = 0; round < 10; round++) {
+      const b = rb.sample(64);
+      expect(ArrayBuffer.isView(b.discount)).toBe(true);
+      for (let i = 0; i < 64; i++) {
+        const id = b.indices[i];
+        expect(b.obs[2 * i]).toBe(id); // the item itself
+        const e = reference(rows, id, n, gamma);
+        expect(b.reward[i]).toBeCloseTo(e.reward, 4);
+        expect(b.nextObs[2 * i]).toBe(e.last + 0.5);
+        expect(b.terminated[i]).toBe(e.terminated ? 1 : 0);
+        expect(b.truncated[i]).toBe(e.truncated ? 1 : 0);
+        expect(b.discount![i]).toBeCloseTo(e.discount, 6);
+      }
+    }
+    rb.close();
+  }
+});
+
+test('prefetched batches are n-step items too', async () => {
+  const a = new ReplayBuffer({ capacity: 1000, obsShape: [2], seed: 3, nStep: { n: 3, gamma: 0.9 } });
+  const b = new ReplayBuffer({ capacity: 1000, obsShape: [2], seed: 3, nStep: { n: 3, gamma: 0.9 } });
+  fill(a, [], 5, 60);
+  fill(b, [], 5, 60);
+  for await (const batch of a.batches({ batchSize: 32, count: 3 })) expect(batch).toEqual(b.sample(32));
+  a.close();
+  b.close();
+});
+
+test('bad options and env ids are refused; archives of n-step buffers are refused for now', () => {
+  expect(() => new ReplayBuffer({ capacity: 10, obsShape: [2], nStep: { n: 0, gamma: 0.9 } })).toThrow(OutOfRangeError);
+  expect(() => new ReplayBuffer({ capacity: 10, obsShape: [2], nStep: { n: 2, gamma: 1.5 } })).toThrow(/gamma/);
+  expect(() => new ReplayBuffer({ capacity: 10, obsShape: [2], nStep: { n: 2 } as never })).toThrow(OutOfRangeError);
+  expect(() => new ReplayBuffer({ capacity: 10, fields: { obs: { shape: [2], dtype: 'float32' } }, nStep: { n: 2, gamma: 0.9 } })).toThrow(ShapeError);
+  const rb = new ReplayBuffer({ capacity: 10, obsShape: [2], nStep: { n: 2, gamma: 0.9 } });
+  const t = { obs: [0, 0], action: 0, reward: 1, nextObs: [0, 0], terminated: false, truncated: false };
+  expect(() => rb.push(t, { env: -1 })).toThrow(OutOfRangeError);
+  expect(() => rb.push(t, { env: 2 ** 20 })).toThrow(OutOfRangeError);
+  expect(() => rb.push(t, { priority: 1 } as never)).toThrow(/priority is for PrioritizedReplayBuffer/);
+  expect(() => rb.pushBatch({ obs: new Float32Array(4), action: new Float32Array(2), reward: new Float32Array(2), nextObs: new Float32Array(4), terminated: new Uint8Array(2), truncated: new Uint8Array(2) }, { env: [1] })).toThrow(ShapeError);
+  expect(rb.length).toBe(0);
+  rb.push(t, { env: 3 });
+  expect(() => rb.saveSync('/tmp/replaykit-nstep-refused.rkb')).toThrow(ArchiveError);
+  const plain = new ReplayBuffer({ capacity: 10, obsShape: [2] });
+  expect(() => plain.push(t, { env: 1 })).toThrow(/nStep/);
+  rb.close();
+  plain.close();
+});
