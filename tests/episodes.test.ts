@@ -67,8 +67,9 @@ test.each([
   [5, 0.5],
   [64, 1],
 ])('n-step items (n = %i, gamma = %f) match the reference across interleaved env streams, uniform and prioritized', (n, gamma) => {
-  for (const Kind of [ReplayBuffer, PrioritizedReplayBuffer] as const) {
-    const rb = new Kind({ capacity: 2000, obsShape: [2], seed: 7, nStep: { n, gamma } });
+  const opts = { capacity: 2000, obsShape: [2], seed: 7, nStep: { n, gamma } };
+  for (const make of [() => new ReplayBuffer(opts), () => new PrioritizedReplayBuffer(opts)]) {
+    const rb: ReplayBuffer | PrioritizedReplayBuffer = make();
     const rows: Pushed[] = [];
     fill(rb, rows, n * 13 + 1, 120);
     for (let round = 0; round < 10; round++) {
