@@ -246,25 +246,24 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
   else
     uniform_.sample(len, n, words, slots.get());
   // A slot being overwritten (or, prioritized, filled) right now is read once its new row is
-  // published: its priority is already the new one's.
-  // (A close while this waits frees the storage and the trees once nothing is in flight and
-  // nothing pinned: so after every wait, check again.)
-  if (!in_flight_.empty()) {
-    cv_.wait(lock, [&] { return closed_ || !in_flight(slots.get(), n); });
-    check_open();
-  }
-  // n-step: the following items of each episode, read as well (and so waited for and pinned).
+  // published: its priority is already the new one's. n-step: the following items of each
+  // episode are read as well, so they too are waited for, and pinned. Chains are computed
+  // again after each wait (a link may have been overwritten meanwhile), and every slot is
+  // checked again (a new reservation may have begun meanwhile). A close while this waits
+  // frees the storage and the trees once nothing is in flight and nothing pinned: so after
+  // every wait, check again that the buffer is open.
   const uint32_t steps = nstep_steps();
   std::vector<uint64_t> chains;
   std::vector<uint32_t> lengths;
   if (steps > 1) {
     chains.resize(n * steps);
     lengths.resize(n);
-    nstep_chains(slots.get(), n, chains.data(), lengths.data());
-    if (!in_flight_.empty()) {
-      cv_.wait(lock, [&] { return closed_ || !in_flight(chains.data(), chains.size()); });
-      check_open();
-    }
+  }
+  for (;;) {
+    if (steps > 1) nstep_chains(slots.get(), n, chains.data(), lengths.data());
+    if (in_flight_.empty() || (!in_flight(slots.get(), n) && !in_flight(chains.data(), chains.size()))) break;
+    cv_.wait(lock);
+    check_open();
   }
   // A key needs the slot's write count: a second random access per item. Prefetch those
   // lines so that their misses overlap the computation of the others.
