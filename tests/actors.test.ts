@@ -256,7 +256,7 @@ describe('handles and writers in one thread', () => {
       expect(viaWriter).toBe(viaBuffer);
       expect(viaWriter.startsWith(name)).toBe(true);
     }
-    expect(() => w.push(t, { priority: 2 })).toThrow(/uniform ReplayBuffer's push takes no options/);
+    expect(() => w.push(t, { priority: 2 })).toThrow(/uniform ReplayBuffer's push takes no priority/);
     expect(rb.length).toBe(0);
     const p = new PrioritizedReplayBuffer(opts);
     const pw = ReplayWriter.attach(p.writerHandle());

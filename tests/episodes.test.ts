@@ -2,7 +2,7 @@
  * Episodes (issue #15): n-step returns through the facade, against a deliberately slow
  * reference that knows only the list of pushed transitions and their env streams.
  */
-import { ArchiveError, OutOfRangeError, PrioritizedReplayBuffer, ReplayBuffer, ShapeError } from 'replaykit';
+import { ArchiveError, OutOfRangeError, PrioritizedReplayBuffer, ReplayBuffer, ReplayWriter, ShapeError } from 'replaykit';
 
 interface Pushed {
   env: number;
@@ -118,4 +118,30 @@ test('bad options and env ids are refused; archives of n-step buffers are refuse
   expect(() => plain.push(t, { env: 1 })).toThrow(/nStep/);
   rb.close();
   plain.close();
+});
+
+test('env streams through a writer and pushAsync: each keeps its episodes', async () => {
+  const rb = new ReplayBuffer({ capacity: 500, obsShape: [2], seed: 11, nStep: { n: 4, gamma: 0.5 } });
+  const w = ReplayWriter.attach(rb.writerHandle());
+  const rows: Pushed[] = [];
+  const r = rng(99);
+  for (let i = 0; i < 300; i++) {
+    const env = i % 3;
+    const row = { env, reward: Math.round(r() * 8), terminated: r() < 0.1, truncated: false };
+    const id = rows.length;
+    rows.push(row);
+    const t = { obs: [id, -id], action: 0, reward: row.reward, nextObs: [id + 0.5, 0], terminated: row.terminated, truncated: false };
+    if (env === 0) w.push(t, { env });
+    else if (env === 1) await rb.pushAsync(t, { env });
+    else rb.push(t, { env });
+  }
+  const b = rb.sample(128);
+  for (let i = 0; i < 128; i++) {
+    const e = reference(rows, b.indices[i], 4, 0.5);
+    expect(b.reward[i]).toBeCloseTo(e.reward, 5);
+    expect(b.nextObs[2 * i]).toBe(e.last + 0.5);
+    expect(b.discount![i]).toBeCloseTo(e.discount, 6);
+  }
+  w.close();
+  rb.close();
 });

@@ -47,7 +47,7 @@ export class ReplayWriter<F extends FieldsSpec = FieldsSpec> {
     this.#pusher = new Pusher(native, new Stager(this.#fields), this.#prioritized, native.limited, {
       check: () => this.#assertOpen(),
       busy: false, // a writer has no state that a re-entrant call could see half-changed
-    }, true); // an actor waiting for the learner on another thread: its worker must stay alive
+    }, true, native.episodes); // true: an actor waiting for the learner on another thread keeps its worker alive
   }
 
   /**
@@ -83,14 +83,16 @@ export class ReplayWriter<F extends FieldsSpec = FieldsSpec> {
    * Appends one transition to the buffer, as the buffer's own `push` does.
    * @param transition every field of the schema, no others (see `ReplayBuffer.push`).
    * @param options `priority`: a number > 0 (prioritized buffers only; default: the largest
-   *   priority seen, as the buffer's own `push`).
+   *   priority seen, as the buffer's own `push`); `env`: the environment stream (buffers made
+   *   with `nStep`; each actor's environments should have ids of their own).
    * @returns the new item's index (its key, as in a batch's `indices`).
    * @throws {@link ShapeError}, {@link DtypeError}, {@link OutOfRangeError} as the buffer's
    *   `push` (nothing is stored); {@link StateError} when this writer or the buffer is closed.
    */
-  push(transition: Transition<F>, options?: { priority?: number }): number {
+  push(transition: Transition<F>, options?: { priority?: number; env?: number }): number {
     this.#assertOpen();
-    return this.#pusher.push(transition, this.#option(options, 'push', 'priority'));
+    const o = this.#options(options, 'push', 'priority');
+    return this.#pusher.push(transition, o.value, o.env);
   }
 
   /**
@@ -99,9 +101,10 @@ export class ReplayWriter<F extends FieldsSpec = FieldsSpec> {
    * @param options `priorities`: `n` numbers > 0, one per row (prioritized buffers only).
    * @throws as {@link ReplayWriter.push}; {@link ShapeError} when `priorities` is not of length `n`.
    */
-  pushBatch(columns: Columns<F>, options?: { priorities?: Float64Array | Float32Array | readonly number[] }): void {
+  pushBatch(columns: Columns<F>, options?: { priorities?: Float64Array | Float32Array | readonly number[]; env?: number | Uint32Array | readonly number[] }): void {
     this.#assertOpen();
-    this.#pusher.pushBatch(columns, this.#option(options, 'pushBatch', 'priorities'));
+    const o = this.#options(options, 'pushBatch', 'priorities');
+    this.#pusher.pushBatch(columns, o.value, o.env);
   }
 
   /**
@@ -143,14 +146,14 @@ export class ReplayWriter<F extends FieldsSpec = FieldsSpec> {
   }
 
   /** The one option of `method` (`name`), checked as the buffer's own push checks it. */
-  #option(options: unknown, method: string, name: 'priority' | 'priorities'): unknown {
-    if (options === undefined) return undefined;
+  #options(options: unknown, method: string, name: 'priority' | 'priorities'): { value: unknown; env: unknown } {
+    if (options === undefined) return { value: undefined, env: undefined };
     if (typeof options !== 'object' || options === null)
       throw new OutOfRangeError(`${method} options must be an object like { ${name} }, got ${describe(options)}`);
-    checkKeys(options, [name], `${method} option`);
-    const value = (options as Record<string, unknown>)[name];
-    if (value !== undefined && !this.#prioritized)
-      throw new OutOfRangeError(`a uniform ReplayBuffer's ${method} takes no options (${name} is for PrioritizedReplayBuffer), got ${describe(options)}`);
-    return value;
+    checkKeys(options, [name, 'env'], `${method} option`);
+    const o = options as Record<string, unknown>;
+    if (o[name] !== undefined && !this.#prioritized)
+      throw new OutOfRangeError(`a uniform ReplayBuffer's ${method} takes no ${name} (${name} is for PrioritizedReplayBuffer), got ${describe(options)}`);
+    return { value: o[name], env: o.env };
   }
 }

@@ -33,7 +33,7 @@ const NOT_CLONEABLE = function replaykit_buffers_cannot_be_cloned_or_posted__pos
 /** A uniform buffer's push takes no priority. */
 function refuseOptions(core: BufferCore, method: string, option: string, given: unknown): never {
   core.assertOpen();
-  throw new OutOfRangeError(`a uniform ReplayBuffer's ${method} takes no options (${option} is for PrioritizedReplayBuffer), got ${describe(given)}`);
+  throw new OutOfRangeError(`a uniform ReplayBuffer's ${method} takes no ${option} (${option} is for PrioritizedReplayBuffer), got ${describe(given)}`);
 }
 
 /** A uniform push's options: `env` only; a priority given to it is a mistake, not something to ignore. */
@@ -259,7 +259,7 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
    *   first: nothing was stored or counted; {@link StateError} when the buffer is closed (also
    *   while waiting) or a save is in progress when the call is admitted; as `push` for the transition.
    */
-  pushAsync(transition: Transition<F>, options?: RateWaitOptions): Promise<number> {
+  pushAsync(transition: Transition<F>, options?: RateWaitOptions & PushOptions): Promise<number> {
     return this.#core.pushAsync(transition, options);
   }
 
@@ -270,7 +270,7 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
    * @param options `signal` and `timeoutMs`, as {@link pushAsync}.
    * @throws (rejects with) as {@link pushAsync}, and as `pushBatch` for the columns.
    */
-  pushBatchAsync(columns: Columns<F>, options?: RateWaitOptions): Promise<void> {
+  pushBatchAsync(columns: Columns<F>, options?: RateWaitOptions & PushBatchOptions): Promise<void> {
     return this.#core.pushBatchAsync(columns, options);
   }
 

@@ -112,21 +112,23 @@ export class Pusher {
     }
   }
 
-  /** Splits the options of pushAsync / pushBatchAsync into the priority option and the waiting options. */
-  #asyncOptions(method: string, priorityKey: 'priority' | 'priorities', options: unknown): { priority: unknown; wait: RateWait } {
-    if (options === undefined) return { priority: undefined, wait: resolveRateWait(undefined, undefined) };
+  /** Splits the options of pushAsync / pushBatchAsync into the priority, env and waiting options. */
+  #asyncOptions(method: string, priorityKey: 'priority' | 'priorities', options: unknown): { priority: unknown; env: unknown; wait: RateWait } {
+    if (options === undefined) return { priority: undefined, env: undefined, wait: resolveRateWait(undefined, undefined) };
     if (typeof options !== 'object' || options === null) throw new OutOfRangeError(`${method} options must be an object like { timeoutMs }, got ${describe(options)}`);
     const weighted = this.#weighted;
-    checkKeys(options, weighted ? [priorityKey, ...RATE_WAIT_KEYS] : RATE_WAIT_KEYS, `${method} option`, OutOfRangeError,
+    const keys = [...(weighted ? [priorityKey] : []), 'env', ...RATE_WAIT_KEYS];
+    checkKeys(options, keys, `${method} option`, OutOfRangeError,
       weighted ? undefined : { keys: [priorityKey], hint: `${priorityKey} is for PrioritizedReplayBuffer, not a uniform ReplayBuffer` });
     const o = options as Record<string, unknown>;
-    return { priority: o[priorityKey], wait: resolveRateWait(o.signal, o.timeoutMs) };
+    return { priority: o[priorityKey], env: o.env, wait: resolveRateWait(o.signal, o.timeoutMs) };
   }
 
   /** `push` once the rate limiter admits it: checked and staged now, copied if it has to wait, stored at the grant. */
   pushAsync(transition: unknown, options: unknown): Promise<number> {
     let row: AnyTypedArray[];
     let priority: Float64Array | undefined;
+    let envs: Uint32Array | undefined;
     let wait: RateWait;
     try {
       this.#read(() => {
@@ -134,6 +136,7 @@ export class Pusher {
         wait = o.wait;
         row = this.#stager.row(transition);
         priority = this.#priority(o.priority);
+        envs = resolveEnv(o.env, 1, this.#episodes);
       });
     } catch (e) {
       return Promise.reject(e);
@@ -141,7 +144,7 @@ export class Pusher {
     const gate = this.#gate;
     const run = (): number => {
       this.#host.check();
-      return this.#target.push(row, 1, priority, gate !== null);
+      return this.#target.push(row, 1, priority, gate !== null, envs);
     };
     // Waiting, it must not keep the stager's scratch row (the next push reuses it).
     const keep = (): void => {
@@ -155,6 +158,7 @@ export class Pusher {
   pushBatchAsync(columns: unknown, options: unknown): Promise<void> {
     let cols: StagedRows | null;
     let priorities: Float64Array | undefined;
+    let envs: Uint32Array | undefined;
     let wait: RateWait;
     try {
       this.#read(() => {
@@ -162,6 +166,7 @@ export class Pusher {
         wait = o.wait;
         cols = this.#stager.columns(columns);
         priorities = this.#priorities(o.priority, cols ? cols.rows : 0);
+        envs = resolveEnv(o.env, cols ? cols.rows : 0, this.#episodes);
       });
     } catch (e) {
       return Promise.reject(e);
@@ -169,7 +174,7 @@ export class Pusher {
     const gate = this.#gate;
     const run = (): void => {
       this.#host.check();
-      if (cols) this.#target.push(cols.arrays, cols.rows, priorities, gate !== null);
+      if (cols) this.#target.push(cols.arrays, cols.rows, priorities, gate !== null, envs);
     };
     // Typed arrays of the field's dtype are the caller's own: copied, so that what is stored
     // is what was given, whatever the caller does with its arrays while this waits.

@@ -92,6 +92,8 @@ export interface NativeWriter extends NativeRateWaits {
   readonly prioritized: boolean;
   /** Whether the buffer has a rate limiter (its waits are this writer's rateWait). */
   readonly limited: boolean;
+  /** Whether the buffer keeps episodes (pushes take env ids). */
+  readonly episodes: boolean;
   /** The rate limiter counts the n rows unless `admitted` (a grant of `rateWait` counted them). */
   push(columns: AnyTypedArray[], n: number, priorities?: Float64Array, admitted?: boolean, envs?: Uint32Array): number;
   /** Lets go of the buffer (never closes it). */

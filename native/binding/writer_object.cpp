@@ -6,7 +6,7 @@
 // Contract (lib/native/contract.ts, NativeWriter): new NativeWriter(id, processToken); push,
 // rateWait, rateCancel, rateRefund as NativeBuffer's (the buffer's rate limiter counts and
 // admits this writer's rows; its waits are delivered on this thread's event loop); length;
-// fields (the schema, [{ name, dtype, shape }]); prioritized; limited; close().
+// fields (the schema, [{ name, dtype, shape }]); prioritized; limited; episodes; close().
 #include <memory>
 #include <string>
 
@@ -37,6 +37,7 @@ class NativeWriter : public Napi::ObjectWrap<NativeWriter>, public Guarded<Nativ
                            InstanceMethod("rateCancel", &NativeWriter::method<&NativeWriter::RateCancel>),
                            InstanceMethod("rateRefund", &NativeWriter::method<&NativeWriter::RateRefund>),
                            InstanceAccessor("limited", &NativeWriter::method<&NativeWriter::Limited>, nullptr),
+                           InstanceAccessor("episodes", &NativeWriter::method<&NativeWriter::Episodes>, nullptr),
                            InstanceAccessor("length", &NativeWriter::method<&NativeWriter::Length>, nullptr),
                            InstanceAccessor("fields", &NativeWriter::method<&NativeWriter::Fields>, nullptr),
                            InstanceAccessor("prioritized", &NativeWriter::method<&NativeWriter::Prioritized>, nullptr),
@@ -87,6 +88,10 @@ class NativeWriter : public Napi::ObjectWrap<NativeWriter>, public Guarded<Nativ
   Napi::Value RateCancel(const Napi::CallbackInfo& info) { return rate_cancel_call(info, waits_.get()); }
   Napi::Value RateRefund(const Napi::CallbackInfo& info) { return rate_refund_call(info, limiter_.get()); }
   Napi::Value Limited(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), limiter_ != nullptr); }
+  // The buffer's options never change: reading them needs no lock.
+  Napi::Value Episodes(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), live().episode_options().has_value());
+  }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     buffer_.reset();  // never closes the buffer: only the writer's hold on it
