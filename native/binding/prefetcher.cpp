@@ -180,9 +180,10 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) fail(ErrorKind::State, "the prefetcher is closed");
-      // Drop the finished requests at the front (their references are released here, on the
-      // JS thread); the thread only looks at requests from next_ on.
-      while (!requests_.empty() && requests_.front()->finished && next_ > 0) {
+      // Drop the requests at the front that finished well (their references are released
+      // here, on the JS thread); the thread only looks at requests from next_ on. A failed one
+      // stays, for error() to report (the iterator then ends and closes this prefetcher).
+      while (!requests_.empty() && requests_.front()->finished && *requests_.front()->status == 1 && next_ > 0) {
         requests_.pop_front();
         --next_;
       }
