@@ -45,7 +45,7 @@ describe("the core's CRC-32 is zlib's", () => {
 
 describe('limits are the core limits, enforced when a buffer is made (issue 12, item 6)', () => {
   test('the exported limits', () => {
-    expect(LIMITS).toEqual({ maxFields: 1024, maxDims: 8, maxNameBytes: 65535, maxCapacity: 2 ** 40 });
+    expect(LIMITS).toEqual({ maxFields: 1024, maxDims: 8, maxNameBytes: 65535, maxCapacity: 2 ** 40, maxEnvStreams: 2 ** 20 });
   });
   const fields = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, { shape: [], dtype: 'uint8' as const }]));
   test('maxFields fields make a buffer that saves and loads; one more is a ShapeError', () => {

@@ -11,6 +11,7 @@ import type { Columns, FieldSpec, FieldsSpec, Transition } from '../schema/types
 import type { NativeWriter } from '../native/contract';
 import { openNativeWriter } from '../native/open';
 import { Pusher } from '../buffer/pushes';
+import { RateGate } from '../buffer/rate-wait';
 import { checkKeys } from '../schema/options';
 import { Stager } from '../buffer/staging';
 import { checkHandle, WriterHandle } from './handle';
@@ -44,10 +45,12 @@ export class ReplayWriter<F extends FieldsSpec = FieldsSpec> {
     this.#native = native;
     this.#fields = native.fields.map((f) => ({ name: f.name, dtype: f.dtype, shape: f.shape, elems: f.shape.reduce((a, b) => a * b, 1) }));
     this.#prioritized = native.prioritized;
-    this.#pusher = new Pusher(native, new Stager(this.#fields), this.#prioritized, native.limited, {
+    // An actor waiting for the learner on another thread keeps its worker alive (keepAlive).
+    const gate = native.limited ? new RateGate(native, true) : null;
+    this.#pusher = new Pusher(native, new Stager(this.#fields), this.#prioritized, gate, {
       check: () => this.#assertOpen(),
       busy: false, // a writer has no state that a re-entrant call could see half-changed
-    }, true, native.episodes); // true: an actor waiting for the learner on another thread keeps its worker alive
+    }, native.episodes);
   }
 
   /**

@@ -111,7 +111,7 @@ export class BufferCore implements Saveable, Restorable, PushHost {
     this.rateLimiter = limiter && new RateLimiter(limiter, this.native, () => !this.closed);
     this.sampler = sampler.create(this.native);
     this.#stager = new Stager(this.fields);
-    this.#pusher = new Pusher(this.native, this.#stager, this.sampler.weighted, limiter !== null, this, false, this.nStep !== null);
+    this.#pusher = new Pusher(this.native, this.#stager, this.sampler.weighted, this.#gate, this, this.nStep !== null);
     this.#batches = new Batches(this.fields);
     this.steps = new StepState<BatchObject>(this);
   }

@@ -11,7 +11,7 @@ import { checkKeys } from '../schema/options';
 import { RATE_WAIT_KEYS, resolveRateWait } from '../schema/rate-limiter';
 import { resolveEnv } from '../schema/episodes';
 import type { NativeRateWaits } from '../native/contract';
-import { RateGate, RateWait } from './rate-wait';
+import type { RateGate, RateWait } from './rate-wait';
 import { rowPriorities, rowPriority } from './samplers';
 import { StagedRows, Stager } from './staging';
 
@@ -47,16 +47,15 @@ export class Pusher {
   readonly #episodes: boolean;
 
   /**
-   * `limited`: the buffer has a rate limiter (the awaitable forms wait for it); `keepAlive`:
-   * a wait keeps this thread's event loop alive (RateGate); `episodes`: the buffer keeps an
-   * episode index (pushes take `env`).
+   * `gate`: the buffer's rate limiter seen from this thread (the awaitable forms wait for
+   * it), null without one; `episodes`: the buffer keeps an episode index (pushes take `env`).
    */
-  constructor(target: NativePushTarget, stager: Stager, weighted: boolean, limited: boolean, host: PushHost, keepAlive = false, episodes = false) {
+  constructor(target: NativePushTarget, stager: Stager, weighted: boolean, gate: RateGate | null, host: PushHost, episodes: boolean) {
     this.#episodes = episodes;
     this.#target = target;
     this.#stager = stager;
     this.#weighted = weighted;
-    this.#gate = limited ? new RateGate(target, keepAlive) : null;
+    this.#gate = gate;
     this.#host = host;
   }
 

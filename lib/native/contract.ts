@@ -233,6 +233,8 @@ export interface NativeLimits {
   readonly maxNameBytes: number;
   /** Items of a buffer. */
   readonly maxCapacity: number;
+  /** Env stream ids of a buffer with episodes are below this. */
+  readonly maxEnvStreams: number;
 }
 
 /** What the addon exports. @internal */

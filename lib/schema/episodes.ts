@@ -8,6 +8,7 @@ import { describe } from './dtypes';
 import { checkInteger, checkNumber } from './checks';
 import { checkKeys } from './options';
 import type { ResolvedField } from './fields';
+import { LIMITS } from '../native/addon';
 
 /**
  * n-step returns (option `nStep`): a sampled item at step t of its episode comes back as its
@@ -66,7 +67,7 @@ export function resolveNStep(v: unknown, fields: readonly ResolvedField[]): Reso
 export function resolveEnv(env: unknown, rows: number, episodes: boolean): Uint32Array | undefined {
   if (env === undefined) return undefined;
   if (!episodes) throw new OutOfRangeError('env is an option of buffers that keep episodes (made with nStep)');
-  const check = (x: unknown, where: string) => checkInteger(x, where, 0, 2 ** 20 - 1);
+  const check = (x: unknown, where: string) => checkInteger(x, where, 0, LIMITS.maxEnvStreams - 1);
   if (typeof env === 'number') return new Uint32Array(rows).fill(check(env, 'env'));
   if (!(Array.isArray(env) || ArrayBuffer.isView(env)))
     throw new OutOfRangeError(`env must be an integer or one integer per row, got ${describe(env)}`);

@@ -11,12 +11,13 @@
 //   rate_wait.cpp        JS promises waiting on a rate limiter (a thread-safe function per env)
 //
 // Module exports (lib/native/contract.ts, Addon): NativeBuffer, NativeWriter, NativePrefetcher, ArchiveMap, setErrorClasses(classes),
-// limits { maxFields, maxDims, maxNameBytes, maxCapacity }, crc32(bytes, running?),
+// limits { maxFields, maxDims, maxNameBytes, maxCapacity, maxEnvStreams }, crc32(bytes, running?),
 // rateLimiterConfig(options).
 #include <napi.h>
 
 #include "addon.h"
 #include "buffer.h"
+#include "episodes.h"
 #include "convert.h"
 #include "crc32.h"
 #include "errors.h"
@@ -72,6 +73,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   limits.Set("maxDims", static_cast<double>(replaykit::kMaxDims));
   limits.Set("maxNameBytes", static_cast<double>(replaykit::kMaxNameBytes));
   limits.Set("maxCapacity", static_cast<double>(replaykit::kMaxCapacity));
+  limits.Set("maxEnvStreams", static_cast<double>(replaykit::kMaxEnvStreams));
   limits.Freeze();
   exports.Set("limits", limits);
   return exports;

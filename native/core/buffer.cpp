@@ -69,7 +69,7 @@ ReplayBuffer::ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<Prior
 void ReplayBuffer::check_envs(const uint32_t* envs, uint64_t n) const {
   if (!envs || !episodes_) return;
   for (uint64_t r = 0; r < n; ++r)
-    if (envs[r] >= (1u << 20))
+    if (envs[r] >= kMaxEnvStreams)
       fail(ErrorKind::Range, "the env id of row " + std::to_string(r) + " must be below 2^20, got " + std::to_string(envs[r]));
 }
 
@@ -233,7 +233,12 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
                           std::optional<double> beta, float* discount) {
   if (n == 0) fail(ErrorKind::Range, "batch size must be at least 1");
   if (weights && beta && !(std::isfinite(*beta) && *beta >= 0)) fail(ErrorKind::Range, "beta must be a finite number >= 0");
-  std::unique_ptr<uint64_t[]> slots(new uint64_t[n]);  // per call: samples may run on several threads
+  // Scratch of this thread's own (samples may run on several threads at once): no allocation a
+  // sample once grown.
+  thread_local std::vector<uint64_t> slot_scratch, chain_scratch;
+  thread_local std::vector<uint32_t> length_scratch;
+  slot_scratch.resize(n);
+  uint64_t* const slots = slot_scratch.data();
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return closed_ || drain_readers_ == 0; });
   check_open();
@@ -242,9 +247,9 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
     fail(ErrorKind::Range,
          "cannot sample " + std::to_string(n) + " items: only " + std::to_string(len) + " are stored");
   if (per_)
-    per_->sample(len, n, words, slots.get(), weights, beta ? *beta : per_->beta());
+    per_->sample(len, n, words, slots, weights, beta ? *beta : per_->beta());
   else
-    uniform_.sample(len, n, words, slots.get());
+    uniform_.sample(len, n, words, slots);
   // A slot being overwritten (or, prioritized, filled) right now is read once its new row is
   // published: its priority is already the new one's. n-step: the following items of each
   // episode are read as well, so they too are waited for, and pinned. Chains are computed
@@ -253,15 +258,14 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
   // frees the storage and the trees once nothing is in flight and nothing pinned: so after
   // every wait, check again that the buffer is open.
   const uint32_t steps = nstep_steps();
-  std::vector<uint64_t> chains;
-  std::vector<uint32_t> lengths;
-  if (steps > 1) {
-    chains.resize(n * steps);
-    lengths.resize(n);
-  }
+  const uint64_t chain_n = steps > 1 ? n * steps : 0;
+  chain_scratch.resize(chain_n);
+  length_scratch.resize(steps > 1 ? n : 0);
+  uint64_t* const chains = chain_scratch.data();
+  uint32_t* const lengths = length_scratch.data();
   for (;;) {
-    if (steps > 1) nstep_chains(slots.get(), n, chains.data(), lengths.data());
-    if (in_flight_.empty() || (!in_flight(slots.get(), n) && !in_flight(chains.data(), chains.size()))) break;
+    if (steps > 1) nstep_chains(slots, n, chains, lengths);
+    if (in_flight_.empty() || (!in_flight(slots, n) && !in_flight(chains, chain_n))) break;
     cv_.wait(lock);
     check_open();
   }
@@ -273,25 +277,24 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
   }
   for (uint64_t i = 0; i < n; ++i) keys[i] = writer_.key(slots[i]);
   if (per_) per_->advance();
-  const auto pin = pins_.insert(pins_.end(), Pin{slots.get(), n});
-  const auto chain_pin = pins_.insert(pins_.end(), Pin{chains.data(), chains.size()});
+  const Pin pin{slots, n, chains, chain_n};
+  pins_.push_back(&pin);
   lock.unlock();
   struct Unpin {  // also when the gather throws (a storage file truncated from outside)
     ReplayBuffer* b;
-    std::list<Pin>::iterator pin, chain_pin;
+    const Pin* pin;
     ~Unpin() {
       {
         std::lock_guard<std::mutex> l(b->mu_);
-        b->pins_.erase(pin);
-        b->pins_.erase(chain_pin);
+        b->pins_.erase(std::find(b->pins_.begin(), b->pins_.end(), pin));
       }
       b->cv_.notify_all();
     }
-  } unpin{this, pin, chain_pin};
-  gather(slots.get(), n, outs);
+  } unpin{this, &pin};
+  gather(slots, n, outs);
   if (episode_options_ && episode_options_->nstep) {
     if (steps > 1) {
-      nstep_fill(n, chains.data(), lengths.data(), outs, discount);
+      nstep_fill(n, chains, lengths, outs, discount);
     } else if (discount) {  // n = 1: the one-step discount
       const float g = static_cast<float>(episode_options_->nstep->gamma);
       for (uint64_t i = 0; i < n; ++i) discount[i] = episodes_->terminated(slots[i]) ? 0.0f : g;

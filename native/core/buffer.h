@@ -36,7 +36,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -195,9 +194,13 @@ class ReplayBuffer {
     bool done = false, published = false;
     uint64_t key = 0;  // of the last row, set when published
   };
+  // The slots a sample is gathering (its drawn slots, then its n-step chains): it lives on
+  // the sampling thread's stack, and pins_ points to it meanwhile.
   struct Pin {
     const uint64_t* slots;
     uint64_t n;
+    const uint64_t* chains;
+    uint64_t chain_n;
   };
   // The lock held with no reservation in flight, and (rows_change) no sample gathering, and
   // (a push) the buffer not frozen; Error(State) when closed. Notifies waiters when it ends.
@@ -241,7 +244,7 @@ class ReplayBuffer {
   std::deque<Reservation*> in_flight_;  // reservations not yet published, oldest first
   uint64_t in_flight_rows_ = 0;         // their kept rows
   uint64_t reserve_cursor_ = 0;         // the slot the next reservation starts at
-  mutable std::list<Pin> pins_;         // the slots of samples gathering
+  mutable std::vector<const Pin*> pins_;  // the samples gathering (no allocation a sample once grown)
   mutable uint64_t drain_writers_ = 0;  // Exclusive scopes waiting: new reservations wait
   mutable uint64_t drain_readers_ = 0;  // ... that change rows: new samples wait
   mutable uint64_t frozen_ = 0;

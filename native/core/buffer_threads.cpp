@@ -59,11 +59,15 @@ ReplayBuffer::Exclusive::~Exclusive() {
 // that a sample is gathering.
 bool ReplayBuffer::overlaps_pin(uint64_t start, uint64_t kept) const {
   const uint64_t cap = capacity();
-  for (const Pin& p : pins_)
-    for (uint64_t i = 0; i < p.n; ++i) {
-      const uint64_t s = p.slots[i];
+  auto hit = [&](const uint64_t* slots, uint64_t n) {
+    for (uint64_t i = 0; i < n; ++i) {
+      const uint64_t s = slots[i];
       if ((s >= start ? s - start : s + cap - start) < kept) return true;
     }
+    return false;
+  };
+  for (const Pin* p : pins_)
+    if (hit(p->slots, p->n) || hit(p->chains, p->chain_n)) return true;
   return false;
 }
 

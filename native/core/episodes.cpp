@@ -7,16 +7,12 @@
 
 namespace replaykit {
 
-namespace {
-constexpr uint32_t kMaxStreams = 1u << 20;  // env ids: a bound on the per-stream table
-}
-
 EpisodeIndex::EpisodeIndex(uint64_t capacity)
     : episode_(capacity, 0), step_(capacity, 0), next_(capacity, kNoSlot), prev_(capacity, kNoSlot), env_(capacity, 0),
       flags_(capacity, 0) {}
 
 void EpisodeIndex::on_write(uint64_t slot, uint32_t env, bool terminated, bool truncated) {
-  if (env >= kMaxStreams) fail(ErrorKind::Range, "an env id must be below 2^20, got " + std::to_string(env));
+  if (env >= kMaxEnvStreams) fail(ErrorKind::Range, "an env id must be below 2^20, got " + std::to_string(env));
   if (env >= streams_.size()) streams_.resize(env + 1);
   Stream& s = streams_[env];
   if (!s.open) {

@@ -24,6 +24,8 @@
 namespace replaykit {
 
 constexpr uint64_t kNoSlot = ~uint64_t(0);
+// Env ids are below this: a bound on the per-stream table (the binding exports it).
+constexpr uint32_t kMaxEnvStreams = 1u << 20;
 
 class EpisodeIndex {
  public:
