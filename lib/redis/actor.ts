@@ -81,6 +81,9 @@ export class RedisActor<F extends FieldsSpec = FieldsSpec> {
   #stagedHavePriorities = false;
   // Entries encoded but not yet acknowledged by Redis, oldest first (kept across a failed flush).
   readonly #outbox: Buffer[] = [];
+  // Buffers of entries Redis has taken, for the next entries to be encoded into (an actor's
+  // entries are mostly of one size): no allocation and no garbage an entry.
+  readonly #spare: Buffer[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #chain: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -208,7 +211,7 @@ export class RedisActor<F extends FieldsSpec = FieldsSpec> {
         const rows = Math.min(this.#flushRows, n - start);
         const part: Record<string, AnyTypedArray> = {};
         for (const f of this.#ws.fields) part[f.name] = typed[f.name].subarray(start * f.elements, (start + rows) * f.elements) as AnyTypedArray;
-        this.#outbox.push(encodeEntry(this.#ws, this.#actorId, this.#sequence++, rows, part, pr?.subarray(start, start + rows)));
+        this.#outbox.push(encodeEntry(this.#ws, this.#actorId, this.#sequence++, rows, part, pr?.subarray(start, start + rows), this.#spare.pop()));
       }
       await this.#drain(options);
     });
@@ -260,7 +263,7 @@ export class RedisActor<F extends FieldsSpec = FieldsSpec> {
     }
     if (this.#stagedRows === 0) return;
     const pr = this.#stagedHavePriorities ? this.#stagedPriorities : undefined;
-    this.#outbox.push(encodeEntry(this.#ws, this.#actorId, this.#sequence++, this.#stagedRows, this.#staged, pr));
+    this.#outbox.push(encodeEntry(this.#ws, this.#actorId, this.#sequence++, this.#stagedRows, this.#staged, pr, this.#spare.pop()));
     this.#stagedRows = 0;
   }
 
@@ -284,6 +287,8 @@ export class RedisActor<F extends FieldsSpec = FieldsSpec> {
         this.#sentRows += entry.readUInt32LE(24);
         this.#sentBytes += entry.length;
       }
+      // Written to the socket and answered: ioredis holds them no more.
+      if (this.#spare.length < SEND_ENTRIES) this.#spare.push(...group.slice(0, SEND_ENTRIES - this.#spare.length));
     }
   }
 

@@ -103,7 +103,9 @@ export interface DecodedEntry {
 
 /**
  * Encodes `rows` rows. `columns[field]` holds at least `rows * elements` values of the
- * field's dtype (extra values are ignored); `priorities` at least `rows` values.
+ * field's dtype (extra values are ignored); `priorities` at least `rows` values. `reuse`: a
+ * buffer from an earlier entry no longer needed, written over when it is the right size
+ * (an actor's entries mostly are: no allocation and no garbage an entry).
  */
 export function encodeEntry(
   ws: WireSchema,
@@ -112,11 +114,11 @@ export function encodeEntry(
   rows: number,
   columns: Record<string, AnyTypedArray>,
   priorities: Float64Array | undefined,
+  reuse?: Buffer,
 ): Buffer {
   const id = Buffer.from(actorId, 'utf8');
   const at = layout(ws, id.length, rows, priorities !== undefined);
-  // Zero-filled: the padding is part of the checksummed bytes.
-  const out = Buffer.alloc(at.end + 4);
+  const out = reuse !== undefined && reuse.length === at.end + 4 ? reuse : Buffer.allocUnsafe(at.end + 4);
   out.writeUInt32LE(MAGIC, 0);
   out.writeUInt8(ENTRY_VERSION, 4);
   out.writeUInt8(priorities ? FLAG_PRIORITIES : 0, 5);
@@ -125,15 +127,19 @@ export function encodeEntry(
   out.writeBigUInt64LE(BigInt(sequence), 16);
   out.writeUInt32LE(rows, 24);
   out.writeUInt32LE(0, 28);
-  id.copy(out, HEADER);
-  if (priorities) copyBytes(priorities, rows, out, at.priorities);
-  ws.fields.forEach((f, i) => copyBytes(columns[f.name], rows * f.elements, out, at.fields[i]));
+  // Every byte is written (a reused buffer holds an older entry), the padding with zeros: it
+  // is part of the checksummed bytes.
+  let end = HEADER + id.copy(out, HEADER);
+  const section = (src: AnyTypedArray, count: number, start: number) => {
+    out.fill(0, end, start);
+    out.set(new Uint8Array(src.buffer, src.byteOffset, count * src.BYTES_PER_ELEMENT), start);
+    end = start + count * src.BYTES_PER_ELEMENT;
+  };
+  if (priorities) section(priorities, rows, at.priorities);
+  ws.fields.forEach((f, i) => section(columns[f.name], rows * f.elements, at.fields[i]));
+  out.fill(0, end, at.end);
   out.writeUInt32LE(crc32(out.subarray(0, at.end)), at.end);
   return out;
-}
-
-function copyBytes(src: AnyTypedArray, count: number, out: Buffer, at: number): void {
-  out.set(new Uint8Array(src.buffer, src.byteOffset, count * src.BYTES_PER_ELEMENT), at);
 }
 
 const pad8 = (x: number) => (x + 7) & ~7;

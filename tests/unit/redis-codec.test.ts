@@ -53,6 +53,23 @@ test('entries round-trip every dtype, with and without priorities', () => {
   }
 });
 
+test('an entry encoded into a reused buffer is byte for byte the fresh one (padding zeroed, every byte written)', () => {
+  const ws = wireSchema(schema);
+  for (const n of [1, 5, 256]) {
+    for (const priorities of [undefined, Float64Array.from({ length: n }, (_, i) => i + 1)]) {
+      const fresh = encodeEntry(ws, 'actor-7', 9, n, columns(n), priorities);
+      const old = Buffer.alloc(fresh.length, 0xff);
+      const reused = encodeEntry(ws, 'actor-7', 9, n, columns(n), priorities, old);
+      expect(reused).toBe(old);
+      expect(reused.equals(fresh)).toBe(true);
+      // A buffer of another size is not written over.
+      const wrong = Buffer.alloc(fresh.length + 8, 0xff);
+      expect(encodeEntry(ws, 'actor-7', 9, n, columns(n), priorities, wrong)).not.toBe(wrong);
+      expect(wrong.every((b) => b === 0xff)).toBe(true);
+    }
+  }
+});
+
 test('the schema hash names the schema: key order does not matter, a name, dtype or shape does', () => {
   const h = (s: object) => wireSchema(s as never).hash.toString('hex');
   const base = h(schema);
