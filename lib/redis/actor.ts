@@ -207,12 +207,20 @@ export class RedisActor<F extends FieldsSpec = FieldsSpec> {
     if (n === 0) return;
     await this.#serial(async () => {
       this.#encodeStaged();
+      // The first group leaves as soon as it is encoded, and the rest are encoded while it
+      // travels (the encoding is this thread's work, the sending Redis's and the network's).
+      let sending: Promise<void> | undefined;
       for (let start = 0; start < n; start += this.#flushRows) {
         const rows = Math.min(this.#flushRows, n - start);
         const part: Record<string, AnyTypedArray> = {};
         for (const f of this.#ws.fields) part[f.name] = typed[f.name].subarray(start * f.elements, (start + rows) * f.elements) as AnyTypedArray;
         this.#outbox.push(encodeEntry(this.#ws, this.#actorId, this.#sequence++, rows, part, pr?.subarray(start, start + rows), this.#spare.pop()));
+        if (sending === undefined && this.#outbox.length >= SEND_ENTRIES && start + rows < n) {
+          sending = this.#sendGroup(options);
+          sending.catch(() => undefined); // awaited below; its entries stay in the outbox if it fails
+        }
       }
+      if (sending !== undefined) await sending;
       await this.#drain(options);
     });
   }
@@ -268,31 +276,33 @@ export class RedisActor<F extends FieldsSpec = FieldsSpec> {
   }
 
   async #drain(options: SendOptions | undefined): Promise<void> {
-    const signal = options?.signal;
-    const timeoutMs = options?.timeoutMs ?? this.#timeoutMs;
-    while (this.#outbox.length > 0) {
-      if (Number.isFinite(this.#maxLag)) await this.#waitForLag(timeoutMs, signal);
-      // Up to SEND_ENTRIES entries in one MULTI/EXEC: one round trip instead of one an entry
-      // (an actor awaiting each XADD spends most of its time waiting). The transaction is
-      // all or nothing, so a lost connection leaves either every entry of the group in the
-      // stream or none, never a later entry without an earlier one: resending the group
-      // keeps the sequence numbers in order, and the learner skips what it already applied.
-      // A plain pipeline would not: an earlier XADD lost with the connection and a later one
-      // sent again after the reconnect would reach the learner out of order.
-      const group = this.#outbox.slice(0, SEND_ENTRIES);
-      await withRetry(this.#conn, `RedisActor XADD ${this.#stream}`, () => this.#sendGroup(group), signal);
-      this.#outbox.splice(0, group.length);
-      for (const entry of group) {
-        this.#sentEntries++;
-        this.#sentRows += entry.readUInt32LE(24);
-        this.#sentBytes += entry.length;
-      }
-      // Written to the socket and answered: ioredis holds them no more.
-      if (this.#spare.length < SEND_ENTRIES) this.#spare.push(...group.slice(0, SEND_ENTRIES - this.#spare.length));
-    }
+    while (this.#outbox.length > 0) await this.#sendGroup(options);
   }
 
-  async #sendGroup(group: Buffer[]): Promise<void> {
+  // Sends the outbox's first entries, up to SEND_ENTRIES, in one MULTI/EXEC: one round trip
+  // instead of one an entry (an actor awaiting each XADD spends most of its time waiting).
+  // The transaction is all or nothing, so a lost connection leaves either every entry of the
+  // group in the stream or none, never a later entry without an earlier one: resending the
+  // group keeps the sequence numbers in order, and the learner skips what it already
+  // applied. A plain pipeline would not: an earlier XADD lost with the connection and a
+  // later one sent again after the reconnect would reach the learner out of order. One group
+  // at a time: the caller awaits each before the next.
+  async #sendGroup(options: SendOptions | undefined): Promise<void> {
+    const signal = options?.signal;
+    if (Number.isFinite(this.#maxLag)) await this.#waitForLag(options?.timeoutMs ?? this.#timeoutMs, signal);
+    const group = this.#outbox.slice(0, SEND_ENTRIES);
+    await withRetry(this.#conn, `RedisActor XADD ${this.#stream}`, () => this.#exec(group), signal);
+    this.#outbox.splice(0, group.length);
+    for (const entry of group) {
+      this.#sentEntries++;
+      this.#sentRows += entry.readUInt32LE(24);
+      this.#sentBytes += entry.length;
+    }
+    // Written to the socket and answered: ioredis holds them no more.
+    if (this.#spare.length < SEND_ENTRIES) this.#spare.push(...group.slice(0, SEND_ENTRIES - this.#spare.length));
+  }
+
+  async #exec(group: Buffer[]): Promise<void> {
     if (group.length === 1) {
       await this.#conn.client.callBuffer('XADD', this.#stream, '*', 'e', group[0]);
       return;
@@ -316,8 +326,8 @@ export class RedisActor<F extends FieldsSpec = FieldsSpec> {
   }
 }
 
-/** Entries sent in one MULTI/EXEC (at most ~1 MB of entries of 256 MuJoCo rows). */
-const SEND_ENTRIES = 16;
+/** Entries sent in one MULTI/EXEC (about 340 KB of entries of 256 MuJoCo rows). */
+const SEND_ENTRIES = 8;
 
 function positive(x: number, name: string, allowInfinity: boolean): number {
   if (typeof x !== 'number' || !(x > 0) || (!allowInfinity && !Number.isFinite(x))) throw new OutOfRangeError(`RedisActor: ${name} must be a number > 0`);
