@@ -29,9 +29,9 @@ export class Batches {
    * its arrays are checked and missing ones allocated and set on it; otherwise one
    * ArrayBuffer holds the whole batch, each array a view of it (one allocation, not one per field).
    */
-  prepare(rows: number, out: object | undefined, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount = false): BatchObject {
+  prepare(rows: number, out: object | undefined, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount = false, arena?: BatchArena): BatchObject {
     if (out !== undefined && (typeof out !== 'object' || out === null)) throw new ShapeError(`out must be an object of typed arrays, got ${describe(out)}`);
-    if (out === undefined) return this.#fresh(rows, only, withWeights, withDiscount);
+    if (out === undefined) return this.#fresh(rows, only, withWeights, withDiscount, arena);
     const batch = out as Record<string, unknown>;
     for (let i = 0; i < this.#fields.length; i++) {
       const f = this.#fields[i];
@@ -51,7 +51,7 @@ export class Batches {
     return short as BatchObject;
   }
 
-  #fresh(rows: number, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount: boolean): BatchObject {
+  #fresh(rows: number, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount: boolean, arena: BatchArena | undefined): BatchObject {
     const fields = this.#fields;
     let bytes = 0;
     for (const f of fields) if (!only || only.has(f.name)) bytes = align8(bytes) + rows * f.elems * DTYPES[f.dtype].ctor.BYTES_PER_ELEMENT;
@@ -61,7 +61,7 @@ export class Batches {
     if (withWeights) bytes += 4 * rows;
     const discountAt = bytes;
     if (withDiscount) bytes += 4 * rows;
-    const buffer = uninitialisedArrayBuffer(bytes);
+    const { buffer, offset: base } = arena ? arena.take(bytes) : { buffer: uninitialisedArrayBuffer(bytes), offset: 0 };
     const batch: Record<string, AnyTypedArray> = {};
     let at = 0;
     let padding: Uint8Array | null = null; // the alignment gaps: zeroed, as the native call writes every other byte
@@ -71,19 +71,51 @@ export class Batches {
         this.outs[i] = null;
         continue;
       }
-      if (at !== align8(at)) (padding ??= new Uint8Array(buffer)).fill(0, at, align8(at));
+      if (at !== align8(at)) (padding ??= new Uint8Array(buffer)).fill(0, base + at, base + align8(at));
       at = align8(at);
       const ctor = DTYPES[f.dtype].ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => AnyTypedArray;
-      const view = new ctor(buffer, at, rows * f.elems);
+      const view = new ctor(buffer, base + at, rows * f.elems);
       batch[f.name] = view;
       this.outs[i] = view;
       at += view.byteLength;
     }
-    if (at !== indicesAt) (padding ??= new Uint8Array(buffer)).fill(0, at, indicesAt);
-    batch.indices = new Float64Array(buffer, indicesAt, rows);
-    if (withWeights) batch.weights = new Float32Array(buffer, weightsAt, rows);
-    if (withDiscount) batch.discount = new Float32Array(buffer, discountAt, rows);
+    if (at !== indicesAt) (padding ??= new Uint8Array(buffer)).fill(0, base + at, base + indicesAt);
+    batch.indices = new Float64Array(buffer, base + indicesAt, rows);
+    if (withWeights) batch.weights = new Float32Array(buffer, base + weightsAt, rows);
+    if (withDiscount) batch.discount = new Float32Array(buffer, base + discountAt, rows);
     return batch as BatchObject;
+  }
+}
+
+/** Batches carved from one ArrayBuffer: at most this many a buffer, and ... */
+const ARENA_BATCHES = 8;
+/** ... at most this many bytes a buffer (a larger batch has one of its own). */
+const ARENA_BYTES = 1 << 19;
+
+/**
+ * Memory for a run of fresh batches (a `batches()` iterator's): consecutive batches are
+ * carved from one ArrayBuffer, up to {@link ARENA_BATCHES} of them and {@link ARENA_BYTES}.
+ * Making an ArrayBuffer costs about 2 us here whatever its size (V8's backing-store
+ * bookkeeping), a third of what the learner's thread spends a prefetched batch; the price
+ * is that a batch's arrays share their ArrayBuffer with its neighbours (documented on
+ * `batches()`: copy before transferring one). An ArrayBuffer is freed when none of its
+ * batches is referenced any more. @internal
+ */
+export class BatchArena {
+  #buffer: ArrayBuffer | null = null;
+  #at = 0;
+
+  /** `bytes` bytes (a multiple of 8 from an 8-aligned offset), uninitialised. */
+  take(bytes: number): { buffer: ArrayBuffer; offset: number } {
+    const size = align8(bytes);
+    if (this.#buffer === null || this.#at + size > this.#buffer.byteLength) {
+      const count = Math.max(1, Math.min(ARENA_BATCHES, Math.floor(ARENA_BYTES / size)));
+      this.#buffer = uninitialisedArrayBuffer(count * size);
+      this.#at = 0;
+    }
+    const offset = this.#at;
+    this.#at += size;
+    return { buffer: this.#buffer, offset };
   }
 }
 

@@ -22,7 +22,7 @@ import { EpochCursor, EpochIterator, EpochOptions } from '../epochs/iterator';
 import { StepState } from '../epochs/steps';
 import type { Saveable } from '../archive/writes';
 import type { Restorable } from '../archive/load';
-import { BatchObject, Batches } from './batches';
+import { BatchArena, BatchObject, Batches } from './batches';
 import { float64 } from './convert';
 import { WordStream } from './random';
 import type { Sampler, SamplerKind } from './samplers';
@@ -238,12 +238,12 @@ export class BufferCore implements Saveable, Restorable, PushHost {
    * ArrayBuffer, which the prefetcher holds) that is final once `statuses[slot]` is 1
    * (Atomics.load). `beta`: checked already, or undefined.
    */
-  gatherAsync(prefetcher: NativePrefetcher, batchSize: number, beta: number | undefined, statuses: Int32Array, slot: number): Gathering {
+  gatherAsync(prefetcher: NativePrefetcher, batchSize: number, beta: number | undefined, statuses: Int32Array, slot: number, arena: BatchArena): Gathering {
     this.assertOpen();
     const length = this.native.length;
     if (batchSize > length)
       throw new OutOfRangeError(`cannot sample ${batchSize} transitions: only ${length} are stored (isReady(${batchSize}) tells when enough are)`);
-    const batch = this.#batches.prepare(batchSize, undefined, null, this.sampler.weighted, this.nStep !== null);
+    const batch = this.#batches.prepare(batchSize, undefined, null, this.sampler.weighted, this.nStep !== null, arena);
     Atomics.store(statuses, slot, 0);
     // The words are copied by the binding before it returns; the outs list is read at once.
     this.sampler.submit(prefetcher, batchSize, this.#rng.next(2 * batchSize), this.#batches.outs, batch, beta, statuses, slot);

@@ -7,7 +7,7 @@ import { checkInteger, checkNumber } from '../schema/checks';
 import { checkKeys } from '../schema/options';
 import { describe } from '../schema/dtypes';
 import { OutOfRangeError } from '../errors';
-import type { BatchObject } from './batches';
+import { BatchArena, type BatchObject } from './batches';
 import type { BufferCore, Gathering } from './core';
 import type { NativePrefetcher } from '../native/contract';
 import { openNativePrefetcher } from '../native/open';
@@ -80,10 +80,11 @@ export async function* prefetchBatches(core: BufferCore, options: ReturnType<typ
   // One status a batch in flight, reused in turn: a slot comes round again only after its
   // batch was taken (at most prefetch + 1 are out at once).
   const statuses = new Int32Array(prefetch + 2);
+  const arena = new BatchArena();
   let asked = 0;
   const refill = () => {
     while (queue.length < prefetch && asked < count) {
-      queue.push(core.gatherAsync(prefetcher, batchSize, beta, statuses, asked % statuses.length));
+      queue.push(core.gatherAsync(prefetcher, batchSize, beta, statuses, asked % statuses.length, arena));
       asked++;
     }
   };

@@ -15,8 +15,9 @@
 //          share() names it (shared.h)
 //   submit(n, words: Uint32Array(2n), outs, keys: Float64Array(n), weights: Float32Array(n) | null,
 //          beta: number | undefined, statuses: Int32Array, slot, hold: ArrayBuffer, discount?:
-//          Float32Array(n)): statuses[slot] is the batch's status; `hold` (the batch's one
-//          ArrayBuffer, of which every array is a view) is kept alive meanwhile
+//          Float32Array(n)): statuses[slot] is the batch's status; `hold` (the batch's
+//          ArrayBuffer, of which every array is a view; consecutive batches may share one) is
+//          kept alive meanwhile; `statuses` is the same array for every submission
 //   arm(statuses, slot) -> boolean: true if `wake` will be called once a batch completes (the
 //          status was still 0), false if that batch is already done or failed
 //   error(statuses, slot): throws the error of the failed batch of that status
@@ -55,8 +56,9 @@ struct Request {
   float* discount = nullptr;
   std::optional<double> beta;
   int32_t* status;
-  Napi::Reference<Napi::Value> hold;  // the arrays' memory: alive until dropped on the JS thread
-  Napi::Reference<Napi::Value> statuses;
+  // The arrays' memory: alive until dropped on the JS thread. Shared by the requests whose
+  // batches the facade carved from one ArrayBuffer (lib/buffer/batches.ts, BatchArena).
+  std::shared_ptr<Napi::Reference<Napi::Value>> hold;
   // Set by the thread when it fails:
   ErrorKind kind = ErrorKind::State;
   std::string message;
@@ -115,6 +117,9 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
     if (thread_.joinable()) thread_.join();
     wake_.Release();
     requests_.clear();
+    spare_.clear();
+    last_hold_.reset();
+    statuses_.Reset();
   }
 
   void Run() {
@@ -161,7 +166,16 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
 
   Napi::Value Submit(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto r = std::make_unique<Request>();
+    // A request from the spares when there is one: a submission is on the learner's thread
+    // between two training steps, so it allocates nothing once warm (the words' vector keeps
+    // its capacity).
+    std::unique_ptr<Request> r;
+    if (spare_.empty()) {
+      r = std::make_unique<Request>();
+    } else {
+      r = std::move(spare_.back());
+      spare_.pop_back();
+    }
     r->n = to_count(info[0], "batch size");
     auto* words = static_cast<const uint32_t*>(typed_data(env, info[1], napi_uint32_array, 2 * r->n, "random words"));
     r->words.assign(words, words + 2 * r->n);
@@ -170,13 +184,22 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
     r->weights = nullptr;
     if (!info[4].IsUndefined() && !info[4].IsNull())
       r->weights = static_cast<float*>(typed_data(env, info[4], napi_float32_array, r->n, "out.weights"));
+    r->beta.reset();
     if (!info[5].IsUndefined()) r->beta = to_double(info[5], "beta");
     r->status = status_at(env, info[6], info[7]);
     if (!info[8].IsArrayBuffer()) fail(ErrorKind::State, "submit needs the batch's ArrayBuffer");
-    r->hold = Napi::Persistent(info[8]);
+    if (!last_hold_ || last_hold_->Value() != info[8])
+      last_hold_ = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[8]));
+    r->hold = last_hold_;
+    r->discount = nullptr;
     if (!info[9].IsUndefined() && !info[9].IsNull())  // a view of `hold` too
       r->discount = static_cast<float*>(typed_data(env, info[9], napi_float32_array, r->n, "out.discount"));
-    r->statuses = Napi::Persistent(info[6]);
+    // The statuses array is the iterator's one for all its batches: held once, by the first
+    // submission (a reference a request would cost its creation and deletion every batch).
+    if (statuses_.IsEmpty()) statuses_ = Napi::Persistent(info[6]);
+    else if (statuses_.Value() != info[6]) fail(ErrorKind::State, "a prefetcher's statuses array is the same for all its batches");
+    r->finished = false;
+    r->message.clear();
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) fail(ErrorKind::State, "the prefetcher is closed");
@@ -184,6 +207,8 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
       // here, on the JS thread); the thread only looks at requests from next_ on. A failed one
       // stays, for error() to report (the iterator then ends and closes this prefetcher).
       while (!requests_.empty() && requests_.front()->finished && *requests_.front()->status == 1 && next_ > 0) {
+        requests_.front()->hold.reset();
+        spare_.push_back(std::move(requests_.front()));
         requests_.pop_front();
         --next_;
       }
@@ -233,6 +258,9 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Request>> requests_;
+  std::vector<std::unique_ptr<Request>> spare_;  // finished requests to reuse (JS thread only)
+  Napi::Reference<Napi::Value> statuses_;        // the iterator's statuses (JS thread only)
+  std::shared_ptr<Napi::Reference<Napi::Value>> last_hold_;  // the last submission's ArrayBuffer (JS thread only)
   size_t next_ = 0;  // the first request the thread has not taken
   bool sleeping_ = false;  // past kNap idle: waiting to be notified
   static constexpr std::chrono::microseconds kPoll{50};
