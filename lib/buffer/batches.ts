@@ -29,9 +29,9 @@ export class Batches {
    * its arrays are checked and missing ones allocated and set on it; otherwise one
    * ArrayBuffer holds the whole batch, each array a view of it (one allocation, not one per field).
    */
-  prepare(rows: number, out: object | undefined, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount = false, arena?: BatchArena): BatchObject {
+  prepare(rows: number, out: object | undefined, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount = false): BatchObject {
     if (out !== undefined && (typeof out !== 'object' || out === null)) throw new ShapeError(`out must be an object of typed arrays, got ${describe(out)}`);
-    if (out === undefined) return this.#fresh(rows, only, withWeights, withDiscount, arena);
+    if (out === undefined) return this.#fresh(rows, only, withWeights, withDiscount);
     const batch = out as Record<string, unknown>;
     for (let i = 0; i < this.#fields.length; i++) {
       const f = this.#fields[i];
@@ -51,40 +51,84 @@ export class Batches {
     return short as BatchObject;
   }
 
-  #fresh(rows: number, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount: boolean, arena: BatchArena | undefined): BatchObject {
-    const fields = this.#fields;
+  /**
+   * Where a fresh batch of `rows` rows puts each array, in bytes from the batch's start: each
+   * field's (-1: not read), `indices`, `weights` and `discount` (-1: absent), and the batch's
+   * size. Fields come in schema order, each 8-aligned; the native prefetcher takes this
+   * layout once and computes the arrays of every batch from it.
+   */
+  layout(rows: number, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount: boolean): BatchLayout {
+    const fields: number[] = [];
     let bytes = 0;
-    for (const f of fields) if (!only || only.has(f.name)) bytes = align8(bytes) + rows * f.elems * DTYPES[f.dtype].ctor.BYTES_PER_ELEMENT;
-    const indicesAt = align8(bytes);
-    bytes = indicesAt + 8 * rows;
-    const weightsAt = bytes;
-    if (withWeights) bytes += 4 * rows;
-    const discountAt = bytes;
-    if (withDiscount) bytes += 4 * rows;
-    const { buffer, offset: base } = arena ? arena.take(bytes) : { buffer: uninitialisedArrayBuffer(bytes), offset: 0 };
-    const batch: Record<string, AnyTypedArray> = {};
-    let at = 0;
-    let padding: Uint8Array | null = null; // the alignment gaps: zeroed, as the native call writes every other byte
-    for (let i = 0; i < fields.length; i++) {
-      const f = fields[i];
+    for (const f of this.#fields) {
       if (only && !only.has(f.name)) {
+        fields.push(-1);
+        continue;
+      }
+      bytes = align8(bytes);
+      fields.push(bytes);
+      bytes += rows * f.elems * DTYPES[f.dtype].ctor.BYTES_PER_ELEMENT;
+    }
+    const indices = align8(bytes);
+    bytes = indices + 8 * rows;
+    const weights = withWeights ? bytes : -1;
+    if (withWeights) bytes += 4 * rows;
+    const discount = withDiscount ? bytes : -1;
+    if (withDiscount) bytes += 4 * rows;
+    return { rows, fields, indices, weights, discount, bytes };
+  }
+
+  /** A fresh batch of `layout` (as {@link layout} made it), carved from `arena`. */
+  carve(layout: BatchLayout, arena: BatchArena): BatchObject {
+    const { buffer, offset } = arena.take(layout.bytes);
+    return this.#views(layout, buffer, offset);
+  }
+
+  #fresh(rows: number, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount: boolean): BatchObject {
+    const layout = this.layout(rows, only, withWeights, withDiscount);
+    return this.#views(layout, uninitialisedArrayBuffer(layout.bytes), 0);
+  }
+
+  /** The batch object of `layout` at `base` in `buffer` (its alignment gaps zeroed: the native call writes every other byte). */
+  #views(layout: BatchLayout, buffer: ArrayBuffer, base: number): BatchObject {
+    const { rows } = layout;
+    const batch: Record<string, AnyTypedArray> = {};
+    let end = 0; // where the last array ended
+    let padding: Uint8Array | null = null;
+    for (let i = 0; i < this.#fields.length; i++) {
+      const at = layout.fields[i];
+      if (at < 0) {
         this.outs[i] = null;
         continue;
       }
-      if (at !== align8(at)) (padding ??= new Uint8Array(buffer)).fill(0, base + at, base + align8(at));
-      at = align8(at);
+      const f = this.#fields[i];
+      if (at !== end) (padding ??= new Uint8Array(buffer)).fill(0, base + end, base + at);
       const ctor = DTYPES[f.dtype].ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => AnyTypedArray;
       const view = new ctor(buffer, base + at, rows * f.elems);
       batch[f.name] = view;
       this.outs[i] = view;
-      at += view.byteLength;
+      end = at + view.byteLength;
     }
-    if (at !== indicesAt) (padding ??= new Uint8Array(buffer)).fill(0, base + at, base + indicesAt);
-    batch.indices = new Float64Array(buffer, base + indicesAt, rows);
-    if (withWeights) batch.weights = new Float32Array(buffer, base + weightsAt, rows);
-    if (withDiscount) batch.discount = new Float32Array(buffer, base + discountAt, rows);
+    if (end !== layout.indices) (padding ??= new Uint8Array(buffer)).fill(0, base + end, base + layout.indices);
+    batch.indices = new Float64Array(buffer, base + layout.indices, rows);
+    if (layout.weights >= 0) batch.weights = new Float32Array(buffer, base + layout.weights, rows);
+    if (layout.discount >= 0) batch.discount = new Float32Array(buffer, base + layout.discount, rows);
     return batch as BatchObject;
   }
+}
+
+/** Byte offsets of a fresh batch's arrays from its start (see {@link Batches.layout}). @internal */
+export interface BatchLayout {
+  readonly rows: number;
+  /** Per field, in schema order: its offset, or -1 when not read. */
+  readonly fields: readonly number[];
+  readonly indices: number;
+  /** -1: no weights. */
+  readonly weights: number;
+  /** -1: no discount. */
+  readonly discount: number;
+  /** The batch's size in bytes. */
+  readonly bytes: number;
 }
 
 /** Batches carved from one ArrayBuffer: at most this many a buffer, and ... */
