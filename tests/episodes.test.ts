@@ -2,6 +2,9 @@
  * Episodes (issue #15): n-step returns through the facade, against a deliberately slow
  * reference that knows only the list of pushed transitions and their env streams.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { ArchiveError, OutOfRangeError, PrioritizedReplayBuffer, ReplayBuffer, ReplayWriter, ShapeError } from 'replaykit';
 
 interface Pushed {
@@ -100,7 +103,7 @@ test('prefetched batches are n-step items too', async () => {
   b.close();
 });
 
-test('bad options and env ids are refused; archives of n-step buffers are refused for now', () => {
+test('bad options and env ids are refused', () => {
   expect(() => new ReplayBuffer({ capacity: 10, obsShape: [2], nStep: { n: 0, gamma: 0.9 } })).toThrow(OutOfRangeError);
   expect(() => new ReplayBuffer({ capacity: 10, obsShape: [2], nStep: { n: 2, gamma: 1.5 } })).toThrow(/gamma/);
   expect(() => new ReplayBuffer({ capacity: 10, obsShape: [2], nStep: { n: 2 } as never })).toThrow(OutOfRangeError);
@@ -113,7 +116,7 @@ test('bad options and env ids are refused; archives of n-step buffers are refuse
   expect(() => rb.pushBatch({ obs: new Float32Array(4), action: new Float32Array(2), reward: new Float32Array(2), nextObs: new Float32Array(4), terminated: new Uint8Array(2), truncated: new Uint8Array(2) }, { env: [1] })).toThrow(ShapeError);
   expect(rb.length).toBe(0);
   rb.push(t, { env: 3 });
-  expect(() => rb.saveSync('/tmp/replaykit-nstep-refused.rkb')).toThrow(ArchiveError);
+  expect(rb.length).toBe(1);
   const plain = new ReplayBuffer({ capacity: 10, obsShape: [2] });
   expect(() => plain.push(t, { env: 1 })).toThrow(/nStep/);
   rb.close();
@@ -144,4 +147,64 @@ test('env streams through a writer and pushAsync: each keeps its episodes', asyn
   }
   w.close();
   rb.close();
+});
+
+describe('archives keep the episode index: a loaded buffer resumes exactly', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'replaykit-episodes-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const rowsOf = (b: ReplayBuffer | PrioritizedReplayBuffer) => b.sampleAll();
+
+  for (const kind of ['uniform', 'prioritized'] as const) {
+    for (const storage of [{ type: 'memory' }, { type: 'tiered', hotCapacity: 40 }] as const) {
+      test(`${kind}, ${storage.type}: same n-step batches after load, and the open episodes go on`, async () => {
+        const make = (seed: number) =>
+          kind === 'uniform'
+            ? new ReplayBuffer({ capacity: 150, obsShape: [2], seed, nStep: { n: 3, gamma: 0.8 }, storage: storage.type === 'tiered' ? { ...storage, path: path.join(dir, `t-${seed}-${Math.random()}.tier`) } : storage })
+            : new PrioritizedReplayBuffer({ capacity: 150, obsShape: [2], seed, nStep: { n: 3, gamma: 0.8 }, alpha: 0.7, storage: storage.type === 'tiered' ? { ...storage, path: path.join(dir, `t-${seed}-${Math.random()}.tier`) } : storage });
+        const a = make(5);
+        const rows: Pushed[] = [];
+        fill(a, rows, 77, 25); // wraps the ring
+        const file = path.join(dir, `${kind}-${storage.type}.rkb`);
+        await a.save(file);
+        const b = kind === 'uniform' ? await ReplayBuffer.load(file) : await PrioritizedReplayBuffer.load(file);
+        expect(b.length).toBe(a.length);
+        expect(rowsOf(b)).toEqual(rowsOf(a));
+        for (let i = 0; i < 5; i++) expect(b.sample(32)).toEqual(a.sample(32));
+        // The same pushes into both: episodes open at the save continue in the loaded buffer.
+        const ra: Pushed[] = [], rb: Pushed[] = [];
+        fill(a, ra, 91, 6);
+        fill(b, rb, 91, 6);
+        for (let i = 0; i < 5; i++) expect(b.sample(32)).toEqual(a.sample(32));
+        // Loading with other n-step options, or n-step options into an archive without them, is refused.
+        await expect(ReplayBuffer.load(file, { nStep: { n: 2, gamma: 0.8 } } as never)).rejects.toThrow(ArchiveError);
+        a.close();
+        b.close();
+      });
+    }
+  }
+
+  test('an archive of a plain buffer refuses nStep at load; n-step items continue across a load at the episode boundary', async () => {
+    const plain = new ReplayBuffer({ capacity: 20, obsShape: [2], seed: 1 });
+    plain.push({ obs: [0, 0], action: 0, reward: 1, nextObs: [0, 0], terminated: false, truncated: false });
+    const file = path.join(dir, 'plain.rkb');
+    plain.saveSync(file);
+    expect(() => ReplayBuffer.loadSync(file, { nStep: { n: 2, gamma: 0.9 } } as never)).toThrow(/nStep disagrees/);
+    plain.close();
+    // An episode still open at the save: its next step, pushed after the load, is its continuation.
+    const rb = new ReplayBuffer({ capacity: 20, obsShape: [2], seed: 2, nStep: { n: 3, gamma: 0.5 } });
+    rb.push({ obs: [0, 0], action: 0, reward: 1, nextObs: [1, 1], terminated: false, truncated: false }, { env: 4 });
+    const f2 = path.join(dir, 'open.rkb');
+    rb.saveSync(f2);
+    rb.close();
+    const back = ReplayBuffer.loadSync(f2);
+    back.push({ obs: [1, 1], action: 0, reward: 2, nextObs: [2, 2], terminated: true, truncated: false }, { env: 4 });
+    let batch = back.sample(2), first = -1;
+    for (let tries = 0; first < 0 && tries < 50; tries++, batch = first < 0 ? back.sample(2) : batch)
+      first = Array.from(batch.obs as Float32Array).findIndex((x, i) => i % 2 === 0 && x === 0) / 2;
+    expect(first).toBeGreaterThanOrEqual(0);
+    expect(batch.reward[first]).toBeCloseTo(1 + 0.5 * 2);
+    expect(Array.from((batch.nextObs as Float32Array).subarray(2 * first, 2 * first + 2))).toEqual([2, 2]);
+    expect(batch.discount![first]).toBe(0);
+    back.close();
+  });
 });

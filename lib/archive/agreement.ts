@@ -23,12 +23,26 @@ export function checkAgreement(info: ArchiveInfo, options: Record<string, unknow
   if (options.seed !== undefined && options.seed !== info.seed) differ('seed', options.seed, info.seed);
   if (options.fields !== undefined || options.obsShape !== undefined) checkSchema(info, options);
   if (options.rateLimiter !== undefined) checkRateLimiter(info, options.rateLimiter);
+  if (options.nStep !== undefined) checkNStep(info, options.nStep);
   const prioritized: Record<string, unknown> | null = archivedPrioritizedOptions(info);
   for (const key of PRIORITIZED_KEYS) {
     if (options[key] === undefined) continue;
     if (prioritized === null) throw new ArchiveError(`option ${key} is for prioritized buffers, but the archive holds a uniform buffer`);
     if (options[key] !== prioritized[key]) differ(key, options[key], prioritized[key]);
   }
+}
+
+/**
+ * The `nStep` option against the archive's: the same n and gamma. The episode index is the
+ * buffer's state: a buffer saved without one cannot gain it at load (the env streams of the
+ * stored items are not known), nor lose it (omit the option to take the archive's).
+ */
+function checkNStep(info: ArchiveInfo, option: unknown): void {
+  const archived = info.episodes?.nStep ?? null;
+  if (archived === null) throw new ArchiveError(`option nStep disagrees with the archive: the archive holds a buffer without n-step returns, the options give ${show(option)}`);
+  const o = option as { n?: unknown; gamma?: unknown } | null;
+  if (typeof o !== 'object' || o === null || o.n !== archived.n || o.gamma !== archived.gamma)
+    throw new ArchiveError(`option nStep disagrees with the archive: the archive holds ${show(archived)}, the options give ${show(option)} (omit it, or load another archive)`);
 }
 
 /** The schema the options describe against the archive's: the same fields, in order, of the same dtypes and shapes. */

@@ -12,6 +12,7 @@ import { DTYPES } from '../schema/dtypes';
 import type { StorageOptions } from '../schema/storage';
 import type { FieldSpec } from '../schema/types';
 import type { RateLimiterOptions } from '../schema/rate-limiter';
+import type { NStepOptions } from '../schema/episodes';
 import type { ArchiveInfo, NativeArchiveMap } from '../native/contract';
 import { openArchiveMap } from '../native/open';
 import { checkPath, refuseStorageFile } from './files';
@@ -44,6 +45,7 @@ export interface ArchivedBufferOptions {
   seed: number;
   storage: StorageOptions;
   rateLimiter?: RateLimiterOptions;
+  nStep?: NStepOptions;
 }
 
 /** What a load needs from the buffer it fills. @internal */
@@ -79,6 +81,9 @@ function archivedOptions(info: ArchiveInfo, load: LoadOptions): ArchivedBufferOp
     if (rl.samplesPerInsert !== undefined) options.rateLimiter.samplesPerInsert = rl.samplesPerInsert;
     if (rl.errorBuffer !== undefined) options.rateLimiter.errorBuffer = rl.errorBuffer;
   }
+  // So are the episode index and the n-step option it was kept for.
+  const ns = info.episodes?.nStep;
+  if (ns) options.nStep = { n: ns.n, gamma: ns.gamma };
   return options;
 }
 

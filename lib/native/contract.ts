@@ -196,6 +196,8 @@ export interface ArchiveInfo {
   epoch?: EpochRecordJs;
   /** The rate limiter's configuration and counters, for archives of buffers made with one. */
   rateLimiter?: RateRecordJs;
+  /** The episode index's options, for archives of buffers that keep episodes (its streams: env ids seen). */
+  episodes?: { streams: number; nStep: { n: number; gamma: number } | null };
   /** The archive's extensions, in the order saved (copies). */
   extensions: ArchiveExtensionJs[];
 }

@@ -125,6 +125,20 @@ class ArchiveMap : public Napi::ObjectWrap<ArchiveMap>, public Guarded<ArchiveMa
       o.Set("epoch", eo);
     }
     if (v.rate_limiter >= 0) o.Set("rateLimiter", rate_record_to_js(env, v.rate_limiter_record()));
+    if (v.episodes >= 0) {
+      const replaykit::EpisodesRecord r = v.episodes_record();
+      Napi::Object eo = Napi::Object::New(env);
+      eo.Set("streams", static_cast<double>(r.streams));
+      if (r.nstep_n > 0) {
+        Napi::Object no = Napi::Object::New(env);
+        no.Set("n", static_cast<double>(r.nstep_n));
+        no.Set("gamma", r.nstep_gamma);
+        eo.Set("nStep", no);
+      } else {
+        eo.Set("nStep", env.Null());
+      }
+      o.Set("episodes", eo);
+    }
     Napi::Array extensions = Napi::Array::New(env, v.extensions.size());
     for (size_t i = 0; i < v.extensions.size(); ++i) {
       uint64_t n = 0;

@@ -59,6 +59,7 @@ const char* kind_name(uint32_t k) {
     case SectionKind::Priorities: return "priorities";
     case SectionKind::Epoch: return "epoch state";
     case SectionKind::RateLimiter: return "rate limiter";
+    case SectionKind::Episodes: return "episode index";
     case SectionKind::Extension: return "extension";
   }
   return "unknown";
@@ -169,10 +170,6 @@ RateLimiterCounters rate_limiter_counters(const RateLimiterRecord& r) {
 }
 
 ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
-  // The episode index has no section yet (kind 9 is kept for it): an archive without it would
-  // not resume exactly, so none is written.
-  if (b.episodes())
-    fail(ErrorKind::Archive, "archives of buffers with episodes (nStep) are not supported yet: their episode index has no section");
   const Schema& schema = b.schema();
   for (const Field& f : schema.fields())  // the schema's own limit; checked again for old callers
     if (f.name.size() > kMaxNameBytes) fail(ErrorKind::Archive, "field name too long for an archive: '" + f.name.substr(0, 40) + "...'");
@@ -192,6 +189,19 @@ ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
     if (!problem.empty()) fail(ErrorKind::Archive, "cannot archive this rate limiter: " + problem);
     plan.rate_limiter_bytes.resize(sizeof(RateLimiterRecord));
     std::memcpy(plan.rate_limiter_bytes.data(), &meta.rate_limiter, sizeof(RateLimiterRecord));
+  }
+  if (const EpisodeIndex* index = b.episodes()) {
+    const EpisodeOptions& o = *b.episode_options();
+    EpisodesRecord r{};
+    r.terminated = static_cast<uint32_t>(o.terminated);
+    r.truncated = static_cast<uint32_t>(o.truncated);
+    if (o.nstep) {
+      r.nstep_n = o.nstep->n;
+      r.nstep_gamma = o.nstep->gamma;
+      r.reward = static_cast<uint32_t>(o.reward);
+      r.next_obs = static_cast<uint32_t>(o.next_obs);
+    }
+    plan.episodes_bytes = index->encode(b.length(), r);
   }
   if (meta.extensions.size() > kMaxExtensions)
     fail(ErrorKind::Archive, "an archive holds at most " + std::to_string(kMaxExtensions) + " extensions");
@@ -220,6 +230,7 @@ ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
   if (b.prioritized()) add(SectionKind::Priorities, 0, 8 * len);
   if (meta.has_epoch) add(SectionKind::Epoch, 0, plan.epoch_bytes.size());
   if (meta.has_rate_limiter) add(SectionKind::RateLimiter, 0, plan.rate_limiter_bytes.size());
+  if (b.episodes()) add(SectionKind::Episodes, 0, plan.episodes_bytes.size());
   for (size_t i = 0; i < plan.extension_bytes.size(); ++i) add(SectionKind::Extension, uint32_t(i), plan.extension_bytes[i].size());
 
   plan.table_end = sizeof(ArchiveHeader) + s.size() * sizeof(SectionEntry);
@@ -339,6 +350,7 @@ uint64_t ArchiveExporter::next(uint8_t* dst, uint64_t cap, uint64_t* position) {
   const std::vector<uint8_t>* small = s.kind == uint32_t(SectionKind::Schema)        ? &plan_.schema_bytes
                                       : s.kind == uint32_t(SectionKind::Epoch)       ? &plan_.epoch_bytes
                                       : s.kind == uint32_t(SectionKind::RateLimiter) ? &plan_.rate_limiter_bytes
+                                      : s.kind == uint32_t(SectionKind::Episodes)    ? &plan_.episodes_bytes
                                       : s.kind == uint32_t(SectionKind::Extension)   ? &plan_.extension_bytes[s.index]
                                                                                      : nullptr;
   if (small) {
@@ -407,8 +419,26 @@ std::unique_ptr<ReplayBuffer> make_buffer_for(const ArchiveView& v, std::unique_
     o.beta = BetaSchedule{v.header.beta_start, v.header.beta_end, v.header.beta_frames};
     per = o;
   }
+  std::optional<EpisodeOptions> episodes;
+  if (v.episodes >= 0) {
+    const EpisodesRecord r = v.episodes_record();
+    EpisodeOptions o;
+    o.terminated = r.terminated;
+    o.truncated = r.truncated;
+    if (r.nstep_n > 0) {
+      o.nstep = NStep{r.nstep_n, r.nstep_gamma};
+      o.reward = r.reward;
+      o.next_obs = r.next_obs;
+    }
+    episodes = o;
+  }
   if (!storage) storage = std::make_unique<MemoryStorage>(v.schema, v.header.capacity);
-  return std::make_unique<ReplayBuffer>(std::move(storage), per);
+  try {
+    return std::make_unique<ReplayBuffer>(std::move(storage), per, episodes);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::Archive) throw;
+    bad(std::string("its options do not make a buffer: ") + e.what());
+  }
 }
 
 std::string ArchiveView::extension_name(size_t i) const {
@@ -427,6 +457,12 @@ const uint8_t* ArchiveView::extension_data(size_t i, uint64_t* length) const {
 EpochRecord ArchiveView::epoch_record() const {
   EpochRecord r{};
   if (epoch >= 0) std::memcpy(&r, at(epoch), sizeof r);
+  return r;
+}
+
+EpisodesRecord ArchiveView::episodes_record() const {
+  EpisodesRecord r{};
+  if (episodes >= 0) std::memcpy(&r, at(episodes), sizeof r);
   return r;
 }
 
@@ -500,6 +536,7 @@ ArchiveView parse_archive(const uint8_t* data, uint64_t size) {
       case SectionKind::Priorities: slot = &v.priorities; break;
       case SectionKind::Epoch: slot = &v.epoch; break;
       case SectionKind::RateLimiter: slot = &v.rate_limiter; break;
+      case SectionKind::Episodes: slot = &v.episodes; break;
       case SectionKind::FieldData:
         if (e.index >= h.field_count) bad("field data for field " + std::to_string(e.index) + " of " + std::to_string(h.field_count));
         slot = &v.field_data[e.index];
@@ -587,6 +624,21 @@ ArchiveView parse_archive(const uint8_t* data, uint64_t size) {
     const std::string problem = rate_limiter_problem(v.rate_limiter_record(), h.capacity);
     if (!problem.empty()) bad(problem);
   }
+  if (v.episodes >= 0) {
+    const SectionEntry& es = v.sections[v.episodes];
+    if (es.length < sizeof(EpisodesRecord)) bad("the episode index section is too short");
+    const EpisodesRecord r = v.episodes_record();
+    if (r.items != h.length) bad("the episode index holds " + std::to_string(r.items) + " items, the archive " + std::to_string(h.length));
+    if (r.streams > kMaxEnvStreams) bad("the episode index has more env streams than an index keeps");
+    if (es.length != episodes_section_bytes(r.items, r.streams)) bad("the episode index section's size disagrees with its counts");
+    if (r.nstep_n > 1024 || !(r.nstep_gamma >= 0 && r.nstep_gamma <= 1) || (r.nstep_n == 0 && r.nstep_gamma != 0))
+      bad("the episode index's n-step option is out of range");
+    // The fields it names are the schema's (their kinds are the buffer constructor's to check:
+    // make_buffer_for).
+    if (r.terminated >= v.schema.size() || r.truncated >= v.schema.size() || r.reward >= v.schema.size() ||
+        r.next_obs >= v.schema.size() || (r.nstep_n == 0 && (r.reward != 0 || r.next_obs != 0)))
+      bad("the episode index names fields the schema does not have");
+  }
   std::set<std::string> extension_names;
   for (size_t i = 0; i < v.extensions.size(); ++i) {
     const SectionEntry& es = v.sections[v.extensions[i]];
@@ -663,7 +715,18 @@ std::vector<bool> check_sections(const ArchiveView& v) {
 
 void ReplayBuffer::restore_state(const ArchiveView& v) {
   const ArchiveHeader& h = v.header;
-  if (episodes_) fail(ErrorKind::Archive, "archives cannot be loaded into buffers with episodes (nStep) yet");
+  if (bool(episodes_) != (v.episodes >= 0))
+    fail(ErrorKind::Archive, episodes_ ? "the archive holds a buffer that keeps no episodes; this buffer keeps them (nStep)"
+                                       : "the archive holds a buffer that keeps episodes (nStep); this buffer does not");
+  if (episodes_) {
+    const EpisodesRecord r = v.episodes_record();
+    const EpisodeOptions& o = *episode_options_;
+    const bool same_fields = r.terminated == o.terminated && r.truncated == o.truncated;
+    const bool same_nstep = o.nstep ? (r.nstep_n == o.nstep->n && r.nstep_gamma == o.nstep->gamma && r.reward == o.reward &&
+                                       r.next_obs == o.next_obs)
+                                    : r.nstep_n == 0;
+    if (!same_fields || !same_nstep) fail(ErrorKind::Archive, "the archive's episode options (nStep) differ from the buffer's");
+  }
   if (length() != 0) fail(ErrorKind::State, "restore needs an empty buffer");
   storage_->check_intact();
   if (h.capacity != capacity()) fail(ErrorKind::Archive, "the archive's capacity differs from the buffer's");
@@ -738,6 +801,19 @@ void ReplayBuffer::restore_state(const ArchiveView& v) {
   if (v.prioritized()) {
     const double mass = det_pow(h.max_priority, h.alpha);
     if (!(mass > 0 && std::isfinite(mass))) bad("the maximum priority raised to alpha is outside the range of a double");
+  }
+  if (episodes_) {
+    // The index is checked against the stored flags of each slot (the field data are in
+    // position order), then taken whole: the last check, so that it changes nothing unless
+    // everything else holds.
+    const EpisodeOptions& o = *episode_options_;
+    std::vector<uint8_t> terminated(len), truncated(len);
+    for (uint64_t p = 0; p < len; ++p) {
+      terminated[slots[p]] = v.at(v.field_data[o.terminated])[p];
+      truncated[slots[p]] = v.at(v.field_data[o.truncated])[p];
+    }
+    const SectionEntry& es = v.sections[v.episodes];
+    episodes_->restore(v.at(v.episodes), es.length, len, terminated.data(), truncated.data());
   }
 
   // Apply. From here on nothing can fail for want of validity.

@@ -16,6 +16,9 @@
 //   Epoch           EpochRecord (64 bytes) then float64 keys of the epoch in progress (optional)
 //   RateLimiter     RateLimiterRecord (128 bytes): the rate limiter's configuration and counters
 //                   (optional: buffers made with one; its presence alone says so, no flag)
+//   Episodes        the episode index (episodes.h: EpisodesRecord, then per stored slot and per
+//                   env stream arrays) and the n-step option (optional: buffers that keep
+//                   episodes; its presence alone says so)
 //   Extension[i]    a named blob the facade owns (e.g. replaykit/redis's exactly-once state):
 //                   ExtensionRecord (16 bytes), the name (UTF-8), the data; opaque to the core,
 //                   which checks its framing, its name (unique) and its checksum like any section
@@ -30,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "episodes.h"
 #include "rate_limiter.h"
 #include "schema.h"
 
@@ -44,9 +48,9 @@ constexpr uint64_t kMaxExtensionBytes = 1u << 30;  // bytes of an extension's da
 constexpr uint32_t kMaxSections = 4096;  // above every schema's kMaxFields + 7 other sections + kMaxExtensions
 constexpr uint32_t kMaxArchiveFields = kMaxFields;
 
-// 9 is kept for the episode index (issue #15).
 enum class SectionKind : uint32_t {
-  Schema = 1, FieldData = 2, Keys = 3, Writes = 4, Inserted = 5, Priorities = 6, Epoch = 7, RateLimiter = 8, Extension = 10
+  Schema = 1, FieldData = 2, Keys = 3, Writes = 4, Inserted = 5, Priorities = 6, Epoch = 7, RateLimiter = 8, Episodes = 9,
+  Extension = 10
 };
 
 enum ArchiveFlags : uint32_t {
@@ -190,6 +194,7 @@ struct ArchivePlan {
   std::vector<uint8_t> schema_bytes;
   std::vector<uint8_t> epoch_bytes;
   std::vector<uint8_t> rate_limiter_bytes;
+  std::vector<uint8_t> episodes_bytes;
   std::vector<std::vector<uint8_t>> extension_bytes;  // per Extension section (its index)
   uint64_t table_end = 0;  // where the header and table end
 };
@@ -263,7 +268,7 @@ struct ArchiveView {
   ArchiveHeader header{};
   Schema schema;
   std::vector<SectionEntry> sections;
-  int schema_section = -1, keys = -1, writes = -1, inserted = -1, priorities = -1, epoch = -1, rate_limiter = -1;
+  int schema_section = -1, keys = -1, writes = -1, inserted = -1, priorities = -1, epoch = -1, rate_limiter = -1, episodes = -1;
   std::vector<int> field_data;  // per field
   std::vector<int> extensions;  // Extension sections, by index
 
@@ -277,6 +282,9 @@ struct ArchiveView {
   EpochRecord epoch_record() const;
   // The RateLimiter section's record (validated by parse_archive); zeros when there is none.
   RateLimiterRecord rate_limiter_record() const;
+  // The Episodes section's record (its framing validated by parse_archive; the index itself
+  // is checked when restored); zeros when there is none.
+  EpisodesRecord episodes_record() const;
 };
 
 // Checks the structure of `size` bytes at `data`: magic, version, bounds, alignment, no
@@ -326,8 +334,9 @@ void check_rate_limiter_fits(const ArchiveView& archive, const RateLimiter* limi
 void restore_rate_limiter(const ArchiveView& archive, RateLimiter* limiter);
 
 class Storage;
-// An empty buffer of the archive's kind (uniform or prioritized, alpha, eviction) on
-// `storage`, ready for restore(); memory storage of the archive's capacity when null.
+// An empty buffer of the archive's kind (uniform or prioritized, alpha, eviction, episodes and
+// n-step returns) on `storage`, ready for restore(); memory storage of the archive's capacity
+// when null.
 std::unique_ptr<ReplayBuffer> make_buffer_for(const ArchiveView& archive, std::unique_ptr<Storage> storage = nullptr);
 
 }  // namespace replaykit

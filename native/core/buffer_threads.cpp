@@ -183,7 +183,7 @@ void ReplayBuffer::close() {
 void ReplayBuffer::restore(const ArchiveView& archive) {
   Exclusive x(*this, true);
   if (frozen_) fail(ErrorKind::State, "a buffer cannot be restored while an archive of it is being written");
-  restore_state(archive);  // refuses buffers with episodes: archives do not hold the index yet
+  restore_state(archive);
   reserve_cursor_ = writer_.cursor();
   sync_length();
 }

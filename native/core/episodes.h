@@ -27,6 +27,25 @@ constexpr uint64_t kNoSlot = ~uint64_t(0);
 // Env ids are below this: a bound on the per-stream table (the binding exports it).
 constexpr uint32_t kMaxEnvStreams = 1u << 20;
 
+// The head of an Episodes section (64 bytes): the index's counts, and the buffer's episode
+// options (the fields the index reads, n-step returns).
+struct EpisodesRecord {
+  uint64_t items;         // slots [0, items) follow: the archive's length
+  uint64_t streams;       // env streams that follow (the highest env id seen + 1)
+  uint64_t next_episode;  // the id the next episode gets
+  uint32_t nstep_n;       // the buffer's n-step option (0: none)
+  uint32_t reserved0;
+  double nstep_gamma;     // 0 without n-step
+  uint32_t terminated, truncated, reward, next_obs;  // field indexes (reward, next_obs: 0 without n-step)
+  uint64_t reserved;
+};
+static_assert(sizeof(EpisodesRecord) == 64, "an episodes record is 64 bytes");
+
+// The bytes of an Episodes section of `items` slots and `streams` streams: the record, then
+// per slot episode, step, prev, next (uint64), env (uint32), flags (uint8); then per stream
+// episode, next step, last slot (uint64), open (uint8); each array padded to 8 bytes.
+uint64_t episodes_section_bytes(uint64_t items, uint64_t streams);
+
 class EpisodeIndex {
  public:
   explicit EpisodeIndex(uint64_t capacity);
@@ -47,6 +66,20 @@ class EpisodeIndex {
   bool truncated(uint64_t slot) const { return flags_[slot] & kTruncated; }
   bool ends(uint64_t slot) const { return flags_[slot] != 0; }
   uint64_t capacity() const { return episode_.size(); }
+
+  // Archives (the Episodes section, archive.h). The occupied slots of a buffer that is
+  // archived or restored are exactly [0, length) (the writer's invariant), so the index is
+  // kept for those slots, with every stream's state and the next episode id: a restored
+  // index is the saved one, bit for bit, and sampling resumes exactly.
+  // encode: the section's bytes: `head` (whose options the caller filled in) with the counts
+  // set, then the arrays (episodes_section_bytes).
+  std::vector<uint8_t> encode(uint64_t length, EpisodesRecord head) const;
+  // Replaces the state from encode()'s bytes, checking everything memory safety and the
+  // index's invariants need first (links inside the capacity, episode ids below the next
+  // one, env ids below kMaxEnvStreams, flags that are those of the stored rows: terminated[p]
+  // and truncated[p] give the stored flag of slot p). Error(Archive) saying what is wrong, the
+  // index unchanged.
+  void restore(const uint8_t* bytes, uint64_t size, uint64_t length, const uint8_t* terminated, const uint8_t* truncated);
 
  private:
   static constexpr uint8_t kTerminated = 1, kTruncated = 2;
