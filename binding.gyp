@@ -21,6 +21,8 @@
         "native/core/writer.cpp",
         "native/core/buffer.cpp",
         "native/core/buffer_threads.cpp",
+        "native/core/buffer_sequences.cpp",
+        "native/core/sequences.cpp",
         "native/core/episodes.cpp",
         "native/core/file.cpp",
         "native/core/fault_guard.cpp",

@@ -44,6 +44,7 @@
 
 #include "episodes.h"
 #include "sampler.h"
+#include "sequences.h"
 #include "storage.h"
 #include "writer.h"
 
@@ -116,6 +117,21 @@ class ReplayBuffer {
   // null, gets each item's gamma^m (0 when terminated).
   void sample(uint64_t n, const uint32_t* words, void* const* outs, uint64_t* keys, float* weights,
               std::optional<double> beta = std::nullopt, float* discount = nullptr);
+
+  // Sequences (sequences.h, in buffer_sequences.cpp): draws n start items as sample() does
+  // (uniform, or by priority with importance-sampling weights for `beta` or the schedule's,
+  // advancing the schedule by one), keeping those start_fits() accepts: a start that does not
+  // fit is drawn again from a SplitMix64 stream seeded by words[2n .. 2n + 2) (so 2n + 2
+  // words), at most 64 draws a sequence on average, then Error(Range) saying why. Each field
+  // f with outs[f] gets [n, length, ...row], mask[n * length] 1 where a step is real (padded
+  // steps are zero in every field); with a burn-in, burn_outs[f] gets [n, burn_in, ...row]
+  // and burn_mask[n * burn_in] likewise (burn_outs may be null then: no rows, masks only).
+  // keys[n]: the starts' keys. Sequences are plain one-step items (no n-step sums: TorchRL's
+  // slices neither). Throws Error(State) without an episode index, Error(Range) for n of 0,
+  // n > length(), or a spec out of range (length or burn_in above kMaxSequenceSteps, stride 0).
+  void sample_sequences(uint64_t n, const SequenceSpec& spec, const uint32_t* words, void* const* outs, uint8_t* mask,
+                        void* const* burn_outs, uint8_t* burn_mask, uint64_t* keys, float* weights,
+                        std::optional<double> beta = std::nullopt);
 
   // Sets p = |delta| + epsilon for each live key; stale keys are skipped. Throws
   // Error(Range), applying none, for a key never handed out, a non-finite delta, or updates

@@ -20,7 +20,6 @@ void EpisodeIndex::on_write(uint64_t slot, uint32_t env, bool terminated, bool t
     s.open = true;
     s.episode = next_episode_++;
     s.next_step = 0;
-    s.last_slot = kNoSlot;
   }
   if (slot != kNoSlot) {
     episode_[slot] = s.episode;
@@ -29,10 +28,14 @@ void EpisodeIndex::on_write(uint64_t slot, uint32_t env, bool terminated, bool t
     flags_[slot] = (terminated ? kTerminated : 0) | (truncated ? kTruncated : 0);
     next_[slot] = kNoSlot;
     prev_[slot] = s.last_slot;
-    if (s.last_slot != kNoSlot && episode_[s.last_slot] == s.episode && step_[s.last_slot] + 1 == s.next_step)
-      next_[s.last_slot] = slot;
+    // The stream's previous row, if its slot still holds it: this row follows it (in its
+    // episode, or as the first row of the next one).
+    const uint64_t last = s.last_slot;
+    if (last != kNoSlot && episode_[last] == s.last_episode && step_[last] == s.last_step) next_[last] = slot;
   }
   s.last_slot = slot;
+  s.last_episode = s.episode;
+  s.last_step = s.next_step;
   ++s.next_step;
   if (terminated || truncated) s.open = false;
 }
@@ -51,7 +54,7 @@ uint64_t pad8(uint64_t x) { return (x + 7) & ~uint64_t(7); }
 
 // Where each array of a section starts.
 struct SectionLayout {
-  uint64_t episode, step, prev, next, env, flags, s_episode, s_step, s_last, s_open, end;
+  uint64_t episode, step, prev, next, env, flags, s_episode, s_step, s_last, s_last_episode, s_last_step, s_open, end;
   SectionLayout(uint64_t items, uint64_t streams) {
     uint64_t at = sizeof(EpisodesRecord);
     auto take = [&at](uint64_t bytes) {
@@ -68,6 +71,8 @@ struct SectionLayout {
     s_episode = take(8 * streams);
     s_step = take(8 * streams);
     s_last = take(8 * streams);
+    s_last_episode = take(8 * streams);
+    s_last_step = take(8 * streams);
     s_open = take(streams);
     end = at;
   }
@@ -114,6 +119,8 @@ std::vector<uint8_t> EpisodeIndex::encode(uint64_t length, EpisodesRecord r) con
     put(out, l.s_episode + 8 * e, &st.episode, 1);
     put(out, l.s_step + 8 * e, &st.next_step, 1);
     put(out, l.s_last + 8 * e, &st.last_slot, 1);
+    put(out, l.s_last_episode + 8 * e, &st.last_episode, 1);
+    put(out, l.s_last_step + 8 * e, &st.last_step, 1);
     put(out, l.s_open + e, &open, 1);
   }
   return out;
@@ -147,8 +154,10 @@ void EpisodeIndex::restore(const uint8_t* bytes, uint64_t size, uint64_t length,
   for (uint64_t e = 0; e < r.streams; ++e) {
     const uint64_t ep = get<uint64_t>(bytes, l.s_episode, e), step = get<uint64_t>(bytes, l.s_step, e);
     const uint64_t last = get<uint64_t>(bytes, l.s_last, e);
+    const uint64_t last_ep = get<uint64_t>(bytes, l.s_last_episode, e), last_step = get<uint64_t>(bytes, l.s_last_step, e);
     const uint8_t open = get<uint8_t>(bytes, l.s_open, e);
-    if (ep >= r.next_episode || step > (uint64_t(1) << 62) || (last != kNoSlot && last >= cap) || open > 1)
+    if (ep >= r.next_episode || last_ep >= r.next_episode || step > (uint64_t(1) << 62) || last_step > (uint64_t(1) << 62) ||
+        (last != kNoSlot && last >= cap) || open > 1)
       bad("env stream " + std::to_string(e) + " is out of range");
   }
   // Apply.
@@ -172,6 +181,8 @@ void EpisodeIndex::restore(const uint8_t* bytes, uint64_t size, uint64_t length,
     st.episode = get<uint64_t>(bytes, l.s_episode, e);
     st.next_step = get<uint64_t>(bytes, l.s_step, e);
     st.last_slot = get<uint64_t>(bytes, l.s_last, e);
+    st.last_episode = get<uint64_t>(bytes, l.s_last_episode, e);
+    st.last_step = get<uint64_t>(bytes, l.s_last_step, e);
     st.open = get<uint8_t>(bytes, l.s_open, e) != 0;
   }
   next_episode_ = r.next_episode;

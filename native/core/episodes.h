@@ -17,6 +17,11 @@
 // overwritten since (FIFO cutting the oldest episode's head, lowest-priority eviction taking
 // an item from the middle of one) breaks the chain exactly there: n-step sums and sequences
 // stop at such a gap as they stop at the newest stored item.
+//
+// Across episodes (sequences with crossEpisodes): the row after an episode's last one is the
+// first row of its stream's next episode. Those two link each other (the last row's next, the
+// first row's prev), and the pair holds only while both slots still hold those rows: a slot
+// written again gets fresh links, so a stale one never points back.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -43,7 +48,8 @@ static_assert(sizeof(EpisodesRecord) == 64, "an episodes record is 64 bytes");
 
 // The bytes of an Episodes section of `items` slots and `streams` streams: the record, then
 // per slot episode, step, prev, next (uint64), env (uint32), flags (uint8); then per stream
-// episode, next step, last slot (uint64), open (uint8); each array padded to 8 bytes.
+// episode, next step, last slot, last row's episode, last row's step (uint64), open (uint8);
+// each array padded to 8 bytes.
 uint64_t episodes_section_bytes(uint64_t items, uint64_t streams);
 
 class EpisodeIndex {
@@ -59,6 +65,20 @@ class EpisodeIndex {
   // The slot of the next / previous item of slot's episode, if stored; kNoSlot otherwise.
   uint64_t next(uint64_t slot) const { return linked(slot, next_[slot], 1); }
   uint64_t prev(uint64_t slot) const { return linked(slot, prev_[slot], -1); }
+  // The same along the env stream, across episode ends: after an episode's last item, the
+  // first item of the stream's next episode; before a first item, the previous episode's last.
+  uint64_t stream_next(uint64_t slot) const {
+    if (!ends(slot)) return next(slot);
+    const uint64_t o = next_[slot];
+    return o != kNoSlot && episode_[o] != 0 && step_[o] == 0 && env_[o] == env_[slot] && prev_[o] == slot ? o : kNoSlot;
+  }
+  uint64_t stream_prev(uint64_t slot) const {
+    if (step_[slot] != 0) return prev(slot);
+    const uint64_t p = prev_[slot];
+    return p != kNoSlot && episode_[p] != 0 && ends(p) && env_[p] == env_[slot] && next_[p] == slot ? p : kNoSlot;
+  }
+  // Whether the slot holds an item (the buffer's empty slots have none).
+  bool stored(uint64_t slot) const { return episode_[slot] != 0; }
   uint64_t episode(uint64_t slot) const { return episode_[slot]; }
   uint64_t step(uint64_t slot) const { return step_[slot]; }
   uint32_t env(uint64_t slot) const { return env_[slot]; }
@@ -86,6 +106,9 @@ class EpisodeIndex {
   struct Stream {
     uint64_t episode = 0, next_step = 0, last_slot = kNoSlot;
     bool open = false;
+    // The stream's last row: its episode and step (it is still at last_slot while that slot's
+    // episode and step are these: episode ids are never reused).
+    uint64_t last_episode = 0, last_step = 0;
   };
   uint64_t linked(uint64_t slot, uint64_t other, int direction) const {
     if (other == kNoSlot || episode_[other] != episode_[slot] || step_[other] != step_[slot] + direction) return kNoSlot;

@@ -382,3 +382,267 @@ TEST_CASE("an episode index section that lies is an ArchiveError, and the buffer
   ReplayBuffer other(std::make_unique<MemoryStorage>(episode_schema(), 40), std::nullopt, episode_options(3, 0.5));
   CHECK_THROWS_AS(other.restore(gv), Error);
 }
+
+namespace {
+
+// The window the reference gives from row `id`: ids of its steps (-1: padding), its burn-in's.
+struct RefWindow {
+  std::vector<int64_t> steps, burn;
+};
+RefWindow ref_window(const std::vector<Row>& rows, const std::set<uint64_t>& stored, uint64_t id, const SequenceSpec& spec) {
+  auto ends = [&](uint64_t r) { return rows[r].terminated || rows[r].truncated; };
+  auto next_row = [&](uint64_t r) -> int64_t {
+    if (!spec.cross_episodes && ends(r)) return -1;
+    for (uint64_t k = r + 1; k < rows.size(); ++k)
+      if (rows[k].env == rows[r].env) return stored.count(k) ? int64_t(k) : -1;
+    return -1;
+  };
+  auto prev_row = [&](uint64_t r) -> int64_t {
+    for (uint64_t k = r; k-- > 0;)
+      if (rows[k].env == rows[r].env) return stored.count(k) && (spec.cross_episodes || !ends(k)) ? int64_t(k) : -1;
+    return -1;
+  };
+  RefWindow w;
+  int64_t cur = int64_t(id);
+  for (uint64_t j = 0; j < spec.length; ++j) {
+    if (j > 0 && cur >= 0) cur = next_row(uint64_t(cur));
+    w.steps.push_back(cur);
+  }
+  w.burn.assign(spec.burn_in, -1);
+  cur = int64_t(id);
+  for (uint64_t j = spec.burn_in; j-- > 0;) {
+    if (cur >= 0) cur = prev_row(uint64_t(cur));
+    w.burn[j] = cur;
+  }
+  return w;
+}
+
+uint64_t ref_step(const std::vector<Row>& rows, uint64_t id) {
+  uint64_t step = 0;
+  for (uint64_t k = id; k-- > 0;) {
+    if (rows[k].env != rows[id].env) continue;
+    if (rows[k].terminated || rows[k].truncated) break;
+    ++step;
+  }
+  return step;
+}
+
+void check_sequences(ReplayBuffer& b, const std::vector<Row>& rows, const SequenceSpec& spec, uint32_t seed) {
+  const std::set<uint64_t> stored = stored_ids(b);
+  const uint64_t n = 16, L = spec.length, B = spec.burn_in;
+  std::vector<double> id(n * L), burn_id(n * B);
+  std::vector<float> reward(n * L), burn_reward(n * B);
+  std::vector<uint8_t> mask(n * L), burn_mask(n * B);
+  std::vector<uint64_t> keys(n);
+  std::vector<float> weights(n);
+  void* outs[5] = {id.data(), reward.data(), nullptr, nullptr, nullptr};
+  void* burn_outs[5] = {burn_id.data(), burn_reward.data(), nullptr, nullptr, nullptr};
+  std::mt19937 g(seed);
+  for (int round = 0; round < 10; ++round) {
+    std::vector<uint32_t> words(2 * n + 2);
+    for (auto& w : words) w = g();
+    b.sample_sequences(n, spec, words.data(), outs, mask.data(), burn_outs, burn_mask.data(), keys.data(),
+                       b.prioritized() ? weights.data() : nullptr);
+    for (uint64_t i = 0; i < n; ++i) {
+      REQUIRE(mask[i * L] == 1);
+      const uint64_t start = uint64_t(id[i * L]);
+      CAPTURE(start);
+      CHECK(ref_step(rows, start) % spec.stride == 0);
+      const RefWindow w = ref_window(rows, stored, start, spec);
+      for (uint64_t j = 0; j < L; ++j) {
+        CHECK(bool(mask[i * L + j]) == (w.steps[j] >= 0));
+        CHECK(id[i * L + j] == (w.steps[j] >= 0 ? double(w.steps[j]) : 0.0));
+        CHECK(reward[i * L + j] == (w.steps[j] >= 0 ? rows[w.steps[j]].reward : 0.0f));
+      }
+      if (!spec.pad) CHECK(w.steps.back() >= 0);
+      for (uint64_t j = 0; j < B; ++j) {
+        CHECK(bool(burn_mask[i * B + j]) == (w.burn[j] >= 0));
+        CHECK(burn_id[i * B + j] == (w.burn[j] >= 0 ? double(w.burn[j]) : 0.0));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("sequence windows match the reference: pad, whole windows, stride, burn-in, across episodes") {
+  for (bool prioritized : {false, true}) {
+    for (uint64_t cap : {60u, 200u}) {
+      std::optional<PrioritizedOptions> per;
+      if (prioritized) per = PrioritizedOptions{};
+      EpisodeOptions o = episode_options(1, 0.9);
+      o.nstep.reset();  // the index alone
+      ReplayBuffer b(std::make_unique<MemoryStorage>(episode_schema(), cap), per, o);
+      Stream s(uint32_t(cap) + prioritized);
+      for (int i = 0; i < 80; ++i) s.push(b, 3, 9);  // wraps: FIFO cuts episodes' heads
+      for (bool cross : {false, true}) {
+        for (bool pad : {true, false}) {
+          for (uint64_t stride : {1u, 2u}) {
+            SequenceSpec spec;
+            spec.length = pad ? 7 : 3;
+            spec.stride = stride;
+            spec.burn_in = 4;
+            spec.cross_episodes = cross;
+            spec.pad = pad;
+            CAPTURE(prioritized);
+            CAPTURE(cap);
+            CAPTURE(cross);
+            CAPTURE(pad);
+            CAPTURE(stride);
+            check_sequences(b, s.rows, spec, uint32_t(stride * 10 + cross * 2 + pad));
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("sequence starts are drawn uniformly, or by priority among fitting starts (chi-square)") {
+  EpisodeOptions o = episode_options(1, 0.9);
+  o.nstep.reset();
+  // 40 items of one env, episodes of 10: with whole windows of 4, the fitting starts are steps 0..6 of each.
+  for (bool prioritized : {false, true}) {
+    std::optional<PrioritizedOptions> per;
+    if (prioritized) {
+      per = PrioritizedOptions{};
+      per->alpha = 1.0;
+    }
+    ReplayBuffer b(std::make_unique<MemoryStorage>(episode_schema(), 40), per, o);
+    std::vector<double> id(40);
+    std::vector<float> reward(40), next(80);
+    std::vector<uint8_t> term(40), trunc(40);
+    for (int i = 0; i < 40; ++i) {
+      id[i] = i;
+      term[i] = i % 10 == 9;
+    }
+    const void* cols[5] = {id.data(), reward.data(), next.data(), term.data(), trunc.data()};
+    std::vector<double> pr(40);
+    for (int i = 0; i < 40; ++i) pr[i] = 1 + i % 3;
+    b.push(cols, 40, prioritized ? pr.data() : nullptr);
+    SequenceSpec spec;
+    spec.length = 4;
+    spec.pad = false;
+    const uint64_t n = 40, draws = 500;
+    std::vector<double> counts(40, 0);
+    std::vector<double> out_id(n * 4);
+    std::vector<uint8_t> mask(n * 4);
+    std::vector<uint64_t> keys(n);
+    std::vector<float> weights(n);
+    void* outs[5] = {out_id.data(), nullptr, nullptr, nullptr, nullptr};
+    std::mt19937 g(prioritized ? 17 : 16);
+    for (uint64_t d = 0; d < draws; ++d) {
+      std::vector<uint32_t> words(2 * n + 2);
+      for (auto& w : words) w = g();
+      b.sample_sequences(n, spec, words.data(), outs, mask.data(), nullptr, nullptr, keys.data(), prioritized ? weights.data() : nullptr);
+      for (uint64_t i = 0; i < n; ++i) counts[size_t(out_id[i * 4])] += 1;
+    }
+    double total_p = 0;
+    for (int i = 0; i < 40; ++i)
+      if (i % 10 <= 6) total_p += prioritized ? pr[i] : 1;
+    double chi2 = 0;
+    int cells = 0;
+    for (int i = 0; i < 40; ++i) {
+      if (i % 10 > 6) {
+        CHECK(counts[i] == 0);  // its window would run past the episode's end
+        continue;
+      }
+      const double expect = double(n * draws) * (prioritized ? pr[i] : 1) / total_p;
+      chi2 += (counts[i] - expect) * (counts[i] - expect) / expect;
+      ++cells;
+    }
+    // 27 degrees of freedom: the 0.999 quantile is 55.5.
+    CAPTURE(prioritized);
+    CHECK(cells == 28);
+    CHECK(chi2 < 55.5);
+  }
+}
+
+TEST_CASE("sequences refuse what they cannot do, and change nothing") {
+  ReplayBuffer plain(std::make_unique<MemoryStorage>(episode_schema(), 20), std::nullopt);
+  EpisodeOptions o = episode_options(1, 0.9);
+  o.nstep.reset();
+  ReplayBuffer b(std::make_unique<MemoryStorage>(episode_schema(), 20), std::nullopt, o);
+  Stream s(5);
+  s.push(plain, 1, 5);
+  Stream t(5);
+  while (b.length() < 10) t.push(b, 1, 5);
+  std::vector<uint32_t> words(2 * 4 + 2, 7);
+  std::vector<double> id(4 * 3);
+  std::vector<uint8_t> mask(4 * 3);
+  std::vector<uint64_t> keys(4);
+  void* outs[5] = {id.data(), nullptr, nullptr, nullptr, nullptr};
+  SequenceSpec spec;
+  spec.length = 3;
+  CHECK_THROWS_AS(plain.sample_sequences(4, spec, words.data(), outs, mask.data(), nullptr, nullptr, keys.data(), nullptr), Error);
+  SequenceSpec bad = spec;
+  bad.stride = 0;
+  CHECK_THROWS_AS(b.sample_sequences(4, bad, words.data(), outs, mask.data(), nullptr, nullptr, keys.data(), nullptr), Error);
+  bad = spec;
+  bad.length = 0;
+  CHECK_THROWS_AS(b.sample_sequences(4, bad, words.data(), outs, mask.data(), nullptr, nullptr, keys.data(), nullptr), Error);
+  const uint64_t stored = b.length();
+  std::vector<uint32_t> more(2 * (stored + 1) + 2, 7);
+  std::vector<double> more_id((stored + 1) * 3);
+  std::vector<uint8_t> more_mask((stored + 1) * 3);
+  std::vector<uint64_t> more_keys(stored + 1);
+  void* more_outs[5] = {more_id.data(), nullptr, nullptr, nullptr, nullptr};
+  CHECK_THROWS_AS(b.sample_sequences(stored + 1, spec, more.data(), more_outs, more_mask.data(), nullptr, nullptr, more_keys.data(), nullptr), Error);
+  bad = spec;
+  bad.pad = false;
+  bad.length = 1000;  // no episode is that long
+  std::vector<double> big(4 * 1000);
+  std::vector<uint8_t> big_mask(4 * 1000);
+  void* big_outs[5] = {big.data(), nullptr, nullptr, nullptr, nullptr};
+  CHECK_THROWS_AS(b.sample_sequences(4, bad, words.data(), big_outs, big_mask.data(), nullptr, nullptr, keys.data(), nullptr), Error);
+  CHECK(b.length() == stored);
+}
+
+TEST_CASE("sequence windows stay whole while writers on other threads push their own env streams") {
+  EpisodeOptions o = episode_options(1, 0.9);
+  o.nstep.reset();
+  ReplayBuffer b(std::make_unique<MemoryStorage>(episode_schema(), 300), std::nullopt, o);
+  std::vector<std::thread> ts;
+  for (uint32_t w = 0; w < 3; ++w)
+    ts.emplace_back([&, w] {
+      std::mt19937 g(w + 40);
+      double next_id = w * 1e6;
+      for (int i = 0; i < 200; ++i) {
+        const uint32_t n = 1 + g() % 20;
+        std::vector<double> id(n);
+        std::vector<float> reward(n), next(2 * n);
+        std::vector<uint8_t> term(n), trunc(n);
+        std::vector<uint32_t> env(n, w);
+        for (uint32_t r = 0; r < n; ++r) {
+          id[r] = next_id++;
+          term[r] = g() % 11 == 0;
+        }
+        const void* cols[5] = {id.data(), reward.data(), next.data(), term.data(), trunc.data()};
+        b.push(cols, n, nullptr, env.data());
+      }
+    });
+  // Every window is consecutive rows of one writer's stream (ids + 1 a step), across episodes.
+  SequenceSpec spec;
+  spec.length = 6;
+  spec.burn_in = 2;
+  spec.cross_episodes = true;
+  const uint64_t n = 16;
+  std::vector<double> id(n * 6), burn(n * 2);
+  std::vector<uint8_t> mask(n * 6), burn_mask(n * 2);
+  std::vector<uint64_t> keys(n);
+  void* outs[5] = {id.data(), nullptr, nullptr, nullptr, nullptr};
+  void* burn_outs[5] = {burn.data(), nullptr, nullptr, nullptr, nullptr};
+  std::mt19937 g(2);
+  for (int round = 0; round < 300; ++round) {
+    if (b.length() < n) continue;
+    std::vector<uint32_t> words(2 * n + 2);
+    for (auto& x : words) x = g();
+    b.sample_sequences(n, spec, words.data(), outs, mask.data(), burn_outs, burn_mask.data(), keys.data(), nullptr);
+    for (uint64_t i = 0; i < n; ++i) {
+      for (uint64_t j = 1; j < 6; ++j)
+        if (mask[i * 6 + j] && id[i * 6 + j] != id[i * 6 + j - 1] + 1) FAIL_CHECK("a window's steps are not consecutive rows of one stream");
+      for (uint64_t j = 0; j < 2; ++j)
+        if (burn_mask[i * 2 + j] && burn[i * 2 + j] != id[i * 6] - double(2 - j)) FAIL_CHECK("a burn-in step is not the row before");
+    }
+  }
+  for (auto& t : ts) t.join();
+}

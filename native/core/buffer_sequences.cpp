@@ -1,0 +1,111 @@
+// replaykit core: ReplayBuffer::sample_sequences, the sampling operation for sequence windows
+// (sequences.h says what a window is). Its own file beside buffer.cpp's sample: the same
+// threads design (buffer.h, "Threads"), with windows in place of n-step chains.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "buffer.h"
+#include "error.h"
+#include "random.h"
+
+namespace replaykit {
+
+void ReplayBuffer::sample_sequences(uint64_t n, const SequenceSpec& spec, const uint32_t* words, void* const* outs,
+                                    uint8_t* mask, void* const* burn_outs, uint8_t* burn_mask, uint64_t* keys,
+                                    float* weights, std::optional<double> beta) {
+  if (n == 0) fail(ErrorKind::Range, "batch size must be at least 1");
+  if (spec.length == 0 || spec.length > kMaxSequenceSteps)
+    fail(ErrorKind::Range, "a sequence's length must be in [1, 2^20], got " + std::to_string(spec.length));
+  if (spec.burn_in > kMaxSequenceSteps) fail(ErrorKind::Range, "burn-in must be at most 2^20 steps");
+  if (spec.stride == 0 || spec.stride > kMaxSequenceSteps) fail(ErrorKind::Range, "stride must be in [1, 2^20]");
+  if (weights && beta && !(std::isfinite(*beta) && *beta >= 0)) fail(ErrorKind::Range, "beta must be a finite number >= 0");
+  const uint64_t L = spec.length, B = spec.burn_in;
+  thread_local std::vector<uint64_t> start_scratch, window_scratch;
+  thread_local std::vector<uint8_t> burn_mask_scratch;
+  start_scratch.resize(n);
+  window_scratch.resize(n * (L + B));
+  if (!burn_mask) {  // the burn-in's slots are still computed (and waited for): a mask to write
+    burn_mask_scratch.resize(n * B);
+    burn_mask = burn_mask_scratch.data();
+  }
+  uint64_t* const starts = start_scratch.data();
+  uint64_t* const windows = window_scratch.data();  // n * L window slots, then n * B burn-in slots
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return closed_ || drain_readers_ == 0; });
+  check_open();
+  if (!episodes_) fail(ErrorKind::State, "sequences need an episode index (a buffer made with nStep or sequences)");
+  const uint64_t len = length();
+  if (n > len)
+    fail(ErrorKind::Range, "cannot sample " + std::to_string(n) + " sequences: only " + std::to_string(len) + " items are stored");
+  const double b = per_ ? (beta ? *beta : per_->beta()) : 0.0;
+  auto draw = [&](uint64_t count, const uint32_t* w, uint64_t* slots, float* wts) {
+    if (per_) per_->sample(len, count, w, slots, wts, b);
+    else uniform_.sample(len, count, w, slots);
+  };
+  draw(n, words, starts, weights);
+  // A start that does not fit is drawn again: each fitting start keeps its probability
+  // conditioned on fitting (uniform, or proportional to its priority), as a sampler that drew
+  // only among fitting starts would (TorchRL's strict slices, Reverb's MinSize-like checks).
+  // The words of the redraws come from SplitMix64 (Steele et al. 2014) seeded by two words of
+  // the generator of record, so a batch stays a function of the buffer's seed.
+  uint64_t state = word64(words + 2 * n);
+  uint64_t budget = 64 * n;
+  for (uint64_t i = 0; i < n; ++i) {
+    while (!start_fits(*episodes_, starts[i], spec)) {
+      if (budget-- == 0)
+        fail(ErrorKind::Range, "no fitting start found in 64 draws a sequence (" +
+                                   std::string(spec.pad ? "" : "whole windows of " + std::to_string(L) + " steps") +
+                                   (spec.pad || spec.stride == 1 ? "" : ", ") +
+                                   (spec.stride > 1 ? "starts at multiples of stride " + std::to_string(spec.stride) : "") +
+                                   "): are the episodes that long? pad: 'zero' pads short windows");
+      uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      z ^= z >> 31;
+      const uint32_t w[2] = {uint32_t(z >> 32), uint32_t(z)};
+      draw(1, w, starts + i, weights ? weights + i : nullptr);
+    }
+  }
+  // The windows' slots, computed again after every wait for slots being written (a link may
+  // have changed meanwhile), and after every wait the buffer checked open again (as sample()).
+  // A start overwritten meanwhile is read as its new row (as sample() reads a drawn slot).
+  for (;;) {
+    for (uint64_t i = 0; i < n; ++i)
+      window_slots(*episodes_, starts[i], spec, windows + i * L, mask + i * L, windows + n * L + i * B, burn_mask + i * B);
+    if (in_flight_.empty() || !in_flight(windows, n * (L + B))) break;
+    cv_.wait(lock);
+    check_open();
+  }
+  for (uint64_t i = 0; i < n; ++i) keys[i] = writer_.key(starts[i]);
+  if (per_) per_->advance();
+  const Pin pin{windows, n * L, windows + n * L, burn_outs ? n * B : 0};
+  pins_.push_back(&pin);
+  lock.unlock();
+  struct Unpin {  // also when the gather throws (a storage file truncated from outside)
+    ReplayBuffer* b;
+    const Pin* pin;
+    ~Unpin() {
+      {
+        std::lock_guard<std::mutex> l(b->mu_);
+        b->pins_.erase(std::find(b->pins_.begin(), b->pins_.end(), pin));
+      }
+      b->cv_.notify_all();
+    }
+  } unpin{this, &pin};
+  auto read = [this](const uint64_t* slots, uint64_t count, void* const* dst, const uint8_t* real) {
+    gather(slots, count, dst);
+    for (size_t f = 0; f < schema_.size(); ++f) {
+      if (!dst[f]) continue;
+      const size_t rb = schema_[f].row_bytes;
+      auto* out = static_cast<uint8_t*>(dst[f]);
+      for (uint64_t k = 0; k < count; ++k)
+        if (!real[k]) std::memset(out + k * rb, 0, rb);
+    }
+  };
+  read(windows, n * L, outs, mask);
+  if (burn_outs && B > 0) read(windows + n * L, n * B, burn_outs, burn_mask);
+}
+
+}  // namespace replaykit
