@@ -23,7 +23,7 @@ export type { WriterHandle } from './actors/handle';
 export { EpochIterator } from './epochs/iterator';
 export type { EpochOptions } from './epochs/iterator';
 export type { BatchesOptions } from './buffer/prefetch';
-export type { NStepOptions } from './schema/episodes';
+export type { NStepOptions, SequenceOptions } from './schema/episodes';
 export { Archive, openArchive } from './archive/archive';
 export type { SaveOptions, SaveProgress } from './archive/save';
 export type { LoadOptions } from './archive/load';
@@ -34,6 +34,7 @@ export type { AnyTypedArray, Dtype, DtypeArrayMap } from './schema/dtypes';
 export type { StorageOptions } from './schema/storage';
 export type {
   Batch,
+  SequenceBatch,
   BufferOptions,
   ColumnValue,
   Columns,

@@ -24,6 +24,8 @@ export function checkAgreement(info: ArchiveInfo, options: Record<string, unknow
   if (options.fields !== undefined || options.obsShape !== undefined) checkSchema(info, options);
   if (options.rateLimiter !== undefined) checkRateLimiter(info, options.rateLimiter);
   if (options.nStep !== undefined) checkNStep(info, options.nStep);
+  if (options.episodes !== undefined && options.episodes !== (info.episodes !== undefined))
+    differ('episodes', options.episodes, info.episodes !== undefined);
   const prioritized: Record<string, unknown> | null = archivedPrioritizedOptions(info);
   for (const key of PRIORITIZED_KEYS) {
     if (options[key] === undefined) continue;

@@ -45,6 +45,7 @@ export interface ArchivedBufferOptions {
   seed: number;
   storage: StorageOptions;
   rateLimiter?: RateLimiterOptions;
+  episodes?: boolean;
   nStep?: NStepOptions;
 }
 
@@ -82,8 +83,11 @@ function archivedOptions(info: ArchiveInfo, load: LoadOptions): ArchivedBufferOp
     if (rl.errorBuffer !== undefined) options.rateLimiter.errorBuffer = rl.errorBuffer;
   }
   // So are the episode index and the n-step option it was kept for.
-  const ns = info.episodes?.nStep;
-  if (ns) options.nStep = { n: ns.n, gamma: ns.gamma };
+  if (info.episodes) {
+    options.episodes = true;
+    const ns = info.episodes.nStep;
+    if (ns) options.nStep = { n: ns.n, gamma: ns.gamma };
+  }
   return options;
 }
 

@@ -8,7 +8,8 @@
  * @module
  */
 import { inspect, InspectOptionsStylized } from 'node:util';
-import type { Batch, BufferOptions, Columns, FieldSpec, FieldsSpec, PushBatchOptions, PushOptions, SampleOptions, Transition } from '../schema/types';
+import type { Batch, BufferOptions, Columns, FieldSpec, FieldsSpec, PushBatchOptions, PushOptions, SampleOptions, SequenceBatch, Transition } from '../schema/types';
+import type { SequenceOptions } from '../schema/episodes';
 import { checkKeys } from '../schema/options';
 import type { StorageOptions } from '../schema/storage';
 import type { EpochIterator, EpochOptions } from '../epochs/iterator';
@@ -45,8 +46,9 @@ function envOption(core: BufferCore, method: string, priorityKey: string, option
 }
 
 /** The internal state of a buffer made by this package. @internal */
-export function bufferState(b: ReplayBufferBase<FieldsSpec, Batch<FieldsSpec>, SampleOptions<FieldsSpec>>): BufferCore {
-  return stateOf(b);
+export function bufferState(b: object): BufferCore {
+  // `object`: a buffer of any schema (a schema's batch types are not assignable to the widest one's).
+  return stateOf(b as ReplayBufferBase<FieldsSpec, Batch<FieldsSpec>, SampleOptions<FieldsSpec>>);
 }
 
 /**
@@ -216,6 +218,41 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
    */
   sample(batchSize: number, options?: O): B {
     return this.#core.sample(batchSize, options) as unknown as B;
+  }
+
+  /**
+   * Draws `batchSize` sequences of `options.length` consecutive steps of one episode each
+   * (TorchRL's SliceSampler; on a prioritized buffer its PrioritizedSliceSampler), for
+   * recurrent, model-based and transformer agents. The start item of each sequence is drawn
+   * as `sample` draws items: uniformly, or by its priority (P(i) = p_i^alpha / sum p^alpha,
+   * with an importance-sampling weight per sequence, advancing the beta schedule by one);
+   * `updatePriorities(batch.indices, tdErrors)` then updates the starts. A window follows the
+   * episode index from its start (kept as rows are pushed, per `env` stream: the cost is the
+   * batch's, not the buffer's); where the episode ends first (terminated or truncated, its
+   * newest stored item, or an item overwritten or evicted since) the rest is zero-padded and
+   * masked, or, with `pad: 'none'`, such starts are not drawn (each start that fits keeps its
+   * probability, conditioned on fitting). With `stride: k` starts are steps 0, k, 2k, ... of
+   * their episode. With `crossEpisodes` a window runs on into the next episode of the same env
+   * stream. Deterministic under the buffer's seed, as `sample` is. Sequences are one-step
+   * transitions: `nStep` does not apply to them (as TorchRL's slices). Needs the episode index
+   * (option `episodes: true`, or `nStep`). The rate limiter counts a sequence as one sample.
+   *
+   * @param batchSize sequences, an integer in [1, length].
+   * @param options see {@link SequenceOptions}: `length` (required), `stride`, `burnIn`,
+   *   `crossEpisodes`, `pad`, and `beta` on a prioritized buffer.
+   * @returns each field as a fresh typed array of `batchSize * length * elements` values,
+   *   row-major `[batchSize, length, ...shape]` (e.g. `obs: Float32Array(batchSize * length *
+   *   obsDim)`); `mask: Uint8Array(batchSize * length)`, 1 where a step is real;
+   *   `indices: Float64Array(batchSize)`, the start items' keys; `weights:
+   *   Float32Array(batchSize)` on a prioritized buffer; with `burnIn: B`, `burnIn`: the B steps
+   *   before each sequence as `[batchSize, B, ...shape]` per field, with their own `mask`
+   *   (padded at the front where the episode has no earlier stored step).
+   * @throws {@link OutOfRangeError} for a bad `batchSize` or option, or more sequences than items
+   *   stored, or (`pad: 'none'`, `stride`) no fitting start found in 64 draws a sequence on
+   *   average; {@link StateError} for a buffer without the episode index, or after `close()`.
+   */
+  sampleSequences(batchSize: number, options: SequenceOptions): SequenceBatch<F> {
+    return this.#core.sampleSequences(batchSize, options) as unknown as SequenceBatch<F>;
   }
 
   /**

@@ -28,7 +28,7 @@ import { WordStream } from './random';
 import type { Sampler, SamplerKind } from './samplers';
 import { Stager } from './staging';
 import { PushHost, Pusher, settle } from './pushes';
-import { resolveNStep, ResolvedNStep } from '../schema/episodes';
+import { resolveEpisodes, ResolvedEpisodes, ResolvedNStep, resolveSequenceOptions } from '../schema/episodes';
 import type { AnyTypedArray } from '../schema/dtypes';
 import { RateGate, RateWait } from './rate-wait';
 import { RateLimiter } from './rate-limiter';
@@ -69,6 +69,8 @@ export class BufferCore implements Saveable, Restorable, PushHost {
   readonly #pusher: Pusher;
   /** n-step returns (the core keeps the episode index); null without. */
   readonly nStep: ResolvedNStep | null;
+  /** The episode index (options `episodes`, `nStep`); null without. */
+  readonly episodes: ResolvedEpisodes | null;
   closed = false;
   saving = false;
   /**
@@ -93,7 +95,8 @@ export class BufferCore implements Saveable, Restorable, PushHost {
       kind.optionKeys.length ? undefined : { keys: PRIORITIZED_KEYS, hint: 'it is an option of PrioritizedReplayBuffer, not of a uniform ReplayBuffer' });
     const sampler = kind.settle(options);
     this.fields = resolveFields(options);
-    this.nStep = resolveNStep(options.nStep, this.fields);
+    this.episodes = resolveEpisodes(options.episodes, options.nStep, this.fields);
+    this.nStep = this.episodes?.nStep ?? null;
     this.capacity = checkInteger(options.capacity, 'capacity', 1, LIMITS.maxCapacity);
     this.seed = options.seed === undefined ? randomInt(2 ** 31) : checkInteger(options.seed, 'seed', Number.MIN_SAFE_INTEGER);
     this.#rng = new WordStream(this.seed);
@@ -105,13 +108,13 @@ export class BufferCore implements Saveable, Restorable, PushHost {
       storage: this.storage,
       prioritized: sampler.native,
       rateLimiter: limiter && { minSize: limiter.minSize, samplesPerInsert: limiter.samplesPerInsert, errorBuffer: limiter.errorBuffer },
-      nStep: this.nStep,
+      episodes: this.episodes,
     });
     this.#gate = limiter && new RateGate(this.native);
     this.rateLimiter = limiter && new RateLimiter(limiter, this.native, () => !this.closed);
     this.sampler = sampler.create(this.native);
     this.#stager = new Stager(this.fields);
-    this.#pusher = new Pusher(this.native, this.#stager, this.sampler.weighted, this.#gate, this, this.nStep !== null);
+    this.#pusher = new Pusher(this.native, this.#stager, this.sampler.weighted, this.#gate, this, this.episodes !== null);
     this.#batches = new Batches(this.fields);
     this.steps = new StepState<BatchObject>(this);
   }
@@ -176,6 +179,46 @@ export class BufferCore implements Saveable, Restorable, PushHost {
       const plan = this.sampler.prepare(options);
       checkInteger(batchSize, 'batchSize', 1);
       return this.#draw(batchSize, options?.out, plan, false);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** `sampleSequences` (lib/buffer/base.ts has its contract). */
+  sampleSequences(batchSize: number, options: unknown): BatchObject & { mask: Uint8Array } {
+    this.assertOpen();
+    this.busy = true;
+    try {
+      const o = resolveSequenceOptions(options, this.sampler.weighted);
+      checkInteger(batchSize, 'batchSize', 1);
+      if (this.episodes === null) throw new StateError('sampleSequences needs the episode index: make the buffer with episodes: true (or nStep)');
+      const length = this.native.length;
+      if (batchSize > length) throw new OutOfRangeError(`cannot sample ${batchSize} sequences: only ${length} items are stored`);
+      const steps = batchSize * o.length;
+      const batch = this.#batches.prepare(steps, undefined, null, false) as BatchObject & { mask: Uint8Array; burnIn?: Record<string, AnyTypedArray> };
+      const outs = [...this.#batches.outs];
+      const mask = new Uint8Array(steps);
+      let burnOuts: (AnyTypedArray | null)[] | null = null;
+      let burnMask: Uint8Array | null = null;
+      let burn: (BatchObject & { mask?: Uint8Array }) | undefined;
+      if (o.burnIn > 0) {
+        burn = this.#batches.prepare(batchSize * o.burnIn, undefined, null, false);
+        delete (burn as Partial<BatchObject>).indices;
+        burnOuts = [...this.#batches.outs];
+        burnMask = new Uint8Array(batchSize * o.burnIn);
+      }
+      const indices = new Float64Array(batchSize);
+      const weights = this.sampler.weighted ? new Float32Array(batchSize) : null;
+      const spec = { length: o.length, stride: o.stride, burnIn: o.burnIn, crossEpisodes: o.crossEpisodes, pad: o.pad };
+      this.native.sampleSequences(batchSize, spec, this.#rng.next(2 * batchSize + 2), outs, mask, burnOuts, burnMask, indices, weights, o.beta);
+      batch.mask = mask;
+      batch.indices = indices;
+      if (weights) batch.weights = weights;
+      if (burn) {
+        burn.mask = burnMask!;
+        batch.burnIn = burn as unknown as Record<string, AnyTypedArray>;
+      }
+      return batch;
     } finally {
       this.busy = false;
     }

@@ -34,6 +34,19 @@ export interface NativeBuffer extends NativeRateWaits {
    * limiter counts the n items unless `admitted`.
    */
   sample(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], keys: Float64Array, weights: Float32Array | null, beta?: number, admitted?: boolean, discount?: Float32Array): void;
+  /** Sequence windows (native/core/sequences.h): words 2n + 2; outs n * length rows a field; burn-in n * burnIn rows. */
+  sampleSequences(
+    n: number,
+    spec: { length: number; stride: number; burnIn: number; crossEpisodes: boolean; pad: boolean },
+    words: Uint32Array,
+    outs: (AnyTypedArray | null)[],
+    mask: Uint8Array,
+    burnOuts: (AnyTypedArray | null)[] | null,
+    burnMask: Uint8Array | null,
+    keys: Float64Array,
+    weights: Float32Array | null,
+    beta: number | undefined,
+  ): void;
   /** p = |tdErrors[i]| + the buffer's epsilon. */
   updatePriorities(keys: Float64Array, tdErrors: Float32Array | Float64Array): number;
   top(k: number, keys: Float64Array, priorities: Float64Array): void;
@@ -224,7 +237,7 @@ export interface NativeSpec {
   /** The rate limiter's options (the core resolves them again); null for none. */
   rateLimiter: { minSize: number; samplesPerInsert?: number; errorBuffer?: number } | null;
   /** Episodes (the index the core keeps) with n-step returns: the fields' indexes; null for none. */
-  episodes: { terminated: number; truncated: number; reward: number; nextObs: number; nStep: { n: number; gamma: number } | null } | null;
+  episodes: { terminated: number; truncated: number; reward?: number; nextObs?: number; nStep: { n: number; gamma: number } | null } | null;
 }
 
 /** Limits every buffer respects (the core refuses a buffer beyond them). @internal */

@@ -8,7 +8,7 @@ import { addon } from './addon';
 import type { NativeArchiveMap, NativeBuffer, NativePrefetcher, NativeSpec, NativeWriter, RateConfigJs } from './contract';
 import type { ResolvedField } from '../schema/fields';
 import type { StorageOptions } from '../schema/storage';
-import type { ResolvedNStep } from '../schema/episodes';
+import type { ResolvedEpisodes } from '../schema/episodes';
 import type { BatchLayout } from '../buffer/batches';
 
 /** What a native buffer is made from, in the facade's terms. @internal */
@@ -20,8 +20,8 @@ export interface NativeBufferSpec {
   prioritized: NativeSpec['prioritized'];
   /** The rate limiter's options, validated; null for none. */
   rateLimiter: { minSize: number; samplesPerInsert?: number; errorBuffer?: number } | null;
-  /** n-step returns (and so the episode index), validated; null for none. */
-  nStep: ResolvedNStep | null;
+  /** The episode index and n-step returns, validated; null for none. */
+  episodes: ResolvedEpisodes | null;
 }
 
 /** A native buffer (throws the errors the binding raises: StorageError for a file it cannot make, ...). @internal */
@@ -32,7 +32,12 @@ export function openNativeBuffer(spec: NativeBufferSpec): NativeBuffer {
     prioritized: spec.prioritized,
     storage: spec.storage,
     rateLimiter: spec.rateLimiter,
-    episodes: spec.nStep && { ...spec.nStep.fields, nStep: { n: spec.nStep.n, gamma: spec.nStep.gamma } },
+    episodes: spec.episodes && {
+      terminated: spec.episodes.terminated,
+      truncated: spec.episodes.truncated,
+      ...(spec.episodes.nStep && { reward: spec.episodes.nStep.fields.reward, nextObs: spec.episodes.nStep.fields.nextObs }),
+      nStep: spec.episodes.nStep && { n: spec.episodes.nStep.n, gamma: spec.episodes.nStep.gamma },
+    },
   });
 }
 

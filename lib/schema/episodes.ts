@@ -36,6 +36,35 @@ export interface ResolvedNStep {
   readonly fields: { terminated: number; truncated: number; reward: number; nextObs: number };
 }
 
+/** The episode index as a buffer keeps it (options `episodes`, implied by `nStep`): the fields it reads, and n-step returns. @internal */
+export interface ResolvedEpisodes {
+  readonly terminated: number;
+  readonly truncated: number;
+  readonly nStep: ResolvedNStep | null;
+}
+
+/** The index of field `name`, which `ok` accepts; ShapeError naming what `option` needs otherwise. */
+function fieldIndex(fields: readonly ResolvedField[], name: string, ok: (f: ResolvedField) => boolean, what: string, option: string): number {
+  const i = fields.findIndex((f) => f.name === name);
+  if (i < 0 || !ok(fields[i])) throw new ShapeError(`${option} needs a field '${name}' (${what}); the shorthand schema has it`);
+  return i;
+}
+
+const boolScalar = (f: ResolvedField) => f.dtype === 'bool' && f.shape.length === 0;
+
+/** Checks `episodes` and `nStep` against the schema: null when the buffer keeps no episode index. @internal */
+export function resolveEpisodes(episodes: unknown, nStep: unknown, fields: readonly ResolvedField[]): ResolvedEpisodes | null {
+  if (episodes !== undefined && typeof episodes !== 'boolean') throw new OutOfRangeError(`episodes must be true or false, got ${describe(episodes)}`);
+  const ns = resolveNStep(nStep, fields);
+  if (ns === null && episodes !== true) return null;
+  if (ns !== null && episodes === false) throw new OutOfRangeError('nStep needs the episode index: episodes cannot be false with it');
+  return {
+    terminated: fieldIndex(fields, 'terminated', boolScalar, 'a bool scalar', 'the episode index'),
+    truncated: fieldIndex(fields, 'truncated', boolScalar, 'a bool scalar', 'the episode index'),
+    nStep: ns,
+  };
+}
+
 /** Checks `nStep` against the schema. @internal */
 export function resolveNStep(v: unknown, fields: readonly ResolvedField[]): ResolvedNStep | null {
   if (v === undefined) return null;
@@ -45,12 +74,7 @@ export function resolveNStep(v: unknown, fields: readonly ResolvedField[]): Reso
   const n = checkInteger(o.n, 'nStep.n', 1, 1024);
   const gamma = checkNumber(o.gamma, 'nStep.gamma', 0);
   if (gamma > 1) throw new OutOfRangeError(`nStep.gamma must be in [0, 1], got ${gamma}`);
-  const index = (name: string, ok: (f: ResolvedField) => boolean, what: string): number => {
-    const i = fields.findIndex((f) => f.name === name);
-    if (i < 0 || !ok(fields[i])) throw new ShapeError(`nStep needs a field '${name}' (${what}); the shorthand schema has it`);
-    return i;
-  };
-  const boolScalar = (f: ResolvedField) => f.dtype === 'bool' && f.shape.length === 0;
+  const index = (name: string, ok: (f: ResolvedField) => boolean, what: string): number => fieldIndex(fields, name, ok, what, 'nStep');
   return {
     n,
     gamma,
@@ -66,7 +90,7 @@ export function resolveNStep(v: unknown, fields: readonly ResolvedField[]): Reso
 /** The env stream of each of `rows` pushed rows, checked (undefined: stream 0). @internal */
 export function resolveEnv(env: unknown, rows: number, episodes: boolean): Uint32Array | undefined {
   if (env === undefined) return undefined;
-  if (!episodes) throw new OutOfRangeError('env is an option of buffers that keep episodes (made with nStep)');
+  if (!episodes) throw new OutOfRangeError('env is an option of buffers that keep episodes (made with episodes: true or nStep)');
   const check = (x: unknown, where: string) => checkInteger(x, where, 0, LIMITS.maxEnvStreams - 1);
   if (typeof env === 'number') return new Uint32Array(rows).fill(check(env, 'env'));
   if (!(Array.isArray(env) || ArrayBuffer.isView(env)))
@@ -76,4 +100,51 @@ export function resolveEnv(env: unknown, rows: number, episodes: boolean): Uint3
   const out = new Uint32Array(rows);
   for (let i = 0; i < rows; i++) out[i] = check(list[i], `env[${i}]`);
   return out;
+}
+
+/**
+ * Options of `sampleSequences` (TorchRL's SliceSampler / PrioritizedSliceSampler, Reverb's
+ * trajectories, R2D2's burn-in).
+ */
+export interface SequenceOptions {
+  /** Steps a sequence: an integer in [1, 2^20]. */
+  length: number;
+  /** Starts only at steps (within their episode) that are multiples of this: an integer in [1, 2^20]; default 1. With `stride: length` and `pad: 'none'`, an episode's sequences do not overlap. */
+  stride?: number;
+  /** Steps before each sequence, returned apart as `burnIn` (for a recurrent state to warm up on, R2D2): an integer in [0, 2^20]; default 0. */
+  burnIn?: number;
+  /** Let a sequence run on past its episode's end into the next episode of the same env stream (the `terminated` / `truncated` fields say where; the mask stays 1); default false. */
+  crossEpisodes?: boolean;
+  /** `'zero'` (default): a window that runs past its episode's end (or the newest stored item) is zero-padded and masked; `'none'`: only starts whose whole window is real are drawn. */
+  pad?: 'zero' | 'none';
+  /** Prioritized buffers: the importance-sampling exponent (default: the schedule's). */
+  beta?: number;
+}
+
+/** The options checked, with defaults, as the native call takes them. @internal */
+export interface ResolvedSequenceOptions {
+  readonly length: number;
+  readonly stride: number;
+  readonly burnIn: number;
+  readonly crossEpisodes: boolean;
+  readonly pad: boolean;
+  readonly beta: number | undefined;
+}
+
+/** Checks `sampleSequences`' options. @internal */
+export function resolveSequenceOptions(options: unknown, weighted: boolean): ResolvedSequenceOptions {
+  if (typeof options !== 'object' || options === null) throw new OutOfRangeError(`sampleSequences options must be an object like { length: 64 }, got ${describe(options)}`);
+  checkKeys(options, weighted ? ['length', 'stride', 'burnIn', 'crossEpisodes', 'pad', 'beta'] : ['length', 'stride', 'burnIn', 'crossEpisodes', 'pad'], 'sampleSequences option');
+  const o = options as SequenceOptions;
+  const max = 2 ** 20;
+  if (o.crossEpisodes !== undefined && typeof o.crossEpisodes !== 'boolean') throw new OutOfRangeError(`crossEpisodes must be true or false, got ${describe(o.crossEpisodes)}`);
+  if (o.pad !== undefined && o.pad !== 'zero' && o.pad !== 'none') throw new OutOfRangeError(`pad must be 'zero' or 'none', got ${describe(o.pad)}`);
+  return {
+    length: checkInteger(o.length, 'length', 1, max),
+    stride: o.stride === undefined ? 1 : checkInteger(o.stride, 'stride', 1, max),
+    burnIn: o.burnIn === undefined ? 0 : checkInteger(o.burnIn, 'burnIn', 0, max),
+    crossEpisodes: o.crossEpisodes ?? false,
+    pad: (o.pad ?? 'zero') === 'zero',
+    beta: o.beta === undefined ? undefined : checkNumber(o.beta, 'beta', 0),
+  };
 }

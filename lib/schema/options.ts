@@ -7,7 +7,7 @@
 import { OutOfRangeError, ReplayError } from '../errors';
 
 /** Options of every buffer. @internal */
-export const COMMON_KEYS = ['capacity', 'seed', 'storage', 'rateLimiter', 'nStep'] as const;
+export const COMMON_KEYS = ['capacity', 'seed', 'storage', 'rateLimiter', 'episodes', 'nStep'] as const;
 /** The shorthand schema's options. @internal */
 export const SHORTHAND_KEYS = ['obsShape', 'obsDtype', 'actionShape', 'actionDtype', 'extraFields'] as const;
 /** The explicit schema's option. @internal */

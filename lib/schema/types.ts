@@ -57,6 +57,13 @@ export interface CommonOptions {
    * Default: none (one-step transitions).
    */
   nStep?: NStepOptions;
+  /**
+   * Keep the episode index without n-step returns: what `sampleSequences` reads (and pushes
+   * take an `env`). Maintained as rows are pushed, O(1) a row (per stored item its episode,
+   * step, env stream and links; about 37 bytes an item), from the `terminated` and `truncated`
+   * fields (bool scalars). `nStep` implies it. Default: false.
+   */
+  episodes?: boolean;
 }
 
 /** Shorthand options: the standard transition fields from observation and action shapes. */
@@ -82,6 +89,25 @@ export interface FieldsOptions<F extends FieldsSpec> extends CommonOptions {
 
 /** Options of either form. */
 export type BufferOptions = TransitionOptions<Dtype, Dtype, FieldsSpec> | FieldsOptions<FieldsSpec>;
+
+/**
+ * A batch of sequences (`sampleSequences`): each field as a typed array of
+ * `batchSize * length * elements` values, row-major `[batchSize, length, ...shape]`.
+ */
+export type SequenceBatch<F extends FieldsSpec> = { -readonly [K in keyof F]: DtypeArrayMap[F[K]['dtype']] } & {
+  /** `Uint8Array(batchSize * length)`: 1 where a step is real, 0 where it is padding (every field zero there). */
+  mask: Uint8Array;
+  /** `Float64Array(batchSize)`: the key of each sequence's start item (for `updatePriorities`). */
+  indices: Float64Array;
+  /** Prioritized buffers: `Float32Array(batchSize)`, the importance-sampling weight of each sequence (its start's). */
+  weights?: Float32Array;
+  /**
+   * With `burnIn: B`: the B steps before each sequence, oldest first, each field as
+   * `[batchSize, B, ...shape]`, and their `mask` (`Uint8Array(batchSize * B)`, 0 where the
+   * episode, or with `crossEpisodes` the stream, has no earlier stored item: padded at the front).
+   */
+  burnIn?: { -readonly [K in keyof F]: DtypeArrayMap[F[K]['dtype']] } & { mask: Uint8Array };
+};
 
 /** A sampled batch: each field as a fresh typed array of `batchSize * elements` values, row-major, plus `indices`. */
 export type Batch<F extends FieldsSpec> = { -readonly [K in keyof F]: DtypeArrayMap[F[K]['dtype']] } & {

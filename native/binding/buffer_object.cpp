@@ -40,6 +40,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
         {
             InstanceMethod("push", &NativeBuffer::method<&NativeBuffer::Push>),
             InstanceMethod("sample", &NativeBuffer::method<&NativeBuffer::Sample>),
+            InstanceMethod("sampleSequences", &NativeBuffer::method<&NativeBuffer::SampleSequences>),
             InstanceMethod("updatePriorities", &NativeBuffer::method<&NativeBuffer::UpdatePriorities>),
             InstanceMethod("top", &NativeBuffer::method<&NativeBuffer::Top>),
             InstanceMethod("read", &NativeBuffer::method<&NativeBuffer::Read>),
@@ -141,7 +142,8 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     Napi::Value rv = spec.Get("rateLimiter");
     std::shared_ptr<replaykit::RateLimiter> limiter;
     if (!rv.IsUndefined() && !rv.IsNull()) limiter = std::make_shared<replaykit::RateLimiter>(rate_config_from(rv));
-    // episodes: { terminated, truncated, reward, nextObs (field indexes), nStep: { n, gamma } | null } | null
+    // episodes: { terminated, truncated, reward?, nextObs? (field indexes; the last two with
+    // nStep), nStep: { n, gamma } | null } | null
     std::optional<replaykit::EpisodeOptions> episodes;
     Napi::Value ev = spec.Get("episodes");
     if (ev.IsObject()) {
@@ -149,10 +151,10 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
       replaykit::EpisodeOptions o;
       o.terminated = to_count(eo.Get("terminated"), "episodes.terminated");
       o.truncated = to_count(eo.Get("truncated"), "episodes.truncated");
-      o.reward = to_count(eo.Get("reward"), "episodes.reward");
-      o.next_obs = to_count(eo.Get("nextObs"), "episodes.nextObs");
       Napi::Value nv = eo.Get("nStep");
       if (nv.IsObject()) {
+        o.reward = to_count(eo.Get("reward"), "episodes.reward");
+        o.next_obs = to_count(eo.Get("nextObs"), "episodes.nextObs");
         const uint64_t n = to_count(nv.As<Napi::Object>().Get("n"), "nStep.n");
         if (n > 1024) fail(ErrorKind::Range, "nStep.n must be at most 1024");
         o.nstep = replaykit::NStep{static_cast<uint32_t>(n), to_double(nv.As<Napi::Object>().Get("gamma"), "nStep.gamma")};
@@ -239,6 +241,49 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
       discount = static_cast<float*>(typed_data(env, info[7], napi_float32_array, n, "out.discount"));
     b.sample(n, words, outs.data(), keys_.data(), weights, beta, discount);
     if (limiter_ && !admitted) limiter_->on_sample(n);
+    keys_to_js(keys_.data(), n, keys);
+    return env.Undefined();
+  }
+
+  // sampleSequences(n, spec: { length, stride, burnIn, crossEpisodes, pad }, words: Uint32Array(2n + 2),
+  //   outs (n * length rows a field), mask: Uint8Array(n * length), burnOuts | null (n * burnIn
+  //   rows a field), burnMask: Uint8Array(n * burnIn) | null, keys: Float64Array(n),
+  //   weights: Float32Array(n) | null, beta: number | undefined)
+  Napi::Value SampleSequences(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& b = live();
+    const uint64_t n = to_count(info[0], "batch size");
+    if (!info[1].IsObject()) fail(ErrorKind::Range, "sampleSequences needs its options");
+    Napi::Object so = info[1].As<Napi::Object>();
+    replaykit::SequenceSpec spec;
+    spec.length = to_count(so.Get("length"), "length");
+    spec.stride = to_count(so.Get("stride"), "stride");
+    spec.burn_in = to_count(so.Get("burnIn"), "burnIn");
+    spec.cross_episodes = to_bool(so.Get("crossEpisodes"), "crossEpisodes");
+    spec.pad = to_bool(so.Get("pad"), "pad");
+    // Sizes first: n * length rows must be countable before any array is checked against them.
+    if (spec.length == 0 || spec.length > replaykit::kMaxSequenceSteps || spec.burn_in > replaykit::kMaxSequenceSteps ||
+        n > (uint64_t(1) << 32))
+      fail(ErrorKind::Range, "a sequence batch out of range");
+    auto* words = static_cast<const uint32_t*>(typed_data(env, info[2], napi_uint32_array, 2 * n + 2, "random words"));
+    std::vector<void*> outs = columns(env, info[3], n * spec.length, "out");
+    auto* mask = static_cast<uint8_t*>(typed_data(env, info[4], napi_uint8_array, n * spec.length, "out.mask"));
+    std::vector<void*> burn_outs;
+    uint8_t* burn_mask = nullptr;
+    if (spec.burn_in > 0 && !info[5].IsNull() && !info[5].IsUndefined()) {
+      burn_outs = columns(env, info[5], n * spec.burn_in, "out.burnIn");
+      burn_mask = static_cast<uint8_t*>(typed_data(env, info[6], napi_uint8_array, n * spec.burn_in, "out.burnIn.mask"));
+    }
+    auto* keys = static_cast<double*>(typed_data(env, info[7], napi_float64_array, n, "out.indices"));
+    float* weights = nullptr;
+    if (!info[8].IsUndefined() && !info[8].IsNull())
+      weights = static_cast<float*>(typed_data(env, info[8], napi_float32_array, n, "out.weights"));
+    std::optional<double> beta;
+    if (!info[9].IsUndefined()) beta = to_double(info[9], "beta");
+    keys_.resize(n);
+    b.sample_sequences(n, spec, words, outs.data(), mask, burn_outs.empty() ? nullptr : burn_outs.data(), burn_mask,
+                       keys_.data(), weights, beta);
+    if (limiter_) limiter_->on_sample(n);  // a sequence counts as one sampled item (Reverb's trajectories)
     keys_to_js(keys_.data(), n, keys);
     return env.Undefined();
   }
