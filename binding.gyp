@@ -22,6 +22,7 @@
         "native/core/buffer.cpp",
         "native/core/buffer_threads.cpp",
         "native/core/episodes.cpp",
+        "native/core/derived.cpp",
         "native/core/file.cpp",
         "native/core/fault_guard.cpp",
         "native/core/archive.cpp",

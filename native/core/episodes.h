@@ -48,6 +48,19 @@ class EpisodeIndex {
   bool ends(uint64_t slot) const { return flags_[slot] != 0; }
   uint64_t capacity() const { return episode_.size(); }
 
+  // A stream as it stands: its current (or last) episode, the step its next row gets, its newest
+  // row's slot (kNoSlot: none, or overwritten at once), and whether that episode is still open.
+  struct StreamView {
+    uint64_t episode = 0, next_step = 0, last_slot = kNoSlot;
+    bool open = false;
+  };
+  uint32_t streams() const { return static_cast<uint32_t>(streams_.size()); }  // env ids seen: 0 .. streams() - 1
+  StreamView stream(uint32_t env) const {
+    if (env >= streams_.size()) return {};
+    const Stream& s = streams_[env];
+    return {s.episode, s.next_step, s.last_slot, s.open};
+  }
+
  private:
   static constexpr uint8_t kTerminated = 1, kTruncated = 2;
   struct Stream {
