@@ -29,6 +29,7 @@ import type { Sampler, SamplerKind } from './samplers';
 import { Stager } from './staging';
 import { PushHost, Pusher, settle } from './pushes';
 import { resolveNStep, ResolvedNStep } from '../schema/episodes';
+import { resolveDerived, ResolvedDerived } from '../schema/derived';
 import type { AnyTypedArray } from '../schema/dtypes';
 import { RateGate, RateWait } from './rate-wait';
 import { RateLimiter } from './rate-limiter';
@@ -69,6 +70,8 @@ export class BufferCore implements Saveable, Restorable, PushHost {
   readonly #pusher: Pusher;
   /** n-step returns (the core keeps the episode index); null without. */
   readonly nStep: ResolvedNStep | null;
+  /** Observations stored once (the core rebuilds next observations and stacks); null without. */
+  readonly derived: ResolvedDerived | null;
   closed = false;
   saving = false;
   /**
@@ -92,8 +95,10 @@ export class BufferCore implements Saveable, Restorable, PushHost {
     checkKeys(options, [...COMMON_KEYS, ...SHORTHAND_KEYS, ...EXPLICIT_KEYS, ...kind.optionKeys], 'option', OutOfRangeError,
       kind.optionKeys.length ? undefined : { keys: PRIORITIZED_KEYS, hint: 'it is an option of PrioritizedReplayBuffer, not of a uniform ReplayBuffer' });
     const sampler = kind.settle(options);
-    this.fields = resolveFields(options);
+    const nextOf = new Map<string, string>();
+    this.fields = resolveFields(options, nextOf);
     this.nStep = resolveNStep(options.nStep, this.fields);
+    this.derived = resolveDerived(options, this.fields, nextOf);
     this.capacity = checkInteger(options.capacity, 'capacity', 1, LIMITS.maxCapacity);
     this.seed = options.seed === undefined ? randomInt(2 ** 31) : checkInteger(options.seed, 'seed', Number.MIN_SAFE_INTEGER);
     this.#rng = new WordStream(this.seed);
@@ -106,12 +111,13 @@ export class BufferCore implements Saveable, Restorable, PushHost {
       prioritized: sampler.native,
       rateLimiter: limiter && { minSize: limiter.minSize, samplesPerInsert: limiter.samplesPerInsert, errorBuffer: limiter.errorBuffer },
       nStep: this.nStep,
+      derived: this.derived,
     });
     this.#gate = limiter && new RateGate(this.native);
     this.rateLimiter = limiter && new RateLimiter(limiter, this.native, () => !this.closed);
     this.sampler = sampler.create(this.native);
     this.#stager = new Stager(this.fields);
-    this.#pusher = new Pusher(this.native, this.#stager, this.sampler.weighted, this.#gate, this, this.nStep !== null);
+    this.#pusher = new Pusher(this.native, this.#stager, this.sampler.weighted, this.#gate, this, this.nStep !== null || this.derived !== null);
     this.#batches = new Batches(this.fields);
     this.steps = new StepState<BatchObject>(this);
   }

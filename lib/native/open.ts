@@ -9,6 +9,7 @@ import type { NativeArchiveMap, NativeBuffer, NativePrefetcher, NativeSpec, Nati
 import type { ResolvedField } from '../schema/fields';
 import type { StorageOptions } from '../schema/storage';
 import type { ResolvedNStep } from '../schema/episodes';
+import type { ResolvedDerived } from '../schema/derived';
 
 /** What a native buffer is made from, in the facade's terms. @internal */
 export interface NativeBufferSpec {
@@ -21,6 +22,8 @@ export interface NativeBufferSpec {
   rateLimiter: { minSize: number; samplesPerInsert?: number; errorBuffer?: number } | null;
   /** n-step returns (and so the episode index), validated; null for none. */
   nStep: ResolvedNStep | null;
+  /** Observations stored once, validated; null for none. They keep the episode index too. */
+  derived: ResolvedDerived | null;
 }
 
 /** A native buffer (throws the errors the binding raises: StorageError for a file it cannot make, ...). @internal */
@@ -31,7 +34,10 @@ export function openNativeBuffer(spec: NativeBufferSpec): NativeBuffer {
     prioritized: spec.prioritized,
     storage: spec.storage,
     rateLimiter: spec.rateLimiter,
-    episodes: spec.nStep && { ...spec.nStep.fields, nStep: { n: spec.nStep.n, gamma: spec.nStep.gamma } },
+    episodes: spec.nStep
+      ? { ...spec.nStep.fields, nStep: { n: spec.nStep.n, gamma: spec.nStep.gamma } }
+      : spec.derived && { terminated: spec.derived.terminated, truncated: spec.derived.truncated, reward: 0, nextObs: 0, nStep: null },
+    derived: spec.derived && { obs: spec.derived.obs, next: spec.derived.next, frames: spec.derived.frames, validateNext: spec.derived.validateNext },
   });
 }
 
