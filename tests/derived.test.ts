@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { OutOfRangeError, PrioritizedReplayBuffer, ReplayBuffer, ShapeError } from 'replaykit';
+import { ArchiveError, OutOfRangeError, PrioritizedReplayBuffer, ReplayBuffer, ReplayWriter, ShapeError } from 'replaykit';
 import { bufferState } from '../lib/buffer/base';
 
 /** xorshift32, for reproducible streams. */
@@ -194,6 +194,37 @@ describe('observations stored once', () => {
     expect(b.length).toBe(3);
     expect(Array.from(b.sampleByIndex([0, 1, 2]).nextObs as Float32Array)).toEqual([1, 1, 2, 2, 8, 8]);
     b.close();
+  });
+
+  test('a ReplayWriter pushes into a deduplicated buffer as into a plain one', () => {
+    const plain = new ReplayBuffer({ capacity: 30, seed: 4, fields: fields(4, false) });
+    const dedup = new ReplayBuffer({ capacity: 30, seed: 4, fields: fields(4, true), frameStack: { field: 'obs', frames: 4 } });
+    const w = ReplayWriter.attach(dedup.writerHandle());
+    const src = episodes(8, 4, 2, 0.1);
+    for (let round = 0; round < 25; round++) {
+      const { cols, env } = src(1 + (round % 3));
+      plain.pushBatch(cols);
+      w.pushBatch(cols, { env });
+      expectSameBatches(plain.sample(Math.min(4, plain.length)), dedup.sample(Math.min(4, dedup.length)));
+    }
+    w.close();
+    plain.close();
+    dedup.close();
+  });
+
+  test('archives of deduplicated buffers are refused for now, and the buffer goes on', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rk-derived-'));
+    try {
+      const b = new ReplayBuffer({ capacity: 10, seed: 1, obsShape: [2], nextObsFromNext: true });
+      b.push({ obs: [0, 0], action: 0, reward: 0, nextObs: [1, 1], terminated: false, truncated: false });
+      expect(() => b.saveSync(path.join(dir, 'a.rkb'))).toThrow(ArchiveError);
+      expect(fs.existsSync(path.join(dir, 'a.rkb'))).toBe(false);
+      b.push({ obs: [1, 1], action: 0, reward: 0, nextObs: [2, 2], terminated: true, truncated: false });
+      expect(Array.from(b.sampleByIndex([0, 1]).nextObs as Float32Array)).toEqual([1, 1, 2, 2]);
+      b.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('bad options are named errors', () => {

@@ -211,11 +211,11 @@ void Derived::before_row(uint64_t slot) {
   if (slot == kNoSlot || index_.episode(slot) == 0) return;  // a fresh slot
   const uint64_t e = index_.episode(slot), k = index_.step(slot);
   // Drop the counts this item holds: on its predecessors' frames, and on its next frame.
-  Ref cur{slot, nullptr};
-  for (uint64_t j = 1; j < o_.frames && j <= k; ++j) {
-    cur = before(e, k - j + 1, cur);
-    add_ref(cur, -1);
-  }
+  // The walk first, the counts after: dropping a count may free a kept frame the walk goes through.
+  Ref cur{slot, nullptr}, held[kMaxFrames];
+  uint64_t n_held = 0;
+  for (uint64_t j = 1; j < o_.frames && j <= k; ++j) held[n_held++] = cur = before(e, k - j + 1, cur);
+  for (uint64_t j = 0; j < n_held; ++j) add_ref(held[j], -1);
   auto side = side_.find(slot);
   if (side != side_.end()) {
     side_.erase(side);
