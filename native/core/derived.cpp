@@ -344,8 +344,8 @@ void Derived::plan(const uint64_t* obs_slots, const uint64_t* next_slots, uint64
     }
   };
   for (uint64_t i = 0; i < n; ++i) {
-    if (obs_slots) stack(i * F, obs_slots[i], F - 1);
-    if (next_slots) {
+    if (obs_slots && obs_slots[i] != kNoSlot) stack(i * F, obs_slots[i], F - 1);
+    if (next_slots && next_slots[i] != kNoSlot) {
       const size_t base = (n + i) * F;
       Ref r;
       if (const uint8_t* side = next_frame(next_slots[i], &r))

@@ -112,7 +112,8 @@ class Derived {
   // Every stored item leaves (clear): open episodes keep what their next items will read.
   void clear();
 
-  // Plans obs for obs_slots[i] and next for next_slots[i] (either may be null: not read).
+  // Plans obs for obs_slots[i] and next for next_slots[i] (either may be null: not read; an
+  // entry kNoSlot reads zeros, e.g. a sequence window's padding).
   void plan(const uint64_t* obs_slots, const uint64_t* next_slots, uint64_t n, FramePlan& p) const;
   // Copies the side frames of a plan (still under the lock); then fill may run without it.
   void settle(FramePlan& p) const;
