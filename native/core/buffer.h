@@ -276,7 +276,12 @@ class ReplayBuffer {
   void check_mass(double p, double mass, Describe&& what) const;
   // THE read of stored items into a batch: every user field f with outs[f] set, for the items at
   // slots[0 .. n). Derived fields resolve here (derived.h). Callers hold the buffer exclusively
-  // (reads), or have pinned what a plan reads (sample: see gather_planned).
+  // (reads by key or position, epochs). A read that gathers without the lock, as sample does,
+  // must instead, under the lock: derived_->plan(obs slots, next slots, n, plan) (kNoSlot entries
+  // read zeros: a sequence's padding), wait while in_flight(plan.slots), pin plan.slots (Pin::
+  // frames), derived_->settle(plan); and after unlocking: gather_stored(slots, n, outs) then
+  // derived_->fill(plan, outs[obs], outs[next]). sample() is the model; sequences and HER's goal
+  // reads use the same steps (n-step: plan nextObs at each chain's last slot).
   void gather(const uint64_t* slots, uint64_t n, void* const* outs) const;
   // Field f alone (e.g. n-step rewards along chains), the same contract.
   void gather_field(size_t f, const uint64_t* slots, uint64_t n, void* dst) const;

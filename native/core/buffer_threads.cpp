@@ -173,7 +173,9 @@ void ReplayBuffer::close() {
   closed_ = true;
   cv_.notify_all();  // waiting pushes and samples give up with Error(State)
   cv_.wait(lock, [this] { return in_flight_.empty() && pins_.empty(); });
-  derived_.reset();  // it refers to the storage
+  // Its stores are freed; the object stays (push reads its immutable layout before locking),
+  // and nothing reaches the storage through it once closed.
+  if (derived_) derived_->release();
   storage_.reset();  // deletes the storage's files
   per_.reset();
   scratch_ = {};

@@ -383,6 +383,15 @@ void Derived::fill(const FramePlan& p, void* obs_out, void* next_out) const {
   if (p.next && next_out) copy(next_out, p.n * F);
 }
 
+void Derived::release() {
+  kept_ = {};
+  side_ = {};
+  future_ = {};
+  deps_ = {};
+  fresh_ = {};
+  lazy_ = {};
+}
+
 size_t Derived::bytes() const {
   size_t b = deps_.size() * sizeof(uint16_t);
   for (const auto& s : side_) b += s.second.next.capacity() + 64;

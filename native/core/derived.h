@@ -119,6 +119,8 @@ class Derived {
   void settle(FramePlan& p) const;
   void fill(const FramePlan& p, void* obs_out, void* next_out) const;
 
+  // Frees the side and kept stores and the counts (the buffer is closing; under its lock).
+  void release();
   // Bytes of RAM held besides the storage: the per-slot counts and the side stores.
   size_t bytes() const;
   size_t kept_count() const { return kept_.size(); }

@@ -342,3 +342,29 @@ TEST_CASE("derived: writers on threads and a sampler; every sampled stack is one
   }
   for (auto& w : writers) w.join();
 }
+
+TEST_CASE("derived: a long random mix (F=3, 4 envs, PER with both evictions, n-step, oversize pushes, clears)") {
+  for (Eviction ev : {Eviction::Fifo, Eviction::LowestPriority}) {
+    PrioritizedOptions per;
+    per.eviction = ev;
+    Pair p = make_pair(3, 31, per, NStep{4, 0.95});
+    Episodes src(77, 3, 4);
+    std::mt19937 g{11u};
+    for (int round = 0; round < 400; ++round) {
+      const uint64_t n = 1 + g() % (round % 37 == 36 ? 70 : 5);
+      Source::Batch b = src.make(n, 0.07);
+      std::vector<double> pr(n);
+      for (auto& x : pr) x = 0.05 + double(g() % 1000) / 100;
+      push_both(p, b, n, &pr);
+      if (round % 97 == 96) {
+        p.plain->clear();
+        p.dedup->clear();
+        continue;
+      }
+      check_same(p, 7, uint32_t(round));
+    }
+    // Kept frames only while read: at most F per stored item's episode neighbourhood.
+    CHECK(p.dedup->derived()->kept_count() <= 3 * p.dedup->length() + 4 * 3);
+    CHECK(p.dedup->derived()->side_count() <= p.dedup->length());
+  }
+}
