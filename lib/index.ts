@@ -42,6 +42,7 @@ export type {
   FieldSpec,
   FieldsOptions,
   FieldsSpec,
+  WithNext,
   FieldValue,
   PushBatchOptions,
   PushOptions,

@@ -227,6 +227,18 @@ describe('observations stored once', () => {
     }
   });
 
+  test('a schema that leaves the next field out still has it, in pushes and in batches (and in its types)', () => {
+    const b = new ReplayBuffer({ capacity: 8, seed: 1, fields: {
+      obs: { shape: [2], dtype: 'float32', next: 'nextObs' }, terminated: { shape: [], dtype: 'bool' }, truncated: { shape: [], dtype: 'bool' } } });
+    b.push({ obs: [1, 2], nextObs: [3, 4], terminated: false, truncated: false });
+    b.push({ obs: [3, 4], nextObs: [5, 6], terminated: true, truncated: false });
+    const batch = b.sampleByIndex([0, 1]);
+    const next: Float32Array = batch.nextObs; // typed by WithNext: no cast
+    expect(Array.from(next)).toEqual([3, 4, 5, 6]);
+    expect(Object.keys(b.schema)).toEqual(['obs', 'nextObs', 'terminated', 'truncated']);
+    b.close();
+  });
+
   test('bad options are named errors', () => {
     const base = { capacity: 4, seed: 1 };
     expect(() => new ReplayBuffer({ ...base, fields: fields(4, false), frameStack: { field: 'obs', frames: 4 } })).toThrow(ShapeError);

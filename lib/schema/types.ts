@@ -30,6 +30,14 @@ export interface FieldSpec<D extends Dtype = Dtype> {
 export type FieldsSpec = { readonly [name: string]: FieldSpec };
 
 /**
+ * A schema with the fields its `next` options make: `{ obs: { shape, dtype, next: 'nextObs' } }`
+ * types `nextObs` too (same shape and dtype), in pushes and in batches.
+ */
+export type WithNext<F extends FieldsSpec> = F & {
+  readonly [K in keyof F as F[K] extends { readonly next: infer N extends string } ? N : never]: FieldSpec<F[K]['dtype']>;
+};
+
+/**
  * The standard transition fields built by the shorthand options:
  * `obs` and `nextObs` of `obsShape`/`obsDtype`, `action` of `actionShape`/`actionDtype`,
  * `reward` float32, `terminated` and `truncated` bool, plus any `extraFields`.
