@@ -3,6 +3,7 @@
 // trusts it are one invariant, kept in one file.
 #include "derived.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -381,6 +382,127 @@ void Derived::fill(const FramePlan& p, void* obs_out, void* next_out) const {
   };
   if (p.obs && obs_out) copy(obs_out, 0);
   if (p.next && next_out) copy(next_out, p.n * F);
+}
+
+namespace {
+constexpr uint32_t kDerivedMagic = 0x44524B52;  // "RKRD"
+template <typename T>
+void put(std::vector<uint8_t>& out, T v) {
+  const size_t at = out.size();
+  out.resize(at + sizeof v);
+  std::memcpy(out.data() + at, &v, sizeof v);
+}
+struct Reader {
+  const uint8_t* p;
+  uint64_t left;
+  template <typename T>
+  T get() {
+    T v;
+    need(sizeof v);
+    std::memcpy(&v, p, sizeof v);
+    p += sizeof v;
+    left -= sizeof v;
+    return v;
+  }
+  const uint8_t* take(uint64_t n) {
+    need(n);
+    const uint8_t* at = p;
+    p += n;
+    left -= n;
+    return at;
+  }
+  void need(uint64_t n) const {
+    if (n > left) fail(ErrorKind::Archive, "the derived-fields state is truncated");
+  }
+};
+}  // namespace
+
+std::vector<uint8_t> Derived::save() const {
+  std::vector<uint8_t> out;
+  put<uint32_t>(out, kDerivedMagic);
+  put<uint32_t>(out, o_.frames);
+  put<uint64_t>(out, frame_bytes_);
+  put<uint64_t>(out, deps_.size());
+  put<uint64_t>(out, side_.size());
+  put<uint64_t>(out, kept_.size());
+  for (uint16_t d : deps_) put<uint16_t>(out, d);
+  std::vector<uint64_t> slots;
+  for (const auto& e : side_) slots.push_back(e.first);
+  std::sort(slots.begin(), slots.end());
+  for (uint64_t slot : slots) {
+    const Side& sd = side_.at(slot);
+    put<uint64_t>(out, slot);
+    put<uint8_t>(out, sd.final);
+    put<uint64_t>(out, sd.next.size());
+    out.insert(out.end(), sd.next.begin(), sd.next.end());
+  }
+  std::vector<Key> keys;
+  for (const auto& e : kept_) keys.push_back(e.first);
+  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) { return a.episode < b.episode || (a.episode == b.episode && a.step < b.step); });
+  for (const Key& key : keys) {
+    const Kept& k = kept_.at(key);
+    put<uint64_t>(out, key.episode);
+    put<uint64_t>(out, key.step);
+    put<uint64_t>(out, k.prev_slot);
+    put<uint32_t>(out, k.ref);
+    put<uint32_t>(out, k.env);
+    put<uint8_t>(out, k.future);
+    out.insert(out.end(), k.frame.begin(), k.frame.end());
+  }
+  return out;
+}
+
+void Derived::restore(const uint8_t* bytes, uint64_t size) {
+  Reader r{bytes, size};
+  if (r.get<uint32_t>() != kDerivedMagic) fail(ErrorKind::Archive, "the derived-fields state has no valid magic");
+  if (r.get<uint32_t>() != o_.frames || r.get<uint64_t>() != frame_bytes_ || r.get<uint64_t>() != deps_.size())
+    fail(ErrorKind::Archive, "the derived-fields state is of another frame stack, frame size or capacity");
+  const uint64_t n_side = r.get<uint64_t>(), n_kept = r.get<uint64_t>();
+  if (n_side > deps_.size()) fail(ErrorKind::Archive, "the derived-fields state has more side entries than slots");
+  std::vector<uint16_t> deps(deps_.size());
+  for (auto& d : deps) {
+    d = r.get<uint16_t>();
+    if (d > o_.frames) fail(ErrorKind::Archive, "the derived-fields state has an impossible reader count");
+  }
+  std::unordered_map<uint64_t, Side> side;
+  for (uint64_t i = 0; i < n_side; ++i) {
+    const uint64_t slot = r.get<uint64_t>();
+    Side sd;
+    sd.final = r.get<uint8_t>() != 0;
+    const uint64_t len = r.get<uint64_t>();
+    if (slot >= deps_.size() || (len != frame_bytes_ && len != next_row_bytes_) || side.count(slot))
+      fail(ErrorKind::Archive, "the derived-fields state has a bad side entry");
+    const uint8_t* at = r.take(len);
+    sd.next.assign(at, at + len);
+    side.emplace(slot, std::move(sd));
+  }
+  std::unordered_map<Key, Kept, KeyHash> kept;
+  std::vector<std::vector<Key>> future;
+  for (uint64_t i = 0; i < n_kept; ++i) {
+    Kept k;
+    k.key.episode = r.get<uint64_t>();
+    k.key.step = r.get<uint64_t>();
+    k.prev_slot = r.get<uint64_t>();
+    k.ref = r.get<uint32_t>();
+    k.env = r.get<uint32_t>();
+    k.future = r.get<uint8_t>() != 0;
+    if ((k.prev_slot != kNoSlot && k.prev_slot >= deps_.size()) || k.env >= kMaxEnvStreams || (k.ref == 0 && !k.future) ||
+        kept.count(k.key))
+      fail(ErrorKind::Archive, "the derived-fields state has a bad kept frame");
+    const uint8_t* at = r.take(frame_bytes_);
+    k.frame.assign(at, at + frame_bytes_);
+    if (k.future) {
+      if (k.env >= future.size()) future.resize(k.env + 1);
+      future[k.env].push_back(k.key);
+    }
+    const Key key = k.key;
+    kept.emplace(key, std::move(k));
+  }
+  if (r.left != 0) fail(ErrorKind::Archive, "the derived-fields state has trailing bytes");
+  deps_ = std::move(deps);
+  side_ = std::move(side);
+  kept_ = std::move(kept);
+  future_ = std::move(future);
 }
 
 void Derived::release() {

@@ -119,6 +119,14 @@ class Derived {
   void settle(FramePlan& p) const;
   void fill(const FramePlan& p, void* obs_out, void* next_out) const;
 
+  // The state an archive needs besides the rows and the episode index, as bytes (little-endian;
+  // deterministic: side entries by slot, kept frames by episode and step): the readers' counts
+  // per slot, the side store, the kept store. restore() takes such bytes into an empty Derived
+  // over the same index and storage, already restored; Error(Archive) when they are malformed
+  // or do not fit (frames, frame size, capacity, slots). For archives: the section that carries
+  // them is added with the episode index's (issue #15), see the README.
+  std::vector<uint8_t> save() const;
+  void restore(const uint8_t* bytes, uint64_t size);
   // Frees the side and kept stores and the counts (the buffer is closing; under its lock).
   void release();
   // Bytes of RAM held besides the storage: the per-slot counts and the side stores.
