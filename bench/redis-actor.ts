@@ -1,8 +1,8 @@
 /**
  * One actor process of the Redis bench (bench/redis.ts): connects, prints "ready", waits for
  * "go" on stdin, then sends ROWS MuJoCo rows in entries of 256: through RedisActor
- * (`rk`), or as raw XADDs of entries of the same bytes with the same client (`raw`, the
- * engine's roofline). Prints "done" and exits.
+ * (`rk`), or as raw XADDs of entries of the same bytes with the same client, 8 to a
+ * MULTI/EXEC as RedisActor sends them (`raw`, the engine's roofline). Prints "done" and exits.
  * Usage: node redis-actor.js rk|raw URL STREAM ACTOR_ID ROWS
  */
 import { RedisActor } from '../lib/redis/index';
@@ -28,7 +28,12 @@ async function main(): Promise<void> {
     await conn.client.call('PING');
     process.stdout.write('ready\n');
     await go;
-    for (let sent = 0; sent < rows; sent += ENTRY_ROWS) await conn.client.callBuffer('XADD', stream, '*', 'e', entry);
+    // The same sending pattern as RedisActor's: 8 entries in one MULTI/EXEC a round trip.
+    for (let sent = 0; sent < rows; sent += ENTRY_ROWS * 8) {
+      const tx = conn.client.multi();
+      for (let i = 0; i < 8 && sent + i * ENTRY_ROWS < rows; i++) tx.callBuffer('XADD', stream, '*', 'e', entry);
+      await tx.exec();
+    }
     await close(conn);
   }
   process.stdout.write('done\n');

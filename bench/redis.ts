@@ -21,7 +21,7 @@ const { startRedis } = require(path.join(__dirname, '..', '..', '..', 'scripts',
 
 /** Rows sent per measured run, over all actors. */
 const RUN_ROWS = ENTRY_ROWS * 1000;
-const RUNS = 5;
+const RUNS = 11;
 
 interface BenchResult { case: string; unit: 'transitions/s' | 'us/call' | 'bytes/transition'; median: number; min: number; max: number; runs: number; [k: string]: unknown }
 

@@ -217,3 +217,32 @@ test("the core's beta schedule is the facade's former expression, bit for bit, o
     expect(() => per.sample(5)).toThrow(OutOfRangeError); // a refused sample does not advance it
   }
 });
+
+describe('the prefetcher checks the batch layout and every submission against memory it may write', () => {
+  test('layouts outside the batch, misaligned or of the wrong length are RangeError/ShapeError, never a write', () => {
+    const rb = new ReplayBuffer({ capacity: 16, seed: 1, fields: { x: { shape: [2], dtype: 'float32' } } });
+    rb.pushBatch({ x: new Float32Array(16) });
+    const h = rb.writerHandle();
+    const statuses = new Int32Array(4);
+    const n = Object.keys(rb.schema).length;
+    const wake = () => undefined;
+    const layout = (over: Partial<Record<'rows' | 'bytes' | 'indices', number>>, fields?: number[]) =>
+      Float64Array.of(over.rows ?? 4, over.bytes ?? 64, over.indices ?? 0, -1, -1, ...(fields ?? new Array(n).fill(-1)));
+    expect(() => new addon.NativePrefetcher(h.buffer, h.process, wake, layout({}, [0, 0]), statuses)).toThrow(ShapeError); // one field, two offsets
+    expect(() => new addon.NativePrefetcher(h.buffer, h.process, wake, layout({ indices: 40 }), statuses)).toThrow(OutOfRangeError); // 32 bytes of indices past 64
+    expect(() => new addon.NativePrefetcher(h.buffer, h.process, wake, layout({ indices: 4 }), statuses)).toThrow(OutOfRangeError); // misaligned
+    expect(() => new addon.NativePrefetcher(h.buffer, h.process, wake, layout({ rows: 0 }), statuses)).toThrow(OutOfRangeError);
+    expect(() => new addon.NativePrefetcher(h.buffer, h.process, wake, layout({}, [1e6, ...new Array(n - 1).fill(-1)]), statuses)).toThrow(OutOfRangeError);
+    // A good layout (indices only), then submissions that would write outside their ArrayBuffer.
+    const p = new addon.NativePrefetcher(h.buffer, h.process, wake, layout({ bytes: 32 }), statuses);
+    const words = new Uint32Array(8);
+    const small = new ArrayBuffer(40);
+    expect(() => p.submit(words, small, 16, undefined, 0)).toThrow(OutOfRangeError); // 16 + 32 > 40
+    expect(() => p.submit(words, small, 4, undefined, 0)).toThrow(OutOfRangeError); // misaligned
+    expect(() => p.submit(words, small, 0, undefined, 4)).toThrow(OutOfRangeError); // no such status slot
+    expect(() => p.submit(new Uint32Array(6), small, 0, undefined, 0)).toThrow(ShapeError); // 2 words a row
+    p.submit(words, small, 8, undefined, 1);
+    p.close();
+    rb.close();
+  });
+});

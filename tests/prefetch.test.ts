@@ -1,5 +1,5 @@
 /**
- * Prefetched batches (`batches()`, issue #13): gathered on pool threads, in order, the same
+ * Prefetched batches (`batches()`, issue #13): gathered on the prefetch thread, in order, the same
  * batches as synchronous `sample` calls from the same generator state.
  */
 import { OutOfRangeError, PrioritizedReplayBuffer, ReplayBuffer, StateError } from 'replaykit';
@@ -24,6 +24,26 @@ test('uniform: the batches are exactly those of synchronous sample calls from th
   for (const batch of got) expect(batch).toEqual(b.sample(128));
   // The generator moved on by exactly those 7 batches' words.
   expect(a.getRngState()).toEqual(b.getRngState());
+  a.close();
+  b.close();
+});
+
+test('consecutive batches share an ArrayBuffer (one allocation for several) but never a byte', async () => {
+  const a = new ReplayBuffer(opts), b = new ReplayBuffer(opts);
+  fill(a, 3000);
+  fill(b, 3000);
+  const got = [];
+  for await (const batch of a.batches({ batchSize: 32, prefetch: 2, count: 20 })) got.push(batch);
+  const expected = got.map(() => b.sample(32));
+  // Shared: fewer ArrayBuffers than batches.
+  expect(new Set(got.map((x) => x.obs.buffer)).size).toBeLessThan(got.length);
+  // Disjoint: every array of every batch covers its own bytes.
+  const ranges = got.flatMap((x) => Object.values(x).map((v) => ({ buf: v.buffer, from: v.byteOffset, to: v.byteOffset + v.byteLength })));
+  for (const r of ranges) for (const o of ranges) if (r !== o && r.buf === o.buf) expect(r.to <= o.from || o.to <= r.from).toBe(true);
+  // Writing over one batch leaves the others as sampled.
+  got[3].obs.fill(-1);
+  got[3].indices.fill(-1);
+  got.forEach((x, i) => { if (i !== 3) expect(x).toEqual(expected[i]); });
   a.close();
   b.close();
 });

@@ -51,39 +51,115 @@ export class Batches {
     return short as BatchObject;
   }
 
-  #fresh(rows: number, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount: boolean): BatchObject {
-    const fields = this.#fields;
+  /**
+   * Where a fresh batch of `rows` rows puts each array, in bytes from the batch's start: each
+   * field's (-1: not read), `indices`, `weights` and `discount` (-1: absent), and the batch's
+   * size. Fields come in schema order, each 8-aligned; the native prefetcher takes this
+   * layout once and computes the arrays of every batch from it.
+   */
+  layout(rows: number, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount: boolean): BatchLayout {
+    const fields: number[] = [];
     let bytes = 0;
-    for (const f of fields) if (!only || only.has(f.name)) bytes = align8(bytes) + rows * f.elems * DTYPES[f.dtype].ctor.BYTES_PER_ELEMENT;
-    const indicesAt = align8(bytes);
-    bytes = indicesAt + 8 * rows;
-    const weightsAt = bytes;
-    if (withWeights) bytes += 4 * rows;
-    const discountAt = bytes;
-    if (withDiscount) bytes += 4 * rows;
-    const buffer = uninitialisedArrayBuffer(bytes);
-    const batch: Record<string, AnyTypedArray> = {};
-    let at = 0;
-    let padding: Uint8Array | null = null; // the alignment gaps: zeroed, as the native call writes every other byte
-    for (let i = 0; i < fields.length; i++) {
-      const f = fields[i];
+    for (const f of this.#fields) {
       if (only && !only.has(f.name)) {
+        fields.push(-1);
+        continue;
+      }
+      bytes = align8(bytes);
+      fields.push(bytes);
+      bytes += rows * f.elems * DTYPES[f.dtype].ctor.BYTES_PER_ELEMENT;
+    }
+    const indices = align8(bytes);
+    bytes = indices + 8 * rows;
+    const weights = withWeights ? bytes : -1;
+    if (withWeights) bytes += 4 * rows;
+    const discount = withDiscount ? bytes : -1;
+    if (withDiscount) bytes += 4 * rows;
+    return { rows, fields, indices, weights, discount, bytes };
+  }
+
+  /** A fresh batch of `layout` (as {@link layout} made it), carved from `arena`. */
+  carve(layout: BatchLayout, arena: BatchArena): BatchObject {
+    const { buffer, offset } = arena.take(layout.bytes);
+    return this.#views(layout, buffer, offset);
+  }
+
+  #fresh(rows: number, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount: boolean): BatchObject {
+    const layout = this.layout(rows, only, withWeights, withDiscount);
+    return this.#views(layout, uninitialisedArrayBuffer(layout.bytes), 0);
+  }
+
+  /** The batch object of `layout` at `base` in `buffer` (its alignment gaps zeroed: the native call writes every other byte). */
+  #views(layout: BatchLayout, buffer: ArrayBuffer, base: number): BatchObject {
+    const { rows } = layout;
+    const batch: Record<string, AnyTypedArray> = {};
+    let end = 0; // where the last array ended
+    let padding: Uint8Array | null = null;
+    for (let i = 0; i < this.#fields.length; i++) {
+      const at = layout.fields[i];
+      if (at < 0) {
         this.outs[i] = null;
         continue;
       }
-      if (at !== align8(at)) (padding ??= new Uint8Array(buffer)).fill(0, at, align8(at));
-      at = align8(at);
+      const f = this.#fields[i];
+      if (at !== end) (padding ??= new Uint8Array(buffer)).fill(0, base + end, base + at);
       const ctor = DTYPES[f.dtype].ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => AnyTypedArray;
-      const view = new ctor(buffer, at, rows * f.elems);
+      const view = new ctor(buffer, base + at, rows * f.elems);
       batch[f.name] = view;
       this.outs[i] = view;
-      at += view.byteLength;
+      end = at + view.byteLength;
     }
-    if (at !== indicesAt) (padding ??= new Uint8Array(buffer)).fill(0, at, indicesAt);
-    batch.indices = new Float64Array(buffer, indicesAt, rows);
-    if (withWeights) batch.weights = new Float32Array(buffer, weightsAt, rows);
-    if (withDiscount) batch.discount = new Float32Array(buffer, discountAt, rows);
+    if (end !== layout.indices) (padding ??= new Uint8Array(buffer)).fill(0, base + end, base + layout.indices);
+    batch.indices = new Float64Array(buffer, base + layout.indices, rows);
+    if (layout.weights >= 0) batch.weights = new Float32Array(buffer, base + layout.weights, rows);
+    if (layout.discount >= 0) batch.discount = new Float32Array(buffer, base + layout.discount, rows);
     return batch as BatchObject;
+  }
+}
+
+/** Byte offsets of a fresh batch's arrays from its start (see {@link Batches.layout}). @internal */
+export interface BatchLayout {
+  readonly rows: number;
+  /** Per field, in schema order: its offset, or -1 when not read. */
+  readonly fields: readonly number[];
+  readonly indices: number;
+  /** -1: no weights. */
+  readonly weights: number;
+  /** -1: no discount. */
+  readonly discount: number;
+  /** The batch's size in bytes. */
+  readonly bytes: number;
+}
+
+/** Batches carved from one ArrayBuffer: at most this many a buffer, and ... */
+const ARENA_BATCHES = 8;
+/** ... at most this many bytes a buffer (a larger batch has one of its own). */
+const ARENA_BYTES = 1 << 19;
+
+/**
+ * Memory for a run of fresh batches (a `batches()` iterator's): consecutive batches are
+ * carved from one ArrayBuffer, up to {@link ARENA_BATCHES} of them and {@link ARENA_BYTES}.
+ * Making an ArrayBuffer costs about 2 us here whatever its size (V8's backing-store
+ * bookkeeping), a third of what the learner's thread spends a prefetched batch; the price
+ * is that a batch's arrays share their ArrayBuffer with its neighbours (documented on
+ * `batches()`: copy before transferring one). An ArrayBuffer is freed when none of its
+ * batches is referenced any more. @internal
+ */
+export class BatchArena {
+  #buffer: ArrayBuffer | null = null;
+  #at = 0;
+
+  /** `bytes` bytes (a multiple of 8 from an 8-aligned offset), uninitialised. */
+  take(bytes: number): { buffer: ArrayBuffer; offset: number } {
+    const size = align8(bytes);
+    if (this.#buffer === null || this.#at + size > this.#buffer.byteLength) {
+      const count = Math.max(1, Math.min(ARENA_BATCHES, Math.floor(ARENA_BYTES / size)));
+      this.#buffer = uninitialisedArrayBuffer(count * size);
+      this.#at = 0;
+    }
+    const offset = this.#at;
+    this.#at += size;
+    return { buffer: this.#buffer, offset };
   }
 }
 

@@ -22,7 +22,7 @@ import { EpochCursor, EpochIterator, EpochOptions } from '../epochs/iterator';
 import { StepState } from '../epochs/steps';
 import type { Saveable } from '../archive/writes';
 import type { Restorable } from '../archive/load';
-import { BatchObject, Batches } from './batches';
+import { BatchArena, BatchLayout, BatchObject, Batches } from './batches';
 import { float64 } from './convert';
 import { WordStream } from './random';
 import type { Sampler, SamplerKind } from './samplers';
@@ -244,15 +244,21 @@ export class BufferCore implements Saveable, Restorable, PushHost {
    * ArrayBuffer, which the prefetcher holds) that is final once `statuses[slot]` is 1
    * (Atomics.load). `beta`: checked already, or undefined.
    */
-  gatherAsync(prefetcher: NativePrefetcher, batchSize: number, beta: number | undefined, statuses: Int32Array, slot: number): Gathering {
+  /** Where the arrays of a prefetched batch of `batchSize` go (one layout for all the batches of a `batches()` iterator). */
+  prefetchLayout(batchSize: number): BatchLayout {
+    return this.#batches.layout(batchSize, null, this.sampler.weighted, this.nStep !== null);
+  }
+
+  gatherAsync(prefetcher: NativePrefetcher, layout: BatchLayout, beta: number | undefined, statuses: Int32Array, slot: number, arena: BatchArena): Gathering {
     this.assertOpen();
     const length = this.native.length;
-    if (batchSize > length)
-      throw new OutOfRangeError(`cannot sample ${batchSize} transitions: only ${length} are stored (isReady(${batchSize}) tells when enough are)`);
-    const batch = this.#batches.prepare(batchSize, undefined, null, this.sampler.weighted, this.nStep !== null);
+    if (layout.rows > length)
+      throw new OutOfRangeError(`cannot sample ${layout.rows} transitions: only ${length} are stored (isReady(${layout.rows}) tells when enough are)`);
+    const batch = this.#batches.carve(layout, arena);
     Atomics.store(statuses, slot, 0);
-    // The words are copied by the binding before it returns; the outs list is read at once.
-    this.sampler.submit(prefetcher, batchSize, this.#rng.next(2 * batchSize), this.#batches.outs, batch, beta, statuses, slot);
+    // The words are copied by the binding before it returns.
+    const words = this.#rng.next(2 * layout.rows);
+    prefetcher.submit(words, batch.indices.buffer as ArrayBuffer, batch.indices.byteOffset - layout.indices, this.sampler.weighted ? beta : undefined, slot);
     return { batch, statuses, slot };
   }
 

@@ -7,7 +7,7 @@ import { checkInteger, checkNumber } from '../schema/checks';
 import { checkKeys } from '../schema/options';
 import { describe } from '../schema/dtypes';
 import { OutOfRangeError } from '../errors';
-import type { BatchObject } from './batches';
+import { BatchArena, type BatchObject } from './batches';
 import type { BufferCore, Gathering } from './core';
 import type { NativePrefetcher } from '../native/contract';
 import { openNativePrefetcher } from '../native/open';
@@ -75,15 +75,19 @@ async function finished(prefetcher: NativePrefetcher, g: Gathering, wakeUp: { re
 export async function* prefetchBatches(core: BufferCore, options: ReturnType<typeof checkBatchesOptions>): AsyncGenerator<BatchObject, void, undefined> {
   const { batchSize, prefetch, count, signal, beta } = options;
   const wakeUp: { resolve: (() => void) | null } = { resolve: null };
-  const prefetcher = openNativePrefetcher(core.native, () => wakeUp.resolve?.());
   const queue: Gathering[] = [];
   // One status a batch in flight, reused in turn: a slot comes round again only after its
   // batch was taken (at most prefetch + 1 are out at once).
   const statuses = new Int32Array(prefetch + 2);
+  // Every batch has the same layout: the native prefetcher takes it once, and a submission is
+  // then the words, the batch's ArrayBuffer and offset, and its status slot.
+  const layout = core.prefetchLayout(batchSize);
+  const prefetcher = openNativePrefetcher(core.native, () => wakeUp.resolve?.(), layout, statuses);
+  const arena = new BatchArena();
   let asked = 0;
   const refill = () => {
     while (queue.length < prefetch && asked < count) {
-      queue.push(core.gatherAsync(prefetcher, batchSize, beta, statuses, asked % statuses.length));
+      queue.push(core.gatherAsync(prefetcher, layout, beta, statuses, asked % statuses.length, arena));
       asked++;
     }
   };

@@ -11,7 +11,7 @@ import { AnyTypedArray, describe, typedArrayTag } from '../schema/dtypes';
 import { checkInteger, checkNumber } from '../schema/checks';
 import type { Eviction, PrioritizedOptions } from '../schema/prioritized';
 import { OutOfRangeError, ShapeError } from '../errors';
-import type { ArchiveInfo, NativeBuffer, NativePrefetcher } from '../native/contract';
+import type { ArchiveInfo, NativeBuffer } from '../native/contract';
 import type { NativeBufferSpec } from '../native/open';
 import { float64 } from './convert';
 import type { BatchObject } from './batches';
@@ -28,8 +28,6 @@ export interface Sampler<P = unknown> {
    * (and `weights`); `admitted`: the rate limiter counted them already (else the draw counts).
    */
   draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, plan: P, admitted: boolean): void;
-  /** `draw` on a prefetch thread (the words are copied at once); `statuses[slot]` turns 1 once the batch is filled. */
-  submit(prefetcher: NativePrefetcher, n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, plan: P, statuses: Int32Array, slot: number): void;
   /** Adds what a batch read without sampling carries. */
   decorate(batch: BatchObject, rows: number): void;
   /** The priority of one pushed row, checked; undefined: the core's default. */
@@ -75,10 +73,6 @@ class UniformSampler implements Sampler<null> {
 
   draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, _plan: null, admitted: boolean): void {
     this.#native.sample(n, words, outs, batch.indices, null, undefined, admitted, batch.discount);
-  }
-
-  submit(prefetcher: NativePrefetcher, n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, _plan: null, statuses: Int32Array, slot: number): void {
-    prefetcher.submit(n, words, outs, batch.indices, null, undefined, statuses, slot, batch.indices.buffer as ArrayBuffer, batch.discount);
   }
 
   decorate(): void {}
@@ -142,10 +136,6 @@ export class PrioritizedSampler implements Sampler<number | undefined>, Prioriti
   /** Draws in the core, which also advances the beta schedule by one. */
   draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, beta: number | undefined, admitted: boolean): void {
     this.#native.sample(n, words, outs, batch.indices, batch.weights as Float32Array, beta, admitted, batch.discount);
-  }
-
-  submit(prefetcher: NativePrefetcher, n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, beta: number | undefined, statuses: Int32Array, slot: number): void {
-    prefetcher.submit(n, words, outs, batch.indices, batch.weights as Float32Array, beta, statuses, slot, batch.indices.buffer as ArrayBuffer, batch.discount);
   }
 
   decorate(batch: BatchObject, rows: number): void {

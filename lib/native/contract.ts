@@ -69,10 +69,12 @@ export interface NativeBuffer extends NativeRateWaits {
  */
 export interface NativePrefetcher {
   /**
-   * Queues a `sample` into these arrays (all views of `hold`, kept alive meanwhile);
-   * `statuses[slot]` turns 1 (Atomics.load) once they are final, 2 if it failed.
+   * Queues a `sample` of the layout's rows from `words` (2 a row) into the batch at byte
+   * `offset` of `hold` (kept alive meanwhile), its arrays where the layout says; `beta`:
+   * prioritized buffers' exponent (undefined: the schedule's). `statuses[slot]` (the
+   * constructor's array) turns 1 (Atomics.load) once the batch is final, 2 if it failed.
    */
-  submit(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], keys: Float64Array, weights: Float32Array | null, beta: number | undefined, statuses: Int32Array, slot: number, hold: ArrayBuffer, discount?: Float32Array): void;
+  submit(words: Uint32Array, hold: ArrayBuffer, offset: number, beta: number | undefined, slot: number): void;
   /** True: the wake function will be called once a batch completes (this one was unfinished); false: it is finished already. */
   arm(statuses: Int32Array, slot: number): boolean;
   /** Throws the error of the failed batch of this status. */
@@ -243,7 +245,8 @@ export interface NativeLimits {
 export interface Addon {
   NativeBuffer: new (spec: NativeSpec) => NativeBuffer;
   /** On the buffer a handle's ids name; `wake` is called (on this thread) after arm() when a batch completes. */
-  NativePrefetcher: new (buffer: number, process: number, wake: () => void) => NativePrefetcher;
+  /** layout: [rows, bytes, indices, weights, discount, ...fields] byte offsets (-1: absent), as Batches.layout gives them. */
+  NativePrefetcher: new (buffer: number, process: number, wake: () => void, layout: Float64Array, statuses: Int32Array) => NativePrefetcher;
   /** StateError for a handle of another process or of a closed buffer. */
   NativeWriter: new (buffer: number, process: number) => NativeWriter;
   ArchiveMap: new (path: string) => NativeArchiveMap;

@@ -10,6 +10,7 @@ import type { ResolvedField } from '../schema/fields';
 import type { StorageOptions } from '../schema/storage';
 import type { ResolvedNStep } from '../schema/episodes';
 import type { ResolvedDerived } from '../schema/derived';
+import type { BatchLayout } from '../buffer/batches';
 
 /** What a native buffer is made from, in the facade's terms. @internal */
 export interface NativeBufferSpec {
@@ -60,7 +61,8 @@ export function openNativeWriter(buffer: number, process: number): NativeWriter 
 }
 
 /** A prefetch thread on `buffer`; `wake` runs on this thread when an armed wait ends. @internal */
-export function openNativePrefetcher(buffer: NativeBuffer, wake: () => void): NativePrefetcher {
+export function openNativePrefetcher(buffer: NativeBuffer, wake: () => void, layout: BatchLayout, statuses: Int32Array): NativePrefetcher {
   const ids = buffer.share();
-  return new addon.NativePrefetcher(ids.buffer, ids.process, wake);
+  const l = Float64Array.of(layout.rows, layout.bytes, layout.indices, layout.weights, layout.discount, ...layout.fields);
+  return new addon.NativePrefetcher(ids.buffer, ids.process, wake, l, statuses);
 }

@@ -13,6 +13,15 @@ export interface RedisClient {
   quit(): Promise<unknown>;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   duplicate(): RedisClient;
+  /** A MULTI/EXEC transaction: commands queued, sent together, applied all or none. */
+  multi(): RedisTransaction;
+}
+
+/** The parts of an ioredis transaction replaykit uses. */
+export interface RedisTransaction {
+  callBuffer(command: string, ...args: (string | number | Buffer)[]): unknown;
+  /** Each command's [error, reply], or null when the transaction was discarded. */
+  exec(): Promise<[Error | null, unknown][] | null>;
 }
 
 /** How to reach Redis: a URL (`redis://127.0.0.1:6379`) replaykit opens and closes, or a client you own (ioredis `Redis` or `Cluster`). */
@@ -61,7 +70,7 @@ export function connect(options: ConnectionOptions, where: string): Connection {
   let owned = false;
   if (options.client !== undefined) {
     client = options.client as RedisClient;
-    if (typeof client?.call !== 'function' || typeof client?.callBuffer !== 'function') throw new RemoteError(`${where}: client must be an ioredis client`);
+    if (typeof client?.call !== 'function' || typeof client?.callBuffer !== 'function' || typeof client?.multi !== 'function') throw new RemoteError(`${where}: client must be an ioredis client`);
   } else if (typeof options.url === 'string') {
     const Redis = loadIoredis();
     client = new Redis(options.url, {

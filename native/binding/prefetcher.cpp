@@ -11,17 +11,22 @@
 // prefetcher never keeps the process alive: the facade keeps the loop alive while it waits).
 //
 // Contract (lib/native/contract.ts, NativePrefetcher):
-//   new NativePrefetcher(buffer: number, process: number, wake: () => void): the buffer as its
-//          share() names it (shared.h)
-//   submit(n, words: Uint32Array(2n), outs, keys: Float64Array(n), weights: Float32Array(n) | null,
-//          beta: number | undefined, statuses: Int32Array, slot, hold: ArrayBuffer, discount?:
-//          Float32Array(n)): statuses[slot] is the batch's status; `hold` (the batch's one
-//          ArrayBuffer, of which every array is a view) is kept alive meanwhile
+//   new NativePrefetcher(buffer: number, process: number, wake: () => void, layout: Float64Array,
+//          statuses: Int32Array): the buffer as its share() names it (shared.h); layout =
+//          [rows, bytes, indices, weights, discount, ...one offset a field] in bytes from a
+//          batch's start (-1: absent), as the facade's Batches.layout makes it, for every batch
+//          of this prefetcher; statuses: the iterator's status flags, one a slot
+//   submit(words: Uint32Array(2 rows), hold: ArrayBuffer, offset, beta: number | undefined,
+//          slot): the batch at byte `offset` of `hold` (kept alive meanwhile; consecutive
+//          batches may share one); statuses[slot] is its status. Only this call is on the
+//          learner's path between two training steps, so it takes five values, not an array a
+//          field: the pointers come from the layout
 //   arm(statuses, slot) -> boolean: true if `wake` will be called once a batch completes (the
 //          status was still 0), false if that batch is already done or failed
 //   error(statuses, slot): throws the error of the failed batch of that status
 //   close(): stops the thread (after the batch it is gathering); idempotent
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -55,8 +60,9 @@ struct Request {
   float* discount = nullptr;
   std::optional<double> beta;
   int32_t* status;
-  Napi::Reference<Napi::Value> hold;  // the arrays' memory: alive until dropped on the JS thread
-  Napi::Reference<Napi::Value> statuses;
+  // The arrays' memory: alive until dropped on the JS thread. Shared by the requests whose
+  // batches the facade carved from one ArrayBuffer (lib/buffer/batches.ts, BatchArena).
+  std::shared_ptr<Napi::Reference<Napi::Value>> hold;
   // Set by the thread when it fails:
   ErrorKind kind = ErrorKind::State;
   std::string message;
@@ -84,6 +90,11 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
       limiter_ = shared.limiter;
       if (!buffer_ || buffer_->closed()) fail(ErrorKind::State, "the buffer is closed");
       if (!info[2].IsFunction()) fail(ErrorKind::State, "NativePrefetcher needs a wake function");
+      TakeLayout(env, info[3]);
+      size_t slots = 0;
+      statuses_data_ = static_cast<int32_t*>(typed_data_any(env, info[4], napi_int32_array, &slots, "statuses"));
+      statuses_count_ = slots;
+      statuses_ = Napi::Persistent(info[4]);
       wake_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "replaykit.prefetch", 0, 1);
       wake_.Unref(env);
       thread_ = std::thread([this] { Run(); });
@@ -115,6 +126,8 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
     if (thread_.joinable()) thread_.join();
     wake_.Release();
     requests_.clear();
+    spare_.clear();
+    last_hold_.reset();
   }
 
   void Run() {
@@ -159,24 +172,76 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
     }
   }
 
+  // The batch layout, checked once: every array inside the batch, aligned for its type (the
+  // facade computes it; the binding checks what memory safety needs).
+  void TakeLayout(Napi::Env env, Napi::Value v) {
+    size_t count = 0;
+    const auto* l = static_cast<const double*>(typed_data_any(env, v, napi_float64_array, &count, "layout"));
+    const replaykit::Schema& schema = buffer_->schema();
+    if (count != 5 + schema.size()) fail(ErrorKind::Shape, "layout: expected " + std::to_string(5 + schema.size()) + " numbers");
+    auto whole = [](double d, const char* what) {
+      if (!(d >= 0 && d <= 9007199254740992.0 && std::floor(d) == d)) fail(ErrorKind::Range, std::string("layout: bad ") + what);
+      return static_cast<uint64_t>(d);
+    };
+    rows_ = whole(l[0], "rows");
+    bytes_ = whole(l[1], "size");
+    if (rows_ == 0) fail(ErrorKind::Range, "layout: no rows");
+    // An array at `at` (or -1: absent) of `size` bytes aligned to `align`.
+    auto place = [&](double at, uint64_t size, uint64_t align, const char* what) -> int64_t {
+      if (at == -1) return -1;
+      const uint64_t a = whole(at, what);
+      if (a % align != 0 || a > bytes_ || size > bytes_ - a) fail(ErrorKind::Range, std::string("layout: ") + what + " outside the batch");
+      return static_cast<int64_t>(a);
+    };
+    indices_at_ = place(l[2], 8 * rows_, 8, "indices");
+    if (indices_at_ < 0) fail(ErrorKind::Range, "layout: no indices");
+    weights_at_ = place(l[3], 4 * rows_, 4, "weights");
+    discount_at_ = place(l[4], 4 * rows_, 4, "discount");
+    fields_at_.resize(schema.size());
+    for (size_t f = 0; f < schema.size(); ++f) {
+      const replaykit::Field& fd = schema[f];
+      const uint64_t elem = replaykit::dtype_size(fd.dtype);
+      fields_at_[f] = place(l[5 + f], rows_ * fd.elems * elem, elem, "a field");
+    }
+  }
+
   Napi::Value Submit(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto r = std::make_unique<Request>();
-    r->n = to_count(info[0], "batch size");
-    auto* words = static_cast<const uint32_t*>(typed_data(env, info[1], napi_uint32_array, 2 * r->n, "random words"));
-    r->words.assign(words, words + 2 * r->n);
-    r->outs = columns_of(env, info[2], buffer_->schema(), r->n, "out");
-    r->keys_js = static_cast<double*>(typed_data(env, info[3], napi_float64_array, r->n, "out.indices"));
-    r->weights = nullptr;
-    if (!info[4].IsUndefined() && !info[4].IsNull())
-      r->weights = static_cast<float*>(typed_data(env, info[4], napi_float32_array, r->n, "out.weights"));
-    if (!info[5].IsUndefined()) r->beta = to_double(info[5], "beta");
-    r->status = status_at(env, info[6], info[7]);
-    if (!info[8].IsArrayBuffer()) fail(ErrorKind::State, "submit needs the batch's ArrayBuffer");
-    r->hold = Napi::Persistent(info[8]);
-    if (!info[9].IsUndefined() && !info[9].IsNull())  // a view of `hold` too
-      r->discount = static_cast<float*>(typed_data(env, info[9], napi_float32_array, r->n, "out.discount"));
-    r->statuses = Napi::Persistent(info[6]);
+    // A request from the spares when there is one: a submission is on the learner's thread
+    // between two training steps, so it allocates nothing once warm (the vectors keep their
+    // capacity).
+    std::unique_ptr<Request> r;
+    if (spare_.empty()) {
+      r = std::make_unique<Request>();
+    } else {
+      r = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    r->n = rows_;
+    auto* words = static_cast<const uint32_t*>(typed_data(env, info[0], napi_uint32_array, 2 * rows_, "random words"));
+    r->words.assign(words, words + 2 * rows_);
+    if (!info[1].IsArrayBuffer()) fail(ErrorKind::State, "submit needs the batch's ArrayBuffer");
+    Napi::ArrayBuffer hold = info[1].As<Napi::ArrayBuffer>();
+    auto* base = static_cast<uint8_t*>(hold.Data());
+    const uint64_t offset = to_count(info[2], "batch offset");
+    if (base == nullptr || offset % 8 != 0 || offset > hold.ByteLength() || bytes_ > hold.ByteLength() - offset)
+      fail(ErrorKind::Range, "the batch lies outside its ArrayBuffer");
+    base += offset;
+    r->outs.resize(fields_at_.size());
+    for (size_t f = 0; f < fields_at_.size(); ++f) r->outs[f] = fields_at_[f] < 0 ? nullptr : base + fields_at_[f];
+    r->keys_js = reinterpret_cast<double*>(base + indices_at_);
+    r->weights = weights_at_ < 0 ? nullptr : reinterpret_cast<float*>(base + weights_at_);
+    r->discount = discount_at_ < 0 ? nullptr : reinterpret_cast<float*>(base + discount_at_);
+    r->beta.reset();
+    if (!info[3].IsUndefined()) r->beta = to_double(info[3], "beta");
+    const uint64_t slot = to_count(info[4], "status slot");
+    if (slot >= statuses_count_) fail(ErrorKind::Range, "status slot out of range");
+    r->status = statuses_data_ + slot;
+    if (!last_hold_ || last_hold_->Value() != info[1])
+      last_hold_ = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[1]));
+    r->hold = last_hold_;
+    r->finished = false;
+    r->message.clear();
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) fail(ErrorKind::State, "the prefetcher is closed");
@@ -184,6 +249,8 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
       // here, on the JS thread); the thread only looks at requests from next_ on. A failed one
       // stays, for error() to report (the iterator then ends and closes this prefetcher).
       while (!requests_.empty() && requests_.front()->finished && *requests_.front()->status == 1 && next_ > 0) {
+        requests_.front()->hold.reset();
+        spare_.push_back(std::move(requests_.front()));
         requests_.pop_front();
         --next_;
       }
@@ -233,6 +300,15 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Request>> requests_;
+  std::vector<std::unique_ptr<Request>> spare_;  // finished requests to reuse (JS thread only)
+  Napi::Reference<Napi::Value> statuses_;        // the iterator's statuses, alive while this is
+  int32_t* statuses_data_ = nullptr;
+  size_t statuses_count_ = 0;
+  // The batch layout (TakeLayout): rows, size, and byte offsets from a batch's start (-1: absent).
+  uint64_t rows_ = 0, bytes_ = 0;
+  int64_t indices_at_ = 0, weights_at_ = -1, discount_at_ = -1;
+  std::vector<int64_t> fields_at_;
+  std::shared_ptr<Napi::Reference<Napi::Value>> last_hold_;  // the last submission's ArrayBuffer (JS thread only)
   size_t next_ = 0;  // the first request the thread has not taken
   bool sleeping_ = false;  // past kNap idle: waiting to be notified
   static constexpr std::chrono::microseconds kPoll{50};

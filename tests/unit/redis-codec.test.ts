@@ -41,9 +41,31 @@ test('entries round-trip every dtype, with and without priorities', () => {
       expect(d.rows).toBe(n);
       expect(d.priorities ? Array.from(d.priorities) : undefined).toEqual(priorities ? Array.from(priorities) : undefined);
       for (const [k, v] of Object.entries(cols)) expect(Array.from(d.columns[k] as ArrayLike<unknown>)).toEqual(Array.from(v as ArrayLike<unknown>));
+      // Every section starts 8-aligned, so an aligned entry is read in place (views, no copy).
+      for (const k of Object.keys(cols)) expect(d.columns[k].buffer).toBe(e.buffer);
+      if (priorities) expect(d.priorities!.buffer).toBe(e.buffer);
       // Decoding at an odd offset in a larger buffer (as a socket read hands it over) gives the same.
       const shifted = Buffer.concat([Buffer.alloc(3), e]).subarray(3);
-      expect(Array.from(decodeEntry(ws, shifted).columns.obs as Float32Array)).toEqual(Array.from(cols.obs));
+      const copied = decodeEntry(ws, shifted);
+      for (const [k, v] of Object.entries(cols)) expect(Array.from(copied.columns[k] as ArrayLike<unknown>)).toEqual(Array.from(v as ArrayLike<unknown>));
+      expect(copied.columns.obs.buffer).not.toBe(shifted.buffer);
+    }
+  }
+});
+
+test('an entry encoded into a reused buffer is byte for byte the fresh one (padding zeroed, every byte written)', () => {
+  const ws = wireSchema(schema);
+  for (const n of [1, 5, 256]) {
+    for (const priorities of [undefined, Float64Array.from({ length: n }, (_, i) => i + 1)]) {
+      const fresh = encodeEntry(ws, 'actor-7', 9, n, columns(n), priorities);
+      const old = Buffer.alloc(fresh.length, 0xff);
+      const reused = encodeEntry(ws, 'actor-7', 9, n, columns(n), priorities, old);
+      expect(reused).toBe(old);
+      expect(reused.equals(fresh)).toBe(true);
+      // A buffer of another size is not written over.
+      const wrong = Buffer.alloc(fresh.length + 8, 0xff);
+      expect(encodeEntry(ws, 'actor-7', 9, n, columns(n), priorities, wrong)).not.toBe(wrong);
+      expect(wrong.every((b) => b === 0xff)).toBe(true);
     }
   }
 });
