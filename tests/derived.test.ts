@@ -212,6 +212,22 @@ describe('observations stored once', () => {
     dedup.close();
   });
 
+  test('prefetched batches (a native thread gathers them) equal the plain buffer\'s', async () => {
+    const plain = new ReplayBuffer({ capacity: 50, seed: 6, fields: fields(4, false) });
+    const dedup = new ReplayBuffer({ capacity: 50, seed: 6, fields: fields(4, true), frameStack: { field: 'obs', frames: 4 } });
+    const { cols, env } = episodes(3, 4, 2, 0.1)(70);
+    plain.pushBatch(cols);
+    dedup.pushBatch(cols, { env });
+    const got = async (b: typeof plain | typeof dedup) => {
+      const out: number[][] = [];
+      for await (const x of b.batches({ batchSize: 16, prefetch: 2, count: 5 })) out.push([...x.obs, ...x.nextObs, ...x.indices]);
+      return out;
+    };
+    expect(await got(dedup)).toEqual(await got(plain));
+    plain.close();
+    dedup.close();
+  });
+
   test('archives of deduplicated buffers are refused for now, and the buffer goes on', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rk-derived-'));
     try {
