@@ -24,6 +24,7 @@
         "native/core/buffer_sequences.cpp",
         "native/core/sequences.cpp",
         "native/core/episodes.cpp",
+        "native/core/derived.cpp",
         "native/core/file.cpp",
         "native/core/fault_guard.cpp",
         "native/core/archive.cpp",

@@ -22,6 +22,7 @@ import { PlainColumns, PlainField, PlainPrioritized, PlainReplay } from './refer
 import { buildRoofline, Roofline } from './roofline';
 import { actors } from './actors';
 import { redis } from './redis';
+import { atariDedupCases, atariMillion, probeDedup } from './atari-dedup';
 
 // ---------------------------------------------------------------------------
 // Options
@@ -522,9 +523,11 @@ const prioritized: Group = {
 
 const atari: Group = {
   name: 'atari',
-  cases: ['atari sample(32)', 'atari sample(256)', 'atari sample(256) fresh'],
+  cases: ['atari dedup bytes/transition', 'atari dedup sample(256)', 'atari sample(32)', 'atari sample(256)', 'atari sample(256) fresh'],
   async run(roof, wanted, opts, log) {
-    const out: Result[] = [];
+    // Each frame stored once (bench/atari-dedup.ts) first: it needs 1 GB, the plain layout 12.
+    const out: Result[] = await atariDedupCases(roof, wanted, opts, log);
+    if (!['atari sample(32)', 'atari sample(256)', 'atari sample(256) fresh'].some(wanted)) return out;
     const need = 2 * ATARI_CAPACITY * ATARI_ROW_BYTES + 2 ** 30;
     if (os.freemem() < need + 2 ** 30)
       log(`  warning: ${(os.freemem() / 2 ** 30).toFixed(1)} GiB free; this group needs about ${(need / 2 ** 30).toFixed(1)} GiB`);
@@ -1006,7 +1009,7 @@ const epochs: Group = {
   },
 };
 
-const GROUPS: Group[] = [memory, push, uniform, prioritized, atari, tiered, archive, epochs, actors, redis as unknown as Group];
+const GROUPS: Group[] = [memory, push, uniform, prioritized, atari, tiered, archive, epochs, actors, redis as unknown as Group, atariMillion];
 
 // ---------------------------------------------------------------------------
 // Output
@@ -1078,6 +1081,10 @@ function warnIfStale(root: string, log: (s: string) => void): void {
 async function main(): Promise<void> {
   if (process.argv[2] === '--memory-probe') {
     process.stdout.write(JSON.stringify(probeMemory(process.argv[3] ?? 'uniform')));
+    return;
+  }
+  if (process.argv[2] === '--dedup-probe') {
+    process.stdout.write(JSON.stringify(probeDedup(Number(process.argv[3]), process.argv[4] === 'full')));
     return;
   }
   if (process.argv[2] === '--rss-probe') {

@@ -4,8 +4,9 @@
  *
  *   replaykit inspect <archive> [--json]
  *
- * prints an archive's format version, kind, counts, sizes, schema and whether every
- * checksum holds; exits 1 when the archive is invalid or a checksum fails.
+ * prints an archive's format version, kind, counts, sizes (the file's bytes per stored
+ * transition among them), schema and whether every checksum holds; exits 1 when the archive is
+ * invalid or a checksum fails.
  * @module
  */
 import { parseArgs } from 'node:util';
@@ -65,6 +66,8 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
       length: archive.length,
       capacity: archive.capacity,
       fileBytes: archive.fileBytes,
+      // The file's bytes per stored transition (everything: rows, keys, priorities, index, headers).
+      bytesPerTransition: archive.length > 0 ? archive.fileBytes / archive.length : null,
       schema: archive.schema,
       sections: check.sections,
     };
@@ -76,6 +79,7 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
       out(`  kind            ${report.kind}`);
       out(`  items           ${report.length} of capacity ${report.capacity}`);
       out(`  size            ${human(report.fileBytes)} (${report.fileBytes} bytes)`);
+      if (report.bytesPerTransition !== null) out(`  per transition  ${report.bytesPerTransition.toFixed(1)} bytes`);
       out('  schema');
       for (const [name, f] of Object.entries(report.schema)) out(`    ${name.padEnd(16)} ${f.dtype.padEnd(8)} [${f.shape.join(', ')}]`);
       out('  checksums');

@@ -24,6 +24,7 @@ export { EpochIterator } from './epochs/iterator';
 export type { EpochOptions } from './epochs/iterator';
 export type { BatchesOptions } from './buffer/prefetch';
 export type { NStepOptions, SequenceOptions } from './schema/episodes';
+export type { FrameStackOptions } from './schema/derived';
 export { Archive, openArchive } from './archive/archive';
 export type { SaveOptions, SaveProgress } from './archive/save';
 export type { LoadOptions } from './archive/load';
@@ -42,6 +43,7 @@ export type {
   FieldSpec,
   FieldsOptions,
   FieldsSpec,
+  WithNext,
   FieldValue,
   PushBatchOptions,
   PushOptions,

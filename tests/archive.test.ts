@@ -189,6 +189,8 @@ describe('openArchive', () => {
     const json = JSON.parse(spawnSync(process.execPath, [cli, 'inspect', file, '--json'], { encoding: 'utf8' }).stdout);
     expect(json).toMatchObject({ valid: true, formatVersion: 1, kind: 'uniform', length: 12, capacity: 40 });
     expect(json.schema.action).toEqual({ shape: [], dtype: 'int32' });
+    expect(json.bytesPerTransition).toBeCloseTo(fs.statSync(file).size / 12, 6);
+    expect(text.stdout).toContain(`per transition  ${(fs.statSync(file).size / 12).toFixed(1)} bytes`);
     const bytes = fs.readFileSync(file);
     bytes[bytes.length - 70] ^= 0x40;
     fs.writeFileSync(file, bytes);

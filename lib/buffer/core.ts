@@ -29,6 +29,7 @@ import type { Sampler, SamplerKind } from './samplers';
 import { Stager } from './staging';
 import { PushHost, Pusher, settle } from './pushes';
 import { resolveEpisodes, ResolvedEpisodes, ResolvedNStep, resolveSequenceOptions } from '../schema/episodes';
+import { resolveDerived, ResolvedDerived } from '../schema/derived';
 import type { AnyTypedArray } from '../schema/dtypes';
 import { RateGate, RateWait } from './rate-wait';
 import { RateLimiter } from './rate-limiter';
@@ -71,6 +72,8 @@ export class BufferCore implements Saveable, Restorable, PushHost {
   readonly nStep: ResolvedNStep | null;
   /** The episode index (options `episodes`, `nStep`); null without. */
   readonly episodes: ResolvedEpisodes | null;
+  /** Observations stored once (the core rebuilds next observations and stacks); null without. */
+  readonly derived: ResolvedDerived | null;
   closed = false;
   saving = false;
   /**
@@ -94,8 +97,12 @@ export class BufferCore implements Saveable, Restorable, PushHost {
     checkKeys(options, [...COMMON_KEYS, ...SHORTHAND_KEYS, ...EXPLICIT_KEYS, ...kind.optionKeys], 'option', OutOfRangeError,
       kind.optionKeys.length ? undefined : { keys: PRIORITIZED_KEYS, hint: 'it is an option of PrioritizedReplayBuffer, not of a uniform ReplayBuffer' });
     const sampler = kind.settle(options);
-    this.fields = resolveFields(options);
-    this.episodes = resolveEpisodes(options.episodes, options.nStep, this.fields);
+    const nextOf = new Map<string, string>();
+    this.fields = resolveFields(options, nextOf);
+    this.derived = resolveDerived(options, this.fields, nextOf);
+    // Observations stored once read the episode index (which item is next, which frames precede).
+    if (this.derived !== null && options.episodes === false) throw new OutOfRangeError('a `next` field or frameStack needs the episode index: episodes cannot be false with them');
+    this.episodes = resolveEpisodes(this.derived !== null ? true : options.episodes, options.nStep, this.fields);
     this.nStep = this.episodes?.nStep ?? null;
     this.capacity = checkInteger(options.capacity, 'capacity', 1, LIMITS.maxCapacity);
     this.seed = options.seed === undefined ? randomInt(2 ** 31) : checkInteger(options.seed, 'seed', Number.MIN_SAFE_INTEGER);
@@ -109,6 +116,7 @@ export class BufferCore implements Saveable, Restorable, PushHost {
       prioritized: sampler.native,
       rateLimiter: limiter && { minSize: limiter.minSize, samplesPerInsert: limiter.samplesPerInsert, errorBuffer: limiter.errorBuffer },
       episodes: this.episodes,
+      derived: this.derived,
     });
     this.#gate = limiter && new RateGate(this.native);
     this.rateLimiter = limiter && new RateLimiter(limiter, this.native, () => !this.closed);

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Dtype } from '../schema/dtypes';
-import type { BufferOptions, FieldsOptions, FieldsSpec, TransitionFields, TransitionOptions } from '../schema/types';
+import type { BufferOptions, FieldsOptions, FieldsSpec, TransitionFields, TransitionOptions, WithNext } from '../schema/types';
 import type { PrioritizedOptions } from '../schema/prioritized';
 import type { LoadOptions } from '../archive/load';
 import { ReplayBuffer as UniformClass } from './replay-buffer';
@@ -25,7 +25,7 @@ export interface ReplayBufferConstructor {
    * @throws {@link OutOfRangeError} for a capacity that is not an integer in [1, 2^40] or a bad seed;
    *   {@link ShapeError} / {@link DtypeError} for a bad schema.
    */
-  new <const F extends FieldsSpec>(options: FieldsOptions<F>): ReplayBuffer<F>;
+  new <const F extends FieldsSpec>(options: FieldsOptions<F>): ReplayBuffer<WithNext<F>>;
   /**
    * A buffer of the standard transition fields: `obs`, `action`, `reward` (float32),
    * `nextObs`, `terminated`, `truncated` (bool), plus any `extraFields`.
@@ -80,7 +80,7 @@ export interface PrioritizedReplayBufferConstructor {
    * @throws {@link OutOfRangeError} for a bad capacity, seed, alpha, beta, betaFrames, epsilon
    *   or eviction; {@link ShapeError} / {@link DtypeError} for a bad schema.
    */
-  new <const F extends FieldsSpec>(options: FieldsOptions<F> & PrioritizedOptions): PrioritizedReplayBuffer<F>;
+  new <const F extends FieldsSpec>(options: FieldsOptions<F> & PrioritizedOptions): PrioritizedReplayBuffer<WithNext<F>>;
   /**
    * A prioritized buffer of the standard transition fields.
    * @example

@@ -57,7 +57,7 @@ export interface NativeBuffer extends NativeRateWaits {
   readLive(keys: Float64Array, start: number, want: number, outs: (AnyTypedArray | null)[], keysOut: Float64Array): [number, number];
   clear(): void;
   close(): void;
-  stats(): { totalPriority: number; minPriority: number; maxPriority: number; bytes: number; fileBytes: number };
+  stats(): { totalPriority: number; minPriority: number; maxPriority: number; bytes: number; fileBytes: number; sideBytes: number };
   /** Starts an export of the buffer as it is now. */
   planArchive(meta: ArchiveMetaJs): ArchivePlanJs;
   /** The next bytes of the export copied into `dst` (the core checksums them): where they go, and how many; null when done. */
@@ -238,6 +238,8 @@ export interface NativeSpec {
   rateLimiter: { minSize: number; samplesPerInsert?: number; errorBuffer?: number } | null;
   /** Episodes (the index the core keeps) with n-step returns: the fields' indexes; null for none. */
   episodes: { terminated: number; truncated: number; reward?: number; nextObs?: number; nStep: { n: number; gamma: number } | null } | null;
+  /** Observations stored once (native/core/derived.h): field indexes of obs and its next, stack depth. */
+  derived?: { obs: number; next: number; frames: number; validateNext: boolean } | null;
 }
 
 /** Limits every buffer respects (the core refuses a buffer beyond them). @internal */

@@ -9,6 +9,7 @@ import type { NativeArchiveMap, NativeBuffer, NativePrefetcher, NativeSpec, Nati
 import type { ResolvedField } from '../schema/fields';
 import type { StorageOptions } from '../schema/storage';
 import type { ResolvedEpisodes } from '../schema/episodes';
+import type { ResolvedDerived } from '../schema/derived';
 import type { BatchLayout } from '../buffer/batches';
 
 /** What a native buffer is made from, in the facade's terms. @internal */
@@ -22,6 +23,8 @@ export interface NativeBufferSpec {
   rateLimiter: { minSize: number; samplesPerInsert?: number; errorBuffer?: number } | null;
   /** The episode index and n-step returns, validated; null for none. */
   episodes: ResolvedEpisodes | null;
+  /** Observations stored once, validated; null for none. They keep the episode index too. */
+  derived: ResolvedDerived | null;
 }
 
 /** A native buffer (throws the errors the binding raises: StorageError for a file it cannot make, ...). @internal */
@@ -38,6 +41,7 @@ export function openNativeBuffer(spec: NativeBufferSpec): NativeBuffer {
       ...(spec.episodes.nStep && { reward: spec.episodes.nStep.fields.reward, nextObs: spec.episodes.nStep.fields.nextObs }),
       nStep: spec.episodes.nStep && { n: spec.episodes.nStep.n, gamma: spec.episodes.nStep.gamma },
     },
+    derived: spec.derived && { obs: spec.derived.obs, next: spec.derived.next, frames: spec.derived.frames, validateNext: spec.derived.validateNext },
   });
 }
 

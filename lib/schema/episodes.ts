@@ -90,7 +90,7 @@ export function resolveNStep(v: unknown, fields: readonly ResolvedField[]): Reso
 /** The env stream of each of `rows` pushed rows, checked (undefined: stream 0). @internal */
 export function resolveEnv(env: unknown, rows: number, episodes: boolean): Uint32Array | undefined {
   if (env === undefined) return undefined;
-  if (!episodes) throw new OutOfRangeError('env is an option of buffers that keep episodes (made with episodes: true or nStep)');
+  if (!episodes) throw new OutOfRangeError('env is an option of buffers that keep episodes (made with episodes: true, nStep, or a `next` field)');
   const check = (x: unknown, where: string) => checkInteger(x, where, 0, LIMITS.maxEnvStreams - 1);
   if (typeof env === 'number') return new Uint32Array(rows).fill(check(env, 'env'));
   if (!(Array.isArray(env) || ArrayBuffer.isView(env)))

@@ -24,7 +24,7 @@ export interface ResolvedField {
  * prototype instead of an own array).
  */
 const RESERVED = new Set(['indices', 'weights', 'priorities', '__proto__', 'constructor', 'prototype']);
-const FIELD_SPEC_KEYS = ['shape', 'dtype'] as const;
+const FIELD_SPEC_KEYS = ['shape', 'dtype', 'next'] as const;
 
 function resolveShape(shape: unknown, where: string): number[] {
   if (!Array.isArray(shape)) throw new ShapeError(`${where}: shape must be an array of positive integers, got ${describe(shape)}`);
@@ -71,13 +71,48 @@ function specsOf(options: BufferOptions): [string, unknown][] {
 }
 
 /**
+ * Fields given `next: 'name'` (explicit schema) or `nextObsFromNext: true` (shorthand): the next
+ * field is made (or, if declared, must be the same shape and dtype) and recorded in `nextOf`.
+ */
+function withNext(specs: [string, unknown][], options: BufferOptions, nextOf: Map<string, string>): [string, unknown][] {
+  const o = options as { nextObsFromNext?: unknown; fields?: unknown };
+  if (o.fields === undefined) {
+    if (o.nextObsFromNext !== undefined && typeof o.nextObsFromNext !== 'boolean')
+      throw new ShapeError(`nextObsFromNext must be a boolean, got ${describe(o.nextObsFromNext)}`);
+    if (o.nextObsFromNext === true) nextOf.set('obs', 'nextObs');
+    return specs;
+  }
+  const out: [string, unknown][] = [];
+  for (const [name, f] of specs) {
+    if (typeof f !== 'object' || f === null || !('next' in f)) {
+      if (!out.some(([n]) => n === name)) out.push([name, f]);
+      continue;
+    }
+    const { next, ...rest } = f as { next?: unknown; shape?: unknown; dtype?: unknown };
+    if (typeof next !== 'string' || next.length === 0 || next === name)
+      throw new ShapeError(`field '${name}': next must name another field (e.g. 'nextObs'), got ${describe(next)}`);
+    out.push([name, rest]);
+    const declared = specs.find(([n]) => n === next);
+    if (declared) {
+      const d = declared[1] as { shape?: unknown; dtype?: unknown; next?: unknown } | null;
+      if (typeof d !== 'object' || d === null || d.dtype !== rest.dtype || JSON.stringify(d.shape) !== JSON.stringify(rest.shape) || d.next !== undefined)
+        throw new ShapeError(`field '${next}' is '${name}''s next observation: it must have the same shape and dtype (or leave it out: \`next\` makes it)`);
+    } else {
+      out.push([next, rest]);
+    }
+    nextOf.set(name, next);
+  }
+  return out;
+}
+
+/**
  * Turns either form of options into the list of fields, validating names, dtypes, shapes and
  * the core's limits (field count, dimensions, name length), so that every buffer made can also
  * be saved and loaded. @internal
  */
-export function resolveFields(options: BufferOptions): ResolvedField[] {
+export function resolveFields(options: BufferOptions, nextOf: Map<string, string> = new Map()): ResolvedField[] {
   if (typeof options !== 'object' || options === null) throw new ShapeError(`options must be an object, got ${describe(options)}`);
-  const specs = specsOf(options);
+  const specs = withNext(specsOf(options), options, nextOf);
   if (specs.length === 0) throw new ShapeError('a schema needs at least one field');
   if (specs.length > LIMITS.maxFields) {
     const option = (options as { fields?: unknown }).fields !== undefined ? '`fields`' : '`extraFields` with the 6 standard fields';

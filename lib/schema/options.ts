@@ -7,9 +7,9 @@
 import { OutOfRangeError, ReplayError } from '../errors';
 
 /** Options of every buffer. @internal */
-export const COMMON_KEYS = ['capacity', 'seed', 'storage', 'rateLimiter', 'episodes', 'nStep'] as const;
+export const COMMON_KEYS = ['capacity', 'seed', 'storage', 'rateLimiter', 'episodes', 'nStep', 'frameStack', 'validateNext'] as const;
 /** The shorthand schema's options. @internal */
-export const SHORTHAND_KEYS = ['obsShape', 'obsDtype', 'actionShape', 'actionDtype', 'extraFields'] as const;
+export const SHORTHAND_KEYS = ['obsShape', 'obsDtype', 'actionShape', 'actionDtype', 'extraFields', 'nextObsFromNext'] as const;
 /** The explicit schema's option. @internal */
 export const EXPLICIT_KEYS = ['fields'] as const;
 /** Options of prioritized buffers only. @internal */

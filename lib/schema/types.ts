@@ -7,6 +7,7 @@ import type { Dtype, DtypeArrayMap } from './dtypes';
 import type { StorageOptions } from './storage';
 import type { NStepOptions } from './episodes';
 import type { RateLimiterOptions } from './rate-limiter';
+import type { FrameStackOptions } from './derived';
 
 /** One field of a transition: its dtype and its shape (`[]` is a scalar). */
 export interface FieldSpec<D extends Dtype = Dtype> {
@@ -14,10 +15,27 @@ export interface FieldSpec<D extends Dtype = Dtype> {
   readonly shape: readonly number[];
   /** Element type; sampled batches carry it as the matching typed array ({@link DtypeArrayMap}). */
   readonly dtype: D;
+  /**
+   * Store this observation once: the named field (e.g. `'nextObs'`, made with the same shape and
+   * dtype if the schema leaves it out) is not stored but rebuilt at sample time from this field
+   * of the next item of the same episode and environment stream; an episode's last item keeps
+   * its own final next observation. Pushes still give it (checked for shape and dtype; its
+   * values only with `validateNext`); batches come back exactly as without `next`. Needs
+   * `terminated` and `truncated` bool scalars. One field of a schema. See also `frameStack`.
+   */
+  readonly next?: string;
 }
 
 /** A schema: field name to {@link FieldSpec}. `indices`, `weights` and `priorities` are reserved names. */
 export type FieldsSpec = { readonly [name: string]: FieldSpec };
+
+/**
+ * A schema with the fields its `next` options make: `{ obs: { shape, dtype, next: 'nextObs' } }`
+ * types `nextObs` too (same shape and dtype), in pushes and in batches.
+ */
+export type WithNext<F extends FieldsSpec> = F & {
+  readonly [K in keyof F as F[K] extends { readonly next: infer N extends string } ? N : never]: FieldSpec<F[K]['dtype']>;
+};
 
 /**
  * The standard transition fields built by the shorthand options:
@@ -64,6 +82,19 @@ export interface CommonOptions {
    * fields (bool scalars). `nStep` implies it. Default: false.
    */
   episodes?: boolean;
+  /**
+   * Frame stacking, with the stacked field stored once (`next`): pushes give full stacks, only
+   * each stack's newest frame is stored, and stacks are rebuilt at sample time with zeros before
+   * an episode's first frame (Dopamine). See {@link FrameStackOptions}. Default: none.
+   */
+  frameStack?: FrameStackOptions;
+  /**
+   * Buffers with a `next` field: check that each pushed next observation of an item that does
+   * not end its episode equals the next item's observation (OutOfRangeError naming the rows,
+   * nothing stored). Default false: not checked (it costs a comparison of every row), the pushed
+   * value is trusted, and batches give the next item's observation.
+   */
+  validateNext?: boolean;
 }
 
 /** Shorthand options: the standard transition fields from observation and action shapes. */
@@ -79,6 +110,8 @@ export interface TransitionOptions<O extends Dtype = 'float32', A extends Dtype 
   actionDtype?: A;
   /** More fields stored beside the standard ones (e.g. `{ logProb: { shape: [], dtype: 'float32' } }`). */
   extraFields?: X;
+  /** Store each observation once: `nextObs` is rebuilt from the next item's `obs` (the shorthand for `obs`'s `next: 'nextObs'`). Default false. */
+  nextObsFromNext?: boolean;
 }
 
 /** Explicit-schema options: any fields, any dtypes, any shapes. */

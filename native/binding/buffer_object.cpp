@@ -127,6 +127,23 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     Napi::Object so = sv.As<Napi::Object>();
     const StorageType type = storage_type_from(so.Get("type"));
     replaykit::Schema schema(std::move(fields));
+    // derived: { obs, next (field indexes), frames, validateNext } | null: observations stored
+    // once; the storage holds the stored schema (derived.h).
+    std::optional<replaykit::DerivedOptions> derived;
+    Napi::Value dv = spec.Get("derived");
+    if (dv.IsObject()) {
+      Napi::Object d = dv.As<Napi::Object>();
+      replaykit::DerivedOptions o;
+      o.user = schema;
+      o.obs = to_count(d.Get("obs"), "derived.obs");
+      o.next = to_count(d.Get("next"), "derived.next");
+      const uint64_t frames = to_count(d.Get("frames"), "derived.frames");
+      if (frames > replaykit::kMaxFrames) fail(ErrorKind::Range, "frameStack.frames is too large");
+      o.frames = static_cast<uint32_t>(frames);
+      o.validate_next = to_bool(d.Get("validateNext"), "derived.validateNext");
+      schema = replaykit::stored_schema(o);
+      derived = std::move(o);
+    }
     std::unique_ptr<replaykit::Storage> storage;
     if (type == StorageType::Memory) {
       storage = std::make_unique<replaykit::MemoryStorage>(std::move(schema), capacity);
@@ -161,7 +178,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
       }
       episodes = o;
     }
-    buffer_ = std::make_shared<replaykit::ReplayBuffer>(std::move(storage), per, episodes);
+    buffer_ = std::make_shared<replaykit::ReplayBuffer>(std::move(storage), per, episodes, std::move(derived));
     if (limiter) {
       limiter_ = std::move(limiter);
       waits_ = std::make_unique<RateWaits>(limiter_);
@@ -583,6 +600,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     o.Set("minPriority", b.min_priority());
     o.Set("maxPriority", b.max_priority());
     o.Set("bytes", static_cast<double>(b.storage().bytes()));
+    o.Set("sideBytes", static_cast<double>(b.side_bytes()));
     o.Set("fileBytes", static_cast<double>(b.storage().file_bytes()));
     return o;
   }

@@ -170,6 +170,10 @@ RateLimiterCounters rate_limiter_counters(const RateLimiterRecord& r) {
 }
 
 ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
+  // Observations stored once keep state an archive has no section for yet (the stored schema,
+  // the side and kept frames): refused rather than written incomplete.
+  if (b.derived())
+    fail(ErrorKind::Archive, "archives of buffers that store observations once (a next field, frameStack) are not supported yet");
   const Schema& schema = b.schema();
   for (const Field& f : schema.fields())  // the schema's own limit; checked again for old callers
     if (f.name.size() > kMaxNameBytes) fail(ErrorKind::Archive, "field name too long for an archive: '" + f.name.substr(0, 40) + "...'");
@@ -715,6 +719,8 @@ std::vector<bool> check_sections(const ArchiveView& v) {
 
 void ReplayBuffer::restore_state(const ArchiveView& v) {
   const ArchiveHeader& h = v.header;
+  if (derived_)
+    fail(ErrorKind::Archive, "archives cannot be loaded into buffers that store observations once (a next field, frameStack) yet");
   if (bool(episodes_) != (v.episodes >= 0))
     fail(ErrorKind::Archive, episodes_ ? "the archive holds a buffer that keeps no episodes; this buffer keeps them (nStep)"
                                        : "the archive holds a buffer that keeps episodes (nStep); this buffer does not");

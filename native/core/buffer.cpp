@@ -29,7 +29,7 @@ std::string key_text(uint64_t key, uint64_t i) {
 }  // namespace
 
 ReplayBuffer::ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<PrioritizedOptions> prioritized,
-                           std::optional<EpisodeOptions> episodes)
+                           std::optional<EpisodeOptions> episodes, std::optional<DerivedOptions> derived)
     : storage_(std::move(storage)),
       writer_(storage_ ? storage_->capacity() : 1,
               prioritized && prioritized->eviction == Eviction::LowestPriority) {
@@ -38,6 +38,16 @@ ReplayBuffer::ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<Prior
   if (cap == 0 || cap > kMaxCapacity)
     fail(ErrorKind::Range, "capacity must be an integer in [1, 2^40], got " + std::to_string(cap));
   schema_ = storage_->schema();
+  if (derived) {
+    if (!episodes) fail(ErrorKind::Shape, "observations stored once need the episode index (terminated and truncated)");
+    const Schema stored = stored_schema(*derived);
+    const Schema& held = storage_->schema();
+    bool same = stored.size() == held.size();
+    for (size_t f = 0; same && f < stored.size(); ++f)
+      same = stored[f].name == held[f].name && stored[f].dtype == held[f].dtype && stored[f].shape == held[f].shape;
+    if (!same) fail(ErrorKind::Shape, "the storage does not hold the stored schema of these derived fields");
+    schema_ = derived->user;
+  }
   prioritized_ = prioritized.has_value();
   if (prioritized) {
     per_ = std::make_unique<PrioritizedSampler>(cap, prioritized->alpha, prioritized->epsilon, prioritized->beta);
@@ -64,6 +74,19 @@ ReplayBuffer::ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<Prior
     episodes_ = std::make_unique<EpisodeIndex>(cap);
     episode_options_ = episodes;
   }
+  if (derived) derived_ = std::make_unique<Derived>(std::move(*derived), *episodes_, *storage_);
+}
+
+size_t ReplayBuffer::side_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  check_open();
+  return (derived_ ? derived_->bytes() : 0) + (episodes_ ? episodes_->capacity() * 37 : 0);
+}
+
+void ReplayBuffer::check_derived_push(const void* const* columns, uint64_t n, const uint32_t* envs) const {
+  if (!derived_) return;
+  derived_->check_push(columns, n, static_cast<const uint8_t*>(columns[episode_options_->terminated]),
+                       static_cast<const uint8_t*>(columns[episode_options_->truncated]), envs);
 }
 
 void ReplayBuffer::check_envs(const uint32_t* envs, uint64_t n) const {
@@ -78,10 +101,25 @@ void ReplayBuffer::index_rows(const void* const* columns, uint64_t n, const uint
   const auto* term = static_cast<const uint8_t*>(columns[episode_options_->terminated]);
   const auto* trunc = static_cast<const uint8_t*>(columns[episode_options_->truncated]);
   const uint64_t cap = capacity();
+  if (!derived_) {
+    for (uint64_t r = 0; r < n; ++r) {
+      const uint64_t slot = slots ? slots[r] : r < skip ? kNoSlot : (first_slot + r) % cap;
+      episodes_->on_write(slot, envs ? envs[r] : 0, term[r] != 0, trunc[r] != 0);
+    }
+    return;
+  }
+  // Observations stored once: each row's slot gives up its item first (whose frame may be kept),
+  // then the new item takes the frames it reads (derived.h). Before the rows are copied.
+  derived_->begin_push(columns);
   for (uint64_t r = 0; r < n; ++r) {
     const uint64_t slot = slots ? slots[r] : r < skip ? kNoSlot : (first_slot + r) % cap;
-    episodes_->on_write(slot, envs ? envs[r] : 0, term[r] != 0, trunc[r] != 0);
+    const uint32_t env = envs ? envs[r] : 0;
+    derived_->before_row(slot);
+    const EpisodeIndex::StreamView was = episodes_->stream(env);
+    episodes_->on_write(slot, env, term[r] != 0, trunc[r] != 0);
+    derived_->after_row(slot, r, env, was);
   }
+  derived_->end_push();
 }
 
 void ReplayBuffer::require_prioritized(const char* what) const {
@@ -136,21 +174,31 @@ uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double
   if (n == 0) fail(ErrorKind::Shape, "a push needs at least one row");
   if (priorities) require_prioritized("an explicit priority");
   check_envs(envs, n);
+  // The storage's columns: without derived fields (and, stacked, the newest frame of each stack).
+  std::vector<const void*> stored_cols;
+  std::vector<uint8_t> frames;
+  const void* const* stored = columns;
+  if (derived_) {
+    derived_->stored_columns(columns, n, stored_cols, frames);
+    stored = stored_cols.data();
+  }
   {
     std::unique_lock<std::mutex> lock(mu_);
     check_open();
-    if (eviction_ == Eviction::Fifo && storage_->concurrent_writes()) return push_ring(lock, columns, n, priorities, envs);
+    if (eviction_ == Eviction::Fifo && storage_->concurrent_writes())
+      return push_ring(lock, columns, stored, n, priorities, envs);
   }
   Exclusive x(*this, true, true);
-  return push_in_place(columns, n, priorities, envs);
+  return push_in_place(columns, stored, n, priorities, envs);
 }
 
 // A push that holds the buffer exclusively: lowest-priority eviction, or a storage that moves
 // items as it writes (tiered).
-uint64_t ReplayBuffer::push_in_place(const void* const* columns, uint64_t n, const double* priorities,
-                                     const uint32_t* envs) {
+uint64_t ReplayBuffer::push_in_place(const void* const* columns, const void* const* stored, uint64_t n,
+                                     const double* priorities, const uint32_t* envs) {
   storage_->check_intact();  // a file truncated from outside: refuse before anything changes
   if (priorities) check_priorities(priorities, n);
+  check_derived_push(columns, n, envs);
   const uint64_t cap = capacity();
 
   if (eviction_ == Eviction::LowestPriority) {
@@ -174,11 +222,13 @@ uint64_t ReplayBuffer::push_in_place(const void* const* columns, uint64_t n, con
       per_->set_max_priority(old_max);
       overflow();
     }
+    // The index first: with observations stored once, an evicted item's frame may have to be
+    // kept, read from its row before the row is overwritten.
+    if (episodes_) index_rows(columns, n, envs, update_slots_.data(), 0, 0);
     for (uint64_t r = 0; r < n; ++r) {
-      storage_->write(update_slots_[r], 1, columns, r);
+      storage_->write(update_slots_[r], 1, stored, r);
       writer_.record(update_slots_[r]);
     }
-    if (episodes_) index_rows(columns, n, envs, update_slots_.data(), 0, 0);
     sync_length();
     return writer_.key(update_slots_[n - 1]);
   }
@@ -192,9 +242,9 @@ uint64_t ReplayBuffer::push_in_place(const void* const* columns, uint64_t n, con
   if (per_) apply_ring_priorities(first_slot, start, n, kept, priorities);
   // Rows first, then the cursor: if the storage file is found truncated during the copy, the
   // writer has not counted rows that are not there (the buffer refuses every later call anyway).
-  storage_->write(start, head, columns, skip);
-  if (kept > head) storage_->write(0, kept - head, columns, skip + head);
-  if (episodes_) index_rows(columns, n, envs, nullptr, first_slot, skip);
+  if (episodes_) index_rows(columns, n, envs, nullptr, first_slot, skip);  // first: see above
+  storage_->write(start, head, stored, skip);
+  if (kept > head) storage_->write(0, kept - head, stored, skip + head);
   writer_.advance(n);
   reserve_cursor_ = writer_.cursor();
   sync_length();
@@ -225,8 +275,36 @@ void ReplayBuffer::apply_ring_priorities(uint64_t first_slot, uint64_t start, ui
   if (!ok) overflow();
 }
 
+void ReplayBuffer::gather_stored(const uint64_t* slots, uint64_t n, void* const* outs) const {
+  if (!derived_) return storage_->gather_all(slots, n, outs);
+  thread_local std::vector<void*> stored;
+  stored.assign(storage_->schema().size(), nullptr);
+  for (size_t f = 0; f < schema_.size(); ++f)
+    if (derived_->stored_field(f) != kNoField) stored[derived_->stored_field(f)] = outs[f];
+  stored[derived_->stored_field(derived_->options().obs)] = nullptr;  // its frames are read by the plan
+  if (derived_->options().frames == 1) stored[derived_->stored_field(derived_->options().obs)] = outs[derived_->options().obs];
+  storage_->gather_all(slots, n, stored.data());
+}
+
 void ReplayBuffer::gather(const uint64_t* slots, uint64_t n, void* const* outs) const {
-  storage_->gather_all(slots, n, outs);
+  gather_stored(slots, n, outs);
+  if (!derived_) return;
+  const DerivedOptions& o = derived_->options();
+  const bool obs = o.frames > 1 && outs[o.obs], next = outs[o.next] != nullptr;
+  if (!obs && !next) return;
+  thread_local FramePlan plan;
+  derived_->plan(obs ? slots : nullptr, next ? slots : nullptr, n, plan);
+  derived_->settle(plan);
+  storage_->check_intact();
+  derived_->fill(plan, outs[o.obs], outs[o.next]);
+  storage_->check_intact();
+}
+
+void ReplayBuffer::gather_field(size_t f, const uint64_t* slots, uint64_t n, void* dst) const {
+  thread_local std::vector<void*> outs;
+  outs.assign(schema_.size(), nullptr);
+  outs[f] = dst;
+  gather(slots, n, outs.data());
 }
 
 void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, uint64_t* keys, float* weights,
@@ -263,12 +341,32 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
   length_scratch.resize(steps > 1 ? n : 0);
   uint64_t* const chains = chain_scratch.data();
   uint32_t* const lengths = length_scratch.data();
+  // Observations stored once: the frames of every item's obs and nextObs (n-step: the chain's
+  // last item's nextObs) are planned here, and their slots waited for and pinned as well.
+  thread_local FramePlan plan;
+  thread_local std::vector<uint64_t> next_slots;
+  const bool derived_obs = derived_ && derived_->options().frames > 1 && outs[derived_->options().obs];
+  const bool derived_next = derived_ && outs[derived_->options().next];
   for (;;) {
     if (steps > 1) nstep_chains(slots, n, chains, lengths);
-    if (in_flight_.empty() || (!in_flight(slots, n) && !in_flight(chains, chain_n))) break;
+    if (derived_obs || derived_next) {
+      const uint64_t* nexts = slots;
+      if (steps > 1 && derived_next) {
+        next_slots.resize(n);
+        for (uint64_t i = 0; i < n; ++i) next_slots[i] = chains[i * steps + lengths[i] - 1];
+        nexts = next_slots.data();
+      }
+      derived_->plan(derived_obs ? slots : nullptr, derived_next ? nexts : nullptr, n, plan);
+    } else {
+      plan.slots.clear();
+    }
+    if (in_flight_.empty() ||
+        (!in_flight(slots, n) && !in_flight(chains, chain_n) && !in_flight(plan.slots.data(), plan.slots.size())))
+      break;
     cv_.wait(lock);
     check_open();
   }
+  if (derived_obs || derived_next) derived_->settle(plan);  // side frames copied while the lock holds
   // A key needs the slot's write count: a second random access per item. Prefetch those
   // lines so that their misses overlap the computation of the others.
   if (writer_.reads_write_table()) {
@@ -277,7 +375,7 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
   }
   for (uint64_t i = 0; i < n; ++i) keys[i] = writer_.key(slots[i]);
   if (per_) per_->advance();
-  const Pin pin{slots, n, chains, chain_n};
+  const Pin pin{slots, n, chains, chain_n, plan.slots.data(), plan.slots.size()};
   pins_.push_back(&pin);
   lock.unlock();
   struct Unpin {  // also when the gather throws (a storage file truncated from outside)
@@ -291,7 +389,12 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
       b->cv_.notify_all();
     }
   } unpin{this, &pin};
-  gather(slots, n, outs);
+  gather_stored(slots, n, outs);
+  if (derived_obs || derived_next) {
+    storage_->check_intact();
+    derived_->fill(plan, outs[derived_->options().obs], outs[derived_->options().next]);
+    storage_->check_intact();
+  }
   if (episode_options_ && episode_options_->nstep) {
     if (steps > 1) {
       nstep_fill(n, chains, lengths, outs, discount);
@@ -323,7 +426,7 @@ void ReplayBuffer::nstep_fill(uint64_t n, const uint64_t* chains, const uint32_t
   // Every chain's rewards in one gather; the last items' next observations in another.
   const Field& rf = schema_[o.reward];
   std::vector<uint8_t> rewards(n * steps * rf.row_bytes);
-  storage_->gather(o.reward, chains, n * steps, rewards.data());
+  gather_field(o.reward, chains, n * steps, rewards.data());
   auto reward_at = [&](uint64_t j) {
     if (rf.dtype == Dtype::Float32) {
       float x;
@@ -351,10 +454,11 @@ void ReplayBuffer::nstep_fill(uint64_t n, const uint64_t* chains, const uint32_t
     lasts.push_back(last);
     rows.push_back(i);
   }
-  if (!lasts.empty() && outs[o.next_obs]) {
+  // Observations stored once: the sample planned the last items' next observations already.
+  if (!lasts.empty() && outs[o.next_obs] && !derived_) {
     const size_t bytes = schema_[o.next_obs].row_bytes;
     std::vector<uint8_t> next(lasts.size() * bytes);
-    storage_->gather(o.next_obs, lasts.data(), lasts.size(), next.data());
+    gather_field(o.next_obs, lasts.data(), lasts.size(), next.data());
     auto* dst = static_cast<uint8_t*>(outs[o.next_obs]);
     for (size_t j = 0; j < rows.size(); ++j) std::memcpy(dst + rows[j] * bytes, next.data() + j * bytes, bytes);
   }
@@ -475,6 +579,7 @@ void ReplayBuffer::clear() {
 
 void ReplayBuffer::clear_state() {
   storage_->check_intact();
+  if (derived_) derived_->clear();  // before the rows go: open episodes keep what they will read
   writer_.clear();
   storage_->clear();
   if (per_) per_->clear();

@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "derived.h"
 #include "episodes.h"
 #include "sampler.h"
 #include "sequences.h"
@@ -80,10 +81,15 @@ class ReplayBuffer {
   // out of range (see PrioritizedSampler).
   // Episodes: Error(Shape) when the fields named are not of the kinds EpisodeOptions says,
   // Error(Range) for n outside [1, 1024] or gamma outside [0, 1].
+  // Observations stored once (derived.h): `derived` names the user schema; the storage holds its
+  // stored_schema() (Error(Shape) otherwise). Needs episodes (the index says which item is next).
   ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<PrioritizedOptions> prioritized,
-               std::optional<EpisodeOptions> episodes = std::nullopt);
+               std::optional<EpisodeOptions> episodes = std::nullopt,
+               std::optional<DerivedOptions> derived = std::nullopt);
 
-  const Schema& schema() const { return schema_; }  // kept after close()
+  // The user schema: what pushes take and batches return (the storage's own schema is the
+  // stored one when observations are stored once). Kept after close().
+  const Schema& schema() const { return schema_; }
   uint64_t capacity() const { return writer_.capacity(); }
   // Items published (a reservation's rows count once published). Lock-free.
   uint64_t length() const { return length_.load(std::memory_order_acquire); }
@@ -197,6 +203,10 @@ class ReplayBuffer {
   // The episode index (null without episodes); the same proviso as writer().
   const EpisodeIndex* episodes() const { return episodes_.get(); }
   const std::optional<EpisodeOptions>& episode_options() const { return episode_options_; }
+  // Observations stored once (null otherwise); the same proviso as writer().
+  const Derived* derived() const { return derived_.get(); }
+  // Bytes of RAM the buffer's side stores hold besides the storage (derived.h). Takes the lock.
+  size_t side_bytes() const;
 
   // Gives an empty buffer of the archive's schema, capacity and kind the archive's exact
   // state. Throws Error(Archive) when the archive does not fit this buffer or its
@@ -217,6 +227,8 @@ class ReplayBuffer {
     uint64_t n;
     const uint64_t* chains;
     uint64_t chain_n;
+    const uint64_t* frames = nullptr;  // slots whose frames derived fields read (derived.h)
+    uint64_t frame_n = 0;
   };
   // The lock held with no reservation in flight, and (rows_change) no sample gathering, and
   // (a push) the buffer not frozen; Error(State) when closed. Notifies waiters when it ends.
@@ -235,9 +247,12 @@ class ReplayBuffer {
   bool overlaps_pin(uint64_t start, uint64_t kept) const;
   bool in_flight(const uint64_t* slots, uint64_t n) const;
   void publish_ready();  // under the lock: publishes the done reservations at the front, in order
-  uint64_t push_ring(std::unique_lock<std::mutex>& lock, const void* const* columns, uint64_t n,
-                     const double* priorities, const uint32_t* envs);
-  uint64_t push_in_place(const void* const* columns, uint64_t n, const double* priorities, const uint32_t* envs);
+  // columns: the user's; stored: the storage's (the same without derived fields).
+  uint64_t push_ring(std::unique_lock<std::mutex>& lock, const void* const* columns, const void* const* stored,
+                     uint64_t n, const double* priorities, const uint32_t* envs);
+  uint64_t push_in_place(const void* const* columns, const void* const* stored, uint64_t n,
+                         const double* priorities, const uint32_t* envs);
+  void check_derived_push(const void* const* columns, uint64_t n, const uint32_t* envs) const;
   // n of n-step returns (1 without them).
   uint32_t nstep_steps() const { return episode_options_ && episode_options_->nstep ? episode_options_->nstep->n : 1; }
   void apply_ring_priorities(uint64_t first_slot, uint64_t start, uint64_t n, uint64_t kept, const double* priorities);
@@ -275,13 +290,26 @@ class ReplayBuffer {
   void check_priorities(const double* p, uint64_t n);
   template <typename Describe>
   void check_mass(double p, double mass, Describe&& what) const;
+  // THE read of stored items into a batch: every user field f with outs[f] set, for the items at
+  // slots[0 .. n). Derived fields resolve here (derived.h). Callers hold the buffer exclusively
+  // (reads by key or position, epochs). A read that gathers without the lock, as sample does,
+  // must instead, under the lock: derived_->plan(obs slots, next slots, n, plan) (kNoSlot entries
+  // read zeros: a sequence's padding), wait while in_flight(plan.slots), pin plan.slots (Pin::
+  // frames), derived_->settle(plan); and after unlocking: gather_stored(slots, n, outs) then
+  // derived_->fill(plan, outs[obs], outs[next]). sample() is the model; sequences and HER's goal
+  // reads use the same steps (n-step: plan nextObs at each chain's last slot).
   void gather(const uint64_t* slots, uint64_t n, void* const* outs) const;
+  // Field f alone (e.g. n-step rewards along chains), the same contract.
+  void gather_field(size_t f, const uint64_t* slots, uint64_t n, void* dst) const;
+  // The stored fields of outs (derived ones skipped), for slots pinned by the caller.
+  void gather_stored(const uint64_t* slots, uint64_t n, void* const* outs) const;
 
   std::unique_ptr<Storage> storage_;
   Writer writer_;
   std::unique_ptr<PrioritizedSampler> per_;
   std::unique_ptr<EpisodeIndex> episodes_;
   std::optional<EpisodeOptions> episode_options_;
+  std::unique_ptr<Derived> derived_;
   UniformSampler uniform_;
   Eviction eviction_ = Eviction::Fifo;
   mutable std::vector<uint64_t> scratch_;  // slots of the current read (under Exclusive)

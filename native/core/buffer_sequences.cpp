@@ -71,16 +71,37 @@ void ReplayBuffer::sample_sequences(uint64_t n, const SequenceSpec& spec, const 
   // The windows' slots, computed again after every wait for slots being written (a link may
   // have changed meanwhile), and after every wait the buffer checked open again (as sample()).
   // A start overwritten meanwhile is read as its new row (as sample() reads a drawn slot).
+  // Observations stored once (derived.h): the frames of every step's obs and nextObs are
+  // planned here, and their slots waited for and pinned too (as sample() does).
+  thread_local FramePlan plan, burn_plan;
+  thread_local std::vector<uint64_t> frame_slots;
+  const size_t obs_f = derived_ ? derived_->options().obs : 0, next_f = derived_ ? derived_->options().next : 0;
+  const bool derived_obs = derived_ && derived_->options().frames > 1 && outs[obs_f];
+  const bool derived_next = derived_ && outs[next_f];
+  const bool burn_read = burn_outs && B > 0;
+  const bool burn_obs = burn_read && derived_ && derived_->options().frames > 1 && burn_outs[obs_f];
+  const bool burn_next = burn_read && derived_ && burn_outs[next_f];
   for (;;) {
     for (uint64_t i = 0; i < n; ++i)
       window_slots(*episodes_, starts[i], spec, windows + i * L, mask + i * L, windows + n * L + i * B, burn_mask + i * B);
-    if (in_flight_.empty() || !in_flight(windows, n * (L + B))) break;
+    frame_slots.clear();
+    if (derived_obs || derived_next) {
+      derived_->plan(derived_obs ? windows : nullptr, derived_next ? windows : nullptr, n * L, plan);
+      frame_slots.insert(frame_slots.end(), plan.slots.begin(), plan.slots.end());
+    }
+    if (burn_obs || burn_next) {
+      derived_->plan(burn_obs ? windows + n * L : nullptr, burn_next ? windows + n * L : nullptr, n * B, burn_plan);
+      frame_slots.insert(frame_slots.end(), burn_plan.slots.begin(), burn_plan.slots.end());
+    }
+    if (in_flight_.empty() || (!in_flight(windows, n * (L + B)) && !in_flight(frame_slots.data(), frame_slots.size()))) break;
     cv_.wait(lock);
     check_open();
   }
+  if (derived_obs || derived_next) derived_->settle(plan);  // side frames copied while the lock holds
+  if (burn_obs || burn_next) derived_->settle(burn_plan);
   for (uint64_t i = 0; i < n; ++i) keys[i] = writer_.key(starts[i]);
   if (per_) per_->advance();
-  const Pin pin{windows, n * L, windows + n * L, burn_outs ? n * B : 0};
+  const Pin pin{windows, n * L, windows + n * L, burn_read ? n * B : 0, frame_slots.data(), frame_slots.size()};
   pins_.push_back(&pin);
   lock.unlock();
   struct Unpin {  // also when the gather throws (a storage file truncated from outside)
@@ -94,8 +115,13 @@ void ReplayBuffer::sample_sequences(uint64_t n, const SequenceSpec& spec, const 
       b->cv_.notify_all();
     }
   } unpin{this, &pin};
-  auto read = [this](const uint64_t* slots, uint64_t count, void* const* dst, const uint8_t* real) {
-    gather(slots, count, dst);
+  auto read = [&](const uint64_t* slots, uint64_t count, void* const* dst, const uint8_t* real, const FramePlan* frames) {
+    gather_stored(slots, count, dst);
+    if (frames) {
+      storage_->check_intact();
+      derived_->fill(*frames, dst[obs_f], dst[next_f]);
+      storage_->check_intact();
+    }
     for (size_t f = 0; f < schema_.size(); ++f) {
       if (!dst[f]) continue;
       const size_t rb = schema_[f].row_bytes;
@@ -104,8 +130,8 @@ void ReplayBuffer::sample_sequences(uint64_t n, const SequenceSpec& spec, const 
         if (!real[k]) std::memset(out + k * rb, 0, rb);
     }
   };
-  read(windows, n * L, outs, mask);
-  if (burn_outs && B > 0) read(windows + n * L, n * B, burn_outs, burn_mask);
+  read(windows, n * L, outs, mask, derived_obs || derived_next ? &plan : nullptr);
+  if (burn_read) read(windows + n * L, n * B, burn_outs, burn_mask, burn_obs || burn_next ? &burn_plan : nullptr);
 }
 
 }  // namespace replaykit

@@ -67,7 +67,7 @@ bool ReplayBuffer::overlaps_pin(uint64_t start, uint64_t kept) const {
     return false;
   };
   for (const Pin* p : pins_)
-    if (hit(p->slots, p->n) || hit(p->chains, p->chain_n)) return true;
+    if (hit(p->slots, p->n) || hit(p->chains, p->chain_n) || hit(p->frames, p->frame_n)) return true;
   return false;
 }
 
@@ -100,8 +100,8 @@ void ReplayBuffer::publish_ready() {
   }
 }
 
-uint64_t ReplayBuffer::push_ring(std::unique_lock<std::mutex>& lock, const void* const* columns, uint64_t n,
-                                 const double* priorities, const uint32_t* envs) {
+uint64_t ReplayBuffer::push_ring(std::unique_lock<std::mutex>& lock, const void* const* columns,
+                                 const void* const* stored, uint64_t n, const double* priorities, const uint32_t* envs) {
   const uint64_t cap = capacity();
   const uint64_t skip = n > cap ? n - cap : 0;
   const uint64_t kept = n - skip;
@@ -115,6 +115,7 @@ uint64_t ReplayBuffer::push_ring(std::unique_lock<std::mutex>& lock, const void*
   });
   check_open();
   storage_->check_intact();  // a file truncated from outside: refuse before anything changes
+  check_derived_push(columns, n, envs);  // validateNext, against the streams as they are now
   Reservation r;
   r.first_slot = reserve_cursor_;
   r.start = start_of();
@@ -132,14 +133,14 @@ uint64_t ReplayBuffer::push_ring(std::unique_lock<std::mutex>& lock, const void*
   reserve_cursor_ = (r.first_slot + n % cap) % cap;
 
   const uint64_t head = std::min(kept, cap - r.start);  // rows before the ring wraps
-  const bool unlocked = kept * schema_.row_bytes() > kCopyUnderLockBytes;
+  const bool unlocked = kept * storage_->schema().row_bytes() > kCopyUnderLockBytes;
   if (unlocked) lock.unlock();
   // The reservation is published even when the copy throws (a storage file truncated from
   // outside: the buffer refuses every later call), so that later ones are not held back.
   std::exception_ptr error;
   try {
-    storage_->write(r.start, head, columns, skip);
-    if (kept > head) storage_->write(0, kept - head, columns, skip + head);
+    storage_->write(r.start, head, stored, skip);
+    if (kept > head) storage_->write(0, kept - head, stored, skip + head);
   } catch (...) {
     error = std::current_exception();
   }
@@ -172,6 +173,9 @@ void ReplayBuffer::close() {
   closed_ = true;
   cv_.notify_all();  // waiting pushes and samples give up with Error(State)
   cv_.wait(lock, [this] { return in_flight_.empty() && pins_.empty(); });
+  // Its stores are freed; the object stays (push reads its immutable layout before locking),
+  // and nothing reaches the storage through it once closed.
+  if (derived_) derived_->release();
   storage_.reset();  // deletes the storage's files
   per_.reset();
   scratch_ = {};

@@ -100,6 +100,18 @@ class EpisodeIndex {
   // and truncated[p] give the stored flag of slot p). Error(Archive) saying what is wrong, the
   // index unchanged.
   void restore(const uint8_t* bytes, uint64_t size, uint64_t length, const uint8_t* terminated, const uint8_t* truncated);
+  // A stream as it stands: its current (or last) episode, the step its next row gets, its newest
+  // row's slot (kNoSlot: none, or overwritten at once), and whether that episode is still open.
+  struct StreamView {
+    uint64_t episode = 0, next_step = 0, last_slot = kNoSlot;
+    bool open = false;
+  };
+  uint32_t streams() const { return static_cast<uint32_t>(streams_.size()); }  // env ids seen: 0 .. streams() - 1
+  StreamView stream(uint32_t env) const {
+    if (env >= streams_.size()) return {};
+    const Stream& s = streams_[env];
+    return {s.episode, s.next_step, s.last_slot, s.open};
+  }
 
  private:
   static constexpr uint8_t kTerminated = 1, kTruncated = 2;

@@ -50,6 +50,9 @@ class Storage {
     for (size_t f = 0; f < schema_.size(); ++f)
       if (outs[f]) gather(f, slots, n, outs[f]);
   }
+  // Where field f of the item at `slot` lives, for reads that pick parts of rows (derived.h).
+  // Valid until the slot is written or (tiered) any write moves items; the caller keeps writers off.
+  virtual const uint8_t* field_at(size_t f, uint64_t slot) const = 0;
   // Forgets every item (the buffer was cleared).
   virtual void clear() {}
   // Whether write and gather may run on several threads at once for distinct slots (each
@@ -126,6 +129,7 @@ class RowStorage : public Storage {
   void write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) override;
   void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const override;
   void gather_all(const uint64_t* slots, size_t n, void* const* outs) const override;
+  const uint8_t* field_at(size_t f, uint64_t slot) const override { return rows_.at(f, slot); }
   void clear() override { check_intact(); }
   bool concurrent_writes() const override { return true; }
 
@@ -186,6 +190,7 @@ class TieredStorage final : public Storage {
   void write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) override;
   void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const override;
   void gather_all(const uint64_t* slots, size_t n, void* const* outs) const override;
+  const uint8_t* field_at(size_t f, uint64_t slot) const override { return row_of(loc_[slot]) + layout_.offset[f]; }
   void clear() override;
   size_t bytes() const override { return hot_block_.size() + loc_.size() * 8 * 3; }
   size_t file_bytes() const override { return file_->size(); }
