@@ -93,6 +93,36 @@ test.each([
   }
 });
 
+test('epochs and indexed reads give n-step items too, with their discount', () => {
+  for (const prioritized of [false, true]) {
+    const opts = { capacity: 3000, obsShape: [2], seed: 4, nStep: { n: 3, gamma: 0.7 } };
+    const rb: ReplayBuffer | PrioritizedReplayBuffer = prioritized ? new PrioritizedReplayBuffer(opts) : new ReplayBuffer(opts);
+    const rows: Pushed[] = [];
+    fill(rb, rows, 17, 60);
+    const check = (b: { obs: ArrayLike<number>; reward: ArrayLike<number>; nextObs: ArrayLike<number>; terminated: ArrayLike<number>; discount?: Float32Array }, count: number) => {
+      expect(b.discount).toHaveLength(count);
+      for (let i = 0; i < count; i++) {
+        const e = reference(rows, b.obs[2 * i], 3, 0.7);
+        expect(b.reward[i]).toBeCloseTo(e.reward, 4);
+        expect(b.nextObs[2 * i]).toBe(e.last + 0.5);
+        expect(b.terminated[i]).toBe(e.terminated ? 1 : 0);
+        expect(b.discount![i]).toBeCloseTo(e.discount, 6);
+      }
+    };
+    const all = rb.sampleAll();
+    check(all, rows.length);
+    const some = rb.sampleByIndex([0, 5, 17, rows.length - 1]);
+    check(some, 4);
+    let seen = 0;
+    for (const batch of rb.epochs({ batchSize: 50, shuffle: true })) {
+      check(batch, batch.indices.length);
+      seen += batch.indices.length;
+    }
+    expect(seen).toBe(rows.length);
+    rb.close();
+  }
+});
+
 test('prefetched batches are n-step items too', async () => {
   const a = new ReplayBuffer({ capacity: 1000, obsShape: [2], seed: 3, nStep: { n: 3, gamma: 0.9 } });
   const b = new ReplayBuffer({ capacity: 1000, obsShape: [2], seed: 3, nStep: { n: 3, gamma: 0.9 } });

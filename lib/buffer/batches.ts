@@ -48,6 +48,7 @@ export class Batches {
     const short: Record<string, AnyTypedArray> = {};
     for (const f of this.#fields) short[f.name] = batch[f.name].slice(0, rows * f.elems) as AnyTypedArray;
     short.indices = batch.indices.slice(0, rows);
+    if (batch.discount) short.discount = batch.discount.slice(0, rows);
     return short as BatchObject;
   }
 

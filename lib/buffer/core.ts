@@ -327,8 +327,8 @@ export class BufferCore implements Saveable, Restorable, PushHost {
     this.assertOpen();
     // No more rows than there are keys left: an epoch batch size of 2^30 over 5 items allocates 5 rows.
     want = Math.min(want, keys.length - start);
-    let batch = this.#batches.prepare(want, undefined, null, false);
-    const [consumed, got] = this.native.readLive(keys, start, want, this.#batches.outs, batch.indices);
+    let batch = this.#batches.prepare(want, undefined, null, false, this.nStep !== null);
+    const [consumed, got] = this.native.readLive(keys, start, want, this.#batches.outs, batch.indices, batch.discount);
     if (got === 0) return { batch: null, consumed };
     if (got < want) batch = this.#batches.truncate(batch, got);
     this.sampler.decorate(batch, got);
@@ -344,8 +344,8 @@ export class BufferCore implements Saveable, Restorable, PushHost {
     this.busy = true;
     try {
       const positions = float64(indices, 'indices', -1, { float32: false, elementError: OutOfRangeError });
-      const batch = this.#batches.prepare(positions.length, undefined, only, false);
-      this.native.readPositions(positions, this.#batches.outs, batch.indices);
+      const batch = this.#batches.prepare(positions.length, undefined, only, false, this.nStep !== null);
+      this.native.readPositions(positions, this.#batches.outs, batch.indices, batch.discount);
       if (!only) this.sampler.decorate(batch, positions.length);
       return batch;
     } finally {
@@ -373,9 +373,9 @@ export class BufferCore implements Saveable, Restorable, PushHost {
 
   /** The items named by `keys`, into fresh arrays (no weights). */
   read(keys: Float64Array): BatchObject {
-    const batch = this.#batches.prepare(keys.length, undefined, null, false);
+    const batch = this.#batches.prepare(keys.length, undefined, null, false, this.nStep !== null);
     batch.indices.set(keys);
-    this.native.read(keys, this.#batches.outs);
+    this.native.read(keys, this.#batches.outs, batch.discount);
     return batch;
   }
 

@@ -50,11 +50,12 @@ export interface NativeBuffer extends NativeRateWaits {
   /** p = |tdErrors[i]| + the buffer's epsilon. */
   updatePriorities(keys: Float64Array, tdErrors: Float32Array | Float64Array): number;
   top(k: number, keys: Float64Array, priorities: Float64Array): void;
-  read(keys: Float64Array, outs: (AnyTypedArray | null)[]): void;
+  /** discount: n-step buffers' gamma^m of each item (reads give n-step items, as sample does). */
+  read(keys: Float64Array, outs: (AnyTypedArray | null)[], discount?: Float32Array): void;
   keysInOrder(out: Float64Array): void;
   shuffle(values: Float64Array, words: Uint32Array): void;
-  readPositions(positions: Float64Array, outs: (AnyTypedArray | null)[], keys: Float64Array): void;
-  readLive(keys: Float64Array, start: number, want: number, outs: (AnyTypedArray | null)[], keysOut: Float64Array): [number, number];
+  readPositions(positions: Float64Array, outs: (AnyTypedArray | null)[], keys: Float64Array, discount?: Float32Array): void;
+  readLive(keys: Float64Array, start: number, want: number, outs: (AnyTypedArray | null)[], keysOut: Float64Array, discount?: Float32Array): [number, number];
   clear(): void;
   close(): void;
   stats(): { totalPriority: number; minPriority: number; maxPriority: number; bytes: number; fileBytes: number; sideBytes: number };

@@ -11,7 +11,8 @@ import type { ResolvedField } from './fields';
 import { LIMITS } from '../native/addon';
 
 /**
- * n-step returns (option `nStep`): a sampled item at step t of its episode comes back as its
+ * n-step returns (option `nStep`): a sampled item (and an item read by `sampleByIndex`,
+ * `sampleAll`, `top` or an epoch) at step t of its episode comes back as its
  * n-step item: `reward` = sum over k < m of gamma^k r(t+k); `nextObs`, `terminated` and
  * `truncated` those of step t+m-1; and `discount` (`Float32Array`) = gamma^m, or 0 when the
  * episode terminated within those m steps. m = n, or fewer where the episode ends (terminated

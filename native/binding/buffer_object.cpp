@@ -336,13 +336,19 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     return env.Undefined();
   }
 
-  // read(keys: Float64Array(n), outs)
+  // The optional `discount` output of a read (n-step buffers): Float32Array(n) or absent.
+  static float* discount_of(Napi::Env env, Napi::Value v, uint64_t n) {
+    if (v.IsUndefined() || v.IsNull()) return nullptr;
+    return static_cast<float*>(typed_data(env, v, napi_float32_array, n, "out.discount"));
+  }
+
+  // read(keys: Float64Array(n), outs, discount?: Float32Array(n))
   Napi::Value Read(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto& b = live();
     keys_from_js(env, info[0], &keys_, "indices");
     std::vector<void*> outs = columns(env, info[1], keys_.size(), "out");
-    b.read(keys_.data(), keys_.size(), outs.data());
+    b.read(keys_.data(), keys_.size(), outs.data(), discount_of(env, info[2], keys_.size()));
     return env.Undefined();
   }
 
@@ -370,7 +376,8 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     return env.Undefined();
   }
 
-  // readPositions(positions: Float64Array(n), outs (null skips a field), keys: Float64Array(n))
+  // readPositions(positions: Float64Array(n), outs (null skips a field), keys: Float64Array(n),
+  //   discount?: Float32Array(n))
   Napi::Value ReadPositions(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto& b = live();
@@ -379,12 +386,13 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     std::vector<void*> outs = columns(env, info[1], n, "out", true);
     auto* keys = static_cast<double*>(typed_data(env, info[2], napi_float64_array, n, "out.indices"));
     std::vector<uint64_t> found(n);
-    b.read_positions(keys_.data(), n, outs.data(), found.data());
+    b.read_positions(keys_.data(), n, outs.data(), found.data(), discount_of(env, info[3], n));
     keys_to_js(found.data(), n, keys);
     return env.Undefined();
   }
 
-  // readLive(keys: Float64Array, start, want, outs (null skips), keysOut: Float64Array(want)) -> [consumed, got]
+  // readLive(keys: Float64Array, start, want, outs (null skips), keysOut: Float64Array(want),
+  //   discount?: Float32Array(want)) -> [consumed, got]
   // Reads the keys in place, converting each as the core asks for it: the cost is the keys
   // consumed, not the whole array.
   Napi::Value ReadLive(const Napi::CallbackInfo& info) {
@@ -401,7 +409,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     uint64_t got = 0;
     const double* from = keys + start;
     const uint64_t consumed = b.read_live_with([from](uint64_t i) { return key_from_js(from[i]); }, n_keys - start, want,
-                                               outs.data(), found.data(), &got);
+                                               outs.data(), found.data(), &got, discount_of(env, info[5], want));
     keys_to_js(found.data(), got, keys_out);
     Napi::Array r = Napi::Array::New(env, 2);
     r.Set(0u, Napi::Number::New(env, static_cast<double>(consumed)));

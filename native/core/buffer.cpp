@@ -397,7 +397,7 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
   }
   if (episode_options_ && episode_options_->nstep) {
     if (steps > 1) {
-      nstep_fill(n, chains, lengths, outs, discount);
+      nstep_fill(n, chains, lengths, outs, discount, derived_ != nullptr);
     } else if (discount) {  // n = 1: the one-step discount
       const float g = static_cast<float>(episode_options_->nstep->gamma);
       for (uint64_t i = 0; i < n; ++i) discount[i] = episodes_->terminated(slots[i]) ? 0.0f : g;
@@ -418,14 +418,18 @@ void ReplayBuffer::nstep_chains(const uint64_t* slots, uint64_t n, uint64_t* cha
 // r(t+k); nextObs, terminated and truncated those of item t+m-1 (whose nextObs is the
 // observation after step t+m-1); discount = 0 if that item terminated, else gamma^m.
 void ReplayBuffer::nstep_fill(uint64_t n, const uint64_t* chains, const uint32_t* lengths, void* const* outs,
-                              float* discount) const {
+                              float* discount, bool next_planned) const {
   const EpisodeOptions& o = *episode_options_;
   const uint32_t steps = o.nstep->n;
-  std::vector<double> power(steps + 1, 1.0);
+  // Scratch of this thread's own, as sample()'s: no allocation once grown.
+  thread_local std::vector<double> power;
+  thread_local std::vector<uint8_t> rewards, next;
+  thread_local std::vector<uint64_t> lasts, rows;
+  power.assign(steps + 1, 1.0);
   for (uint32_t k = 1; k <= steps; ++k) power[k] = power[k - 1] * o.nstep->gamma;
   // Every chain's rewards in one gather; the last items' next observations in another.
   const Field& rf = schema_[o.reward];
-  std::vector<uint8_t> rewards(n * steps * rf.row_bytes);
+  rewards.resize(n * steps * rf.row_bytes);
   gather_field(o.reward, chains, n * steps, rewards.data());
   auto reward_at = [&](uint64_t j) {
     if (rf.dtype == Dtype::Float32) {
@@ -437,7 +441,8 @@ void ReplayBuffer::nstep_fill(uint64_t n, const uint64_t* chains, const uint32_t
     std::memcpy(&x, rewards.data() + 8 * j, 8);
     return x;
   };
-  std::vector<uint64_t> lasts, rows;
+  lasts.clear();
+  rows.clear();
   for (uint64_t i = 0; i < n; ++i) {
     const uint32_t m = lengths[i];
     const uint64_t last = chains[i * steps + m - 1];
@@ -454,10 +459,10 @@ void ReplayBuffer::nstep_fill(uint64_t n, const uint64_t* chains, const uint32_t
     lasts.push_back(last);
     rows.push_back(i);
   }
-  // Observations stored once: the sample planned the last items' next observations already.
-  if (!lasts.empty() && outs[o.next_obs] && !derived_) {
+  // Observations stored once: a sample planned the last items' next observations already.
+  if (!lasts.empty() && outs[o.next_obs] && !next_planned) {
     const size_t bytes = schema_[o.next_obs].row_bytes;
-    std::vector<uint8_t> next(lasts.size() * bytes);
+    next.resize(lasts.size() * bytes);
     gather_field(o.next_obs, lasts.data(), lasts.size(), next.data());
     auto* dst = static_cast<uint8_t*>(outs[o.next_obs]);
     for (size_t j = 0; j < rows.size(); ++j) std::memcpy(dst + rows[j] * bytes, next.data() + j * bytes, bytes);
@@ -536,7 +541,26 @@ void ReplayBuffer::top(uint64_t k, uint64_t* keys, double* priorities) const {
   }
 }
 
-void ReplayBuffer::read(const uint64_t* keys, uint64_t n, void* const* outs) const {
+void ReplayBuffer::read_items(const uint64_t* slots, uint64_t n, void* const* outs, float* discount) const {
+  gather(slots, n, outs);
+  if (!episode_options_ || !episode_options_->nstep) return;
+  const uint32_t steps = nstep_steps();
+  if (steps == 1) {  // n = 1: the one-step discount
+    const float g = static_cast<float>(episode_options_->nstep->gamma);
+    if (discount)
+      for (uint64_t i = 0; i < n; ++i) discount[i] = episodes_->terminated(slots[i]) ? 0.0f : g;
+    return;
+  }
+  // Under Exclusive nothing is written meanwhile: the chains are read as they stand.
+  thread_local std::vector<uint64_t> chains;
+  thread_local std::vector<uint32_t> lengths;
+  chains.resize(n * steps);
+  lengths.resize(n);
+  nstep_chains(slots, n, chains.data(), lengths.data());
+  nstep_fill(n, chains.data(), lengths.data(), outs, discount, false);
+}
+
+void ReplayBuffer::read(const uint64_t* keys, uint64_t n, void* const* outs, float* discount) const {
   Exclusive x(*this, false);
   scratch_.resize(n);
   for (uint64_t i = 0; i < n; ++i) {
@@ -545,7 +569,7 @@ void ReplayBuffer::read(const uint64_t* keys, uint64_t n, void* const* outs) con
       fail(ErrorKind::Range, key_text(keys[i], i) + (st == KeyState::Stale ? " names an item that has been overwritten"
                                                                              : " was never handed out"));
   }
-  gather(scratch_.data(), n, outs);
+  read_items(scratch_.data(), n, outs, discount);
 }
 
 void ReplayBuffer::keys_in_order(uint64_t* keys) const {
@@ -554,7 +578,8 @@ void ReplayBuffer::keys_in_order(uint64_t* keys) const {
   for (uint64_t p = 0; p < length(); ++p) keys[p] = writer_.key(keys[p]);
 }
 
-void ReplayBuffer::read_positions(const uint64_t* positions, uint64_t n, void* const* outs, uint64_t* keys) const {
+void ReplayBuffer::read_positions(const uint64_t* positions, uint64_t n, void* const* outs, uint64_t* keys,
+                                  float* discount) const {
   Exclusive x(*this, false);
   const uint64_t len = length();
   scratch_.resize(n);
@@ -568,7 +593,7 @@ void ReplayBuffer::read_positions(const uint64_t* positions, uint64_t n, void* c
   }
   if (keys)
     for (uint64_t i = 0; i < n; ++i) keys[i] = writer_.key(scratch_[i]);
-  gather(scratch_.data(), n, outs);
+  read_items(scratch_.data(), n, outs, discount);
 }
 
 void ReplayBuffer::clear() {

@@ -150,25 +150,26 @@ class ReplayBuffer {
   void top(uint64_t k, uint64_t* keys, double* priorities) const;
 
   // Reads the items named by live keys. Throws Error(Range) for a stale or unknown key.
-  // In every read, an out that is null skips its field.
-  void read(const uint64_t* keys, uint64_t n, void* const* outs) const;
+  // In every read, an out that is null skips its field; with n-step returns the items are
+  // n-step items, as sample() gives them, and `discount` (when not null) gets their gamma^m.
+  void read(const uint64_t* keys, uint64_t n, void* const* outs, float* discount = nullptr) const;
 
   // The keys of every stored item, oldest first: keys[p] names the item at position p.
   void keys_in_order(uint64_t* keys) const;
   // Reads the items at positions[0 .. n) (0 = the oldest stored item) and, when keys is
   // not null, their keys. Throws Error(Range) for a position >= length.
-  void read_positions(const uint64_t* positions, uint64_t n, void* const* outs, uint64_t* keys) const;
+  void read_positions(const uint64_t* positions, uint64_t n, void* const* outs, uint64_t* keys, float* discount = nullptr) const;
   // Reads up to `want` items named by keys[0 .. n_keys) (or key_at(0 .. n_keys)), skipping keys that are stale
   // (their item was overwritten) or unknown; writes the keys read to keys_out and
   // their count to *got. Returns how many of the keys it consumed. key_at(i) is asked only
   // up to the last key consumed (the binding converts JS numbers lazily through it).
   uint64_t read_live(const uint64_t* keys, uint64_t n_keys, uint64_t want, void* const* outs, uint64_t* keys_out,
-                     uint64_t* got) const {
-    return read_live_with([keys](uint64_t i) { return keys[i]; }, n_keys, want, outs, keys_out, got);
+                     uint64_t* got, float* discount = nullptr) const {
+    return read_live_with([keys](uint64_t i) { return keys[i]; }, n_keys, want, outs, keys_out, got, discount);
   }
   template <typename KeyAt>
   uint64_t read_live_with(KeyAt&& key_at, uint64_t n_keys, uint64_t want, void* const* outs, uint64_t* keys_out,
-                          uint64_t* got) const {
+                          uint64_t* got, float* discount = nullptr) const {
     Exclusive x(*this, false);
     scratch_.resize(want);
     uint64_t consumed = 0, found = 0, slot;
@@ -178,7 +179,7 @@ class ReplayBuffer {
       keys_out[found] = key;
       scratch_[found++] = slot;
     }
-    gather(scratch_.data(), found, outs);
+    read_items(scratch_.data(), found, outs, discount);
     *got = found;
     return consumed;
   }
@@ -266,7 +267,13 @@ class ReplayBuffer {
   // n-step: the chains of slots[0 .. n) (chains[i * N ..], lengths[i]), from the index.
   void nstep_chains(const uint64_t* slots, uint64_t n, uint64_t* chains, uint32_t* lengths) const;
   // n-step: rewrites the gathered rows of outs into n-step items, from their chains.
-  void nstep_fill(uint64_t n, const uint64_t* chains, const uint32_t* lengths, void* const* outs, float* discount) const;
+  // next_planned: the chains' last next observations are already in outs (a sample of a
+  // buffer that stores observations once plans them); else they are read here.
+  void nstep_fill(uint64_t n, const uint64_t* chains, const uint32_t* lengths, void* const* outs, float* discount,
+                  bool next_planned) const;
+  // Reads (under Exclusive): slots[0 .. n) into outs, as n-step items with their discount
+  // when the buffer has n-step returns (the items a sample would give for those slots).
+  void read_items(const uint64_t* slots, uint64_t n, void* const* outs, float* discount) const;
   void restore_state(const struct ArchiveView& archive);
   void sync_length() { length_.store(writer_.length(), std::memory_order_release); }
 
