@@ -21,6 +21,7 @@ import { bufferState } from '../lib/buffer/base';
 import { PlainColumns, PlainField, PlainPrioritized, PlainReplay } from './reference';
 import { buildRoofline, Roofline } from './roofline';
 import { actors } from './actors';
+import { episodes } from './episodes';
 import { redis } from './redis';
 import { atariDedupCases, atariMillion, probeDedup } from './atari-dedup';
 
@@ -1009,7 +1010,7 @@ const epochs: Group = {
   },
 };
 
-const GROUPS: Group[] = [memory, push, uniform, prioritized, atari, tiered, archive, epochs, actors, redis as unknown as Group, atariMillion];
+const GROUPS: Group[] = [memory, push, uniform, prioritized, atari, tiered, archive, epochs, actors, episodes, redis as unknown as Group, atariMillion];
 
 // ---------------------------------------------------------------------------
 // Output

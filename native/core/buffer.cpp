@@ -406,10 +406,35 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
 }
 
 void ReplayBuffer::nstep_chains(const uint64_t* slots, uint64_t n, uint64_t* chains, uint32_t* lengths) const {
+  // nstep_chain() for every item, a step of every chain at a time, with the record of each
+  // chain's next step prefetched: the cache misses of the n chains overlap instead of
+  // following one another (the same chains, in the same order).
   const uint32_t steps = nstep_steps();
+  const EpisodeIndex& index = *episodes_;
+  // The reward's stored field (observations stored once store a schema of their own).
+  const size_t reward_field = derived_ ? derived_->stored_field(episode_options_->reward) : episode_options_->reward;
+  for (uint64_t i = 0; i < n; ++i) {
+    chains[i * steps] = slots[i];
+    lengths[i] = 1;
+    const uint64_t after = index.raw_next(slots[i]);
+    if (after != kNoSlot) index.prefetch(after);
+  }
+  for (uint32_t k = 1; k < steps; ++k) {
+    for (uint64_t i = 0; i < n; ++i) {
+      if (lengths[i] != k) continue;  // that chain has stopped
+      const uint64_t cur = chains[i * steps + k - 1];
+      if (index.ends(cur)) continue;
+      const uint64_t next = index.next(cur);
+      if (next == kNoSlot) continue;
+      chains[i * steps + k] = next;
+      lengths[i] = k + 1;
+      const uint64_t after = index.raw_next(next);
+      if (after != kNoSlot) index.prefetch(after);
+      __builtin_prefetch(storage_->field_at(reward_field, next));  // read by nstep_fill next
+    }
+  }
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t* chain = chains + i * steps;
-    lengths[i] = nstep_chain(*episodes_, slots[i], steps, chain);
     std::fill(chain + lengths[i], chain + steps, slots[i]);  // padding: a slot already read
   }
 }

@@ -82,8 +82,7 @@ void ReplayBuffer::sample_sequences(uint64_t n, const SequenceSpec& spec, const 
   const bool burn_obs = burn_read && derived_ && derived_->options().frames > 1 && burn_outs[obs_f];
   const bool burn_next = burn_read && derived_ && burn_outs[next_f];
   for (;;) {
-    for (uint64_t i = 0; i < n; ++i)
-      window_slots(*episodes_, starts[i], spec, windows + i * L, mask + i * L, windows + n * L + i * B, burn_mask + i * B);
+    windows_slots(*episodes_, starts, n, spec, windows, mask, windows + n * L, burn_mask);
     frame_slots.clear();
     if (derived_obs || derived_next) {
       derived_->plan(derived_obs ? windows : nullptr, derived_next ? windows : nullptr, n * L, plan);

@@ -9,8 +9,7 @@
 namespace replaykit {
 
 EpisodeIndex::EpisodeIndex(uint64_t capacity)
-    : episode_(capacity, 0), step_(capacity, 0), next_(capacity, kNoSlot), prev_(capacity, kNoSlot), env_(capacity, 0),
-      flags_(capacity, 0) {}
+    : items_(capacity) {}
 
 void EpisodeIndex::on_write(uint64_t slot, uint32_t env, bool terminated, bool truncated) {
   if (env >= kMaxEnvStreams) fail(ErrorKind::Range, "an env id must be below 2^20, got " + std::to_string(env));
@@ -22,16 +21,16 @@ void EpisodeIndex::on_write(uint64_t slot, uint32_t env, bool terminated, bool t
     s.next_step = 0;
   }
   if (slot != kNoSlot) {
-    episode_[slot] = s.episode;
-    step_[slot] = s.next_step;
-    env_[slot] = env;
-    flags_[slot] = (terminated ? kTerminated : 0) | (truncated ? kTruncated : 0);
-    next_[slot] = kNoSlot;
-    prev_[slot] = s.last_slot;
+    items_[slot].episode = s.episode;
+    items_[slot].step = s.next_step;
+    items_[slot].env = env;
+    items_[slot].flags = (terminated ? kTerminated : 0) | (truncated ? kTruncated : 0);
+    items_[slot].next = kNoSlot;
+    items_[slot].prev = s.last_slot;
     // The stream's previous row, if its slot still holds it: this row follows it (in its
     // episode, or as the first row of the next one).
     const uint64_t last = s.last_slot;
-    if (last != kNoSlot && episode_[last] == s.last_episode && step_[last] == s.last_step) next_[last] = slot;
+    if (last != kNoSlot && items_[last].episode == s.last_episode && items_[last].step == s.last_step) items_[last].next = slot;
   }
   s.last_slot = slot;
   s.last_episode = s.episode;
@@ -41,10 +40,7 @@ void EpisodeIndex::on_write(uint64_t slot, uint32_t env, bool terminated, bool t
 }
 
 void EpisodeIndex::clear() {
-  std::fill(episode_.begin(), episode_.end(), 0);
-  std::fill(next_.begin(), next_.end(), kNoSlot);
-  std::fill(prev_.begin(), prev_.end(), kNoSlot);
-  std::fill(flags_.begin(), flags_.end(), 0);
+  std::fill(items_.begin(), items_.end(), Item{});
   for (Stream& s : streams_) s.last_slot = kNoSlot;
 }
 
@@ -107,12 +103,15 @@ std::vector<uint8_t> EpisodeIndex::encode(uint64_t length, EpisodesRecord r) con
   r.streams = streams;
   r.next_episode = next_episode_;
   std::memcpy(out.data(), &r, sizeof r);
-  put(out, l.episode, episode_.data(), length);
-  put(out, l.step, step_.data(), length);
-  put(out, l.prev, prev_.data(), length);
-  put(out, l.next, next_.data(), length);
-  put(out, l.env, env_.data(), length);
-  put(out, l.flags, flags_.data(), length);
+  for (uint64_t i = 0; i < length; ++i) {
+    const Item& it = items_[i];
+    put(out, l.episode + 8 * i, &it.episode, 1);
+    put(out, l.step + 8 * i, &it.step, 1);
+    put(out, l.prev + 8 * i, &it.prev, 1);
+    put(out, l.next + 8 * i, &it.next, 1);
+    put(out, l.env + 4 * i, &it.env, 1);
+    put(out, l.flags + i, &it.flags, 1);
+  }
   for (uint64_t e = 0; e < streams; ++e) {
     const Stream& st = streams_[e];
     const uint8_t open = st.open;
@@ -161,19 +160,14 @@ void EpisodeIndex::restore(const uint8_t* bytes, uint64_t size, uint64_t length,
       bad("env stream " + std::to_string(e) + " is out of range");
   }
   // Apply.
-  std::fill(episode_.begin(), episode_.end(), 0);
-  std::fill(next_.begin(), next_.end(), kNoSlot);
-  std::fill(prev_.begin(), prev_.end(), kNoSlot);
-  std::fill(flags_.begin(), flags_.end(), 0);
-  std::fill(step_.begin(), step_.end(), 0);
-  std::fill(env_.begin(), env_.end(), 0);
+  std::fill(items_.begin(), items_.end(), Item{});
   for (uint64_t s = 0; s < length; ++s) {
-    episode_[s] = get<uint64_t>(bytes, l.episode, s);
-    step_[s] = get<uint64_t>(bytes, l.step, s);
-    prev_[s] = get<uint64_t>(bytes, l.prev, s);
-    next_[s] = get<uint64_t>(bytes, l.next, s);
-    env_[s] = get<uint32_t>(bytes, l.env, s);
-    flags_[s] = get<uint8_t>(bytes, l.flags, s);
+    items_[s].episode = get<uint64_t>(bytes, l.episode, s);
+    items_[s].step = get<uint64_t>(bytes, l.step, s);
+    items_[s].prev = get<uint64_t>(bytes, l.prev, s);
+    items_[s].next = get<uint64_t>(bytes, l.next, s);
+    items_[s].env = get<uint32_t>(bytes, l.env, s);
+    items_[s].flags = get<uint8_t>(bytes, l.flags, s);
   }
   streams_.assign(r.streams, Stream{});
   for (uint64_t e = 0; e < r.streams; ++e) {

@@ -63,29 +63,36 @@ class EpisodeIndex {
   void clear();
 
   // The slot of the next / previous item of slot's episode, if stored; kNoSlot otherwise.
-  uint64_t next(uint64_t slot) const { return linked(slot, next_[slot], 1); }
-  uint64_t prev(uint64_t slot) const { return linked(slot, prev_[slot], -1); }
+  uint64_t next(uint64_t slot) const { return linked(slot, items_[slot].next, 1); }
+  uint64_t prev(uint64_t slot) const { return linked(slot, items_[slot].prev, -1); }
   // The same along the env stream, across episode ends: after an episode's last item, the
   // first item of the stream's next episode; before a first item, the previous episode's last.
   uint64_t stream_next(uint64_t slot) const {
     if (!ends(slot)) return next(slot);
-    const uint64_t o = next_[slot];
-    return o != kNoSlot && episode_[o] != 0 && step_[o] == 0 && env_[o] == env_[slot] && prev_[o] == slot ? o : kNoSlot;
+    const uint64_t o = items_[slot].next;
+    return o != kNoSlot && items_[o].episode != 0 && items_[o].step == 0 && items_[o].env == items_[slot].env && items_[o].prev == slot ? o : kNoSlot;
   }
   uint64_t stream_prev(uint64_t slot) const {
-    if (step_[slot] != 0) return prev(slot);
-    const uint64_t p = prev_[slot];
-    return p != kNoSlot && episode_[p] != 0 && ends(p) && env_[p] == env_[slot] && next_[p] == slot ? p : kNoSlot;
+    if (items_[slot].step != 0) return prev(slot);
+    const uint64_t p = items_[slot].prev;
+    return p != kNoSlot && items_[p].episode != 0 && ends(p) && items_[p].env == items_[slot].env && items_[p].next == slot ? p : kNoSlot;
   }
+  // Starts fetching slot's record into the cache (a walk over many chains does the next step of
+  // every chain first, then reads them: the misses overlap).
+  void prefetch(uint64_t slot) const { __builtin_prefetch(&items_[slot]); }
+  // The unchecked forward / backward links of a slot (what next() / stream_next() and prev()
+  // check), for prefetching the record they lead to before checking it.
+  uint64_t raw_next(uint64_t slot) const { return items_[slot].next; }
+  uint64_t raw_prev(uint64_t slot) const { return items_[slot].prev; }
   // Whether the slot holds an item (the buffer's empty slots have none).
-  bool stored(uint64_t slot) const { return episode_[slot] != 0; }
-  uint64_t episode(uint64_t slot) const { return episode_[slot]; }
-  uint64_t step(uint64_t slot) const { return step_[slot]; }
-  uint32_t env(uint64_t slot) const { return env_[slot]; }
-  bool terminated(uint64_t slot) const { return flags_[slot] & kTerminated; }
-  bool truncated(uint64_t slot) const { return flags_[slot] & kTruncated; }
-  bool ends(uint64_t slot) const { return flags_[slot] != 0; }
-  uint64_t capacity() const { return episode_.size(); }
+  bool stored(uint64_t slot) const { return items_[slot].episode != 0; }
+  uint64_t episode(uint64_t slot) const { return items_[slot].episode; }
+  uint64_t step(uint64_t slot) const { return items_[slot].step; }
+  uint32_t env(uint64_t slot) const { return items_[slot].env; }
+  bool terminated(uint64_t slot) const { return items_[slot].flags & kTerminated; }
+  bool truncated(uint64_t slot) const { return items_[slot].flags & kTruncated; }
+  bool ends(uint64_t slot) const { return items_[slot].flags != 0; }
+  uint64_t capacity() const { return items_.size(); }
 
   // Archives (the Episodes section, archive.h). The occupied slots of a buffer that is
   // archived or restored are exactly [0, length) (the writer's invariant), so the index is
@@ -123,13 +130,20 @@ class EpisodeIndex {
     uint64_t last_episode = 0, last_step = 0;
   };
   uint64_t linked(uint64_t slot, uint64_t other, int direction) const {
-    if (other == kNoSlot || episode_[other] != episode_[slot] || step_[other] != step_[slot] + direction) return kNoSlot;
+    if (other == kNoSlot || items_[other].episode != items_[slot].episode || items_[other].step != items_[slot].step + direction) return kNoSlot;
     return other;
   }
 
-  std::vector<uint64_t> episode_, step_, next_, prev_;
-  std::vector<uint32_t> env_;
-  std::vector<uint8_t> flags_;
+  // One record a slot, 40 bytes: following a link costs one cache miss, not one an array
+  // (sequences and n-step chains walk links for every step they read).
+  struct Item {
+    uint64_t episode = 0;  // 0: an empty slot
+    uint64_t step = 0;
+    uint64_t next = kNoSlot, prev = kNoSlot;
+    uint32_t env = 0;
+    uint8_t flags = 0;
+  };
+  std::vector<Item> items_;
   std::vector<Stream> streams_;  // by env id (grown on demand)
   uint64_t next_episode_ = 1;    // 0: no episode (an empty slot)
 };

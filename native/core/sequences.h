@@ -45,4 +45,10 @@ bool start_fits(const EpisodeIndex& index, uint64_t start, const SequenceSpec& s
 void window_slots(const EpisodeIndex& index, uint64_t start, const SequenceSpec& spec, uint64_t* slots, uint8_t* mask,
                   uint64_t* burn_slots, uint8_t* burn_mask);
 
+// window_slots for n starts at once (windows i * length.., burn-ins i * burn_in..): the same
+// result, walked a step of every window at a time with the next records prefetched, so that
+// the cache misses of the n walks overlap instead of following one another.
+void windows_slots(const EpisodeIndex& index, const uint64_t* starts, uint64_t n, const SequenceSpec& spec, uint64_t* slots,
+                   uint8_t* mask, uint64_t* burn_slots, uint8_t* burn_mask);
+
 }  // namespace replaykit
