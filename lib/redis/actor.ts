@@ -100,6 +100,9 @@ export class RedisActor<F extends FieldsSpec = FieldsSpec> {
     const where = 'RedisActor';
     if (typeof options?.stream !== 'string' || options.stream.length === 0) throw new ShapeError(`${where}: stream must be a non-empty string`);
     if (typeof options.actorId !== 'string' || options.actorId.length === 0 || Buffer.byteLength(options.actorId) > 1024) throw new ShapeError(`${where}: actorId must be a string of 1..1024 UTF-8 bytes`);
+    // A lone surrogate has no UTF-8 form: it would travel as U+FFFD, and two such actors would
+    // share one id (and one sequence) at the learner, which would skip the second's rows.
+    if (Buffer.from(options.actorId, 'utf8').toString('utf8') !== options.actorId) throw new ShapeError(`${where}: actorId must be well-formed Unicode (it has a lone surrogate), got ${JSON.stringify(options.actorId)}`);
     this.#ws = wireSchema(options.schema);
     this.#byName = new Map(this.#ws.fields.map((f) => [f.name, f]));
     this.#stream = options.stream;

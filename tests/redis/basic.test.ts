@@ -126,6 +126,8 @@ test('bad input to the actor is refused with named errors and loses nothing stag
   await expect(a.push(row(2))).rejects.toThrow(/closed/);
   expect(() => new RedisActor({ stream: 's', actorId: 'a', schema: SCHEMA } as never)).toThrow(RemoteError);
   expect(() => new RedisActor({ url: server.url, stream: 's', actorId: '', schema: SCHEMA })).toThrow(ShapeError);
+  // Lone surrogates have no UTF-8 form: '\uD800' and '\uDC00' would both arrive as U+FFFD (one actor, one sequence).
+  for (const actorId of ['\uD800', '\uDC00', 'a\uDBFFb']) expect(() => new RedisActor({ url: server.url, stream: 's', actorId, schema: SCHEMA })).toThrow(/lone surrogate/);
 });
 
 test('malformed entries, a wrong schema and replayed sequence numbers are dead-lettered or skipped, counted, and the ingest goes on', async () => {
