@@ -219,6 +219,8 @@ describe('archives keep the episode index: a loaded buffer resumes exactly', () 
     const file = path.join(dir, 'plain.rkb');
     plain.saveSync(file);
     expect(() => ReplayBuffer.loadSync(file, { nStep: { n: 2, gamma: 0.9 } } as never)).toThrow(/nStep disagrees/);
+    // The message shows both sides' values, not 'object' against 'object'.
+    expect(() => ReplayBuffer.loadSync(file, { nStep: { n: 2, gamma: 0.9 } } as never)).toThrow(/the options give \{ n: 2, gamma: 0\.9 \}/);
     plain.close();
     // An episode still open at the save: its next step, pushed after the load, is its continuation.
     const rb = new ReplayBuffer({ capacity: 20, obsShape: [2], seed: 2, nStep: { n: 3, gamma: 0.5 } });

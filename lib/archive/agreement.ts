@@ -85,5 +85,9 @@ function checkRateLimiter(info: ArchiveInfo, option: unknown): void {
 }
 
 function show(v: unknown): string {
-  return typeof v === 'string' ? `'${v}'` : describe(v);
+  if (typeof v === 'string') return `'${v}'`;
+  // An options object is shown by its values ({ n: 3, gamma: 0.99 }), not as 'object'.
+  if (v !== null && typeof v === 'object' && !ArrayBuffer.isView(v) && !Array.isArray(v))
+    return `{ ${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k}: ${show(x)}`).join(', ')} }`;
+  return describe(v);
 }

@@ -100,6 +100,9 @@ export class RedisActor<F extends FieldsSpec = FieldsSpec> {
     const where = 'RedisActor';
     if (typeof options?.stream !== 'string' || options.stream.length === 0) throw new ShapeError(`${where}: stream must be a non-empty string`);
     if (typeof options.actorId !== 'string' || options.actorId.length === 0 || Buffer.byteLength(options.actorId) > 1024) throw new ShapeError(`${where}: actorId must be a string of 1..1024 UTF-8 bytes`);
+    // A lone surrogate has no UTF-8 form: it would travel as U+FFFD, and two such actors would
+    // share one id (and one sequence) at the learner, which would skip the second's rows.
+    if (Buffer.from(options.actorId, 'utf8').toString('utf8') !== options.actorId) throw new ShapeError(`${where}: actorId must be well-formed Unicode (it has a lone surrogate), got ${JSON.stringify(options.actorId)}`);
     this.#ws = wireSchema(options.schema);
     this.#byName = new Map(this.#ws.fields.map((f) => [f.name, f]));
     this.#stream = options.stream;
@@ -154,8 +157,10 @@ export class RedisActor<F extends FieldsSpec = FieldsSpec> {
       if (isScalar(v)) checkValue(f, v, 'RedisActor.push');
       else for (let i = 0; i < n; i++) checkValue(f, (v as ArrayLike<unknown>)[i], 'RedisActor.push');
     }
+    const switching = this.#stagedRows > 0 && this.#stagedHavePriorities !== (p !== undefined);
+    this.#checkSequences(switching ? 2 : 1, 'RedisActor.push');
     // Encoding is synchronous, so staging never overflows even when callers do not await.
-    if (this.#stagedRows > 0 && this.#stagedHavePriorities !== (p !== undefined)) this.#encodeStaged();
+    if (switching) this.#encodeStaged();
     const r = this.#stagedRows;
     for (const f of this.#ws.fields) writeRow(this.#staged[f.name], f, r, t[f.name]);
     if (p !== undefined) this.#stagedPriorities[r] = p;
@@ -205,6 +210,7 @@ export class RedisActor<F extends FieldsSpec = FieldsSpec> {
       if (!pr.every((x) => Number.isFinite(x) && x > 0)) throw new OutOfRangeError('RedisActor.pushBatch: priorities must be finite and > 0');
     }
     if (n === 0) return;
+    this.#checkSequences((this.#stagedRows > 0 ? 1 : 0) + Math.ceil(n / this.#flushRows), 'RedisActor.pushBatch');
     await this.#serial(async () => {
       this.#encodeStaged();
       // The first group leaves as soon as it is encoded, and the rest are encoded while it
@@ -262,6 +268,13 @@ export class RedisActor<F extends FieldsSpec = FieldsSpec> {
     const run = this.#chain.then(fn, fn);
     this.#chain = run.catch(() => undefined);
     return run;
+  }
+
+  // The learner refuses (dead-letters) a sequence number past 2^53 - 1, and past it a double
+  // cannot count by one: refuse the call that would need one, before anything is staged.
+  #checkSequences(entries: number, where: string): void {
+    if (this.#sequence > Number.MAX_SAFE_INTEGER - (entries - 1)) // not sequence + entries: past 2^53 the sum rounds
+      throw new OutOfRangeError(`${where}: this actor's sequence numbers are used up (next ${this.#sequence}, the last is 2^53 - 1); start an actor with a lower firstSequence`);
   }
 
   #encodeStaged(): void {

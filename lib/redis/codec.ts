@@ -40,6 +40,7 @@ const MAGIC = 0x53524b52; // 'RKRS' read as a little-endian u32
 const HEADER = 32;
 const MAX_ACTOR_ID = 1024;
 const FLAG_PRIORITIES = 1;
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 if (endianness() !== 'LE') throw new Error('replaykit/redis: entries are little-endian; this machine is big-endian');
 
@@ -181,7 +182,13 @@ export function decodeEntry(ws: WireSchema, buf: Buffer): DecodedEntry {
   const hasPriorities = (flags & FLAG_PRIORITIES) !== 0;
   const at = layout(ws, idLen, rows, hasPriorities);
   if (buf.length !== at.end + 4) throw new EntryError(`entry of ${buf.length} bytes, expected ${at.end + 4} for ${rows} rows`);
-  const actorId = buf.toString('utf8', HEADER, HEADER + idLen);
+  let actorId: string;
+  try {
+    actorId = UTF8.decode(buf.subarray(HEADER, HEADER + idLen));
+  } catch {
+    // Lenient decoding would map distinct byte strings to one id (U+FFFD), mixing two actors' sequences.
+    throw new EntryError('actor id is not valid UTF-8');
+  }
   const priorities = hasPriorities ? (column(Float64Array, rows, buf, at.priorities) as Float64Array) : undefined;
   const columns: Record<string, AnyTypedArray> = {};
   ws.fields.forEach((f, i) => {

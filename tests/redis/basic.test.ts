@@ -126,6 +126,27 @@ test('bad input to the actor is refused with named errors and loses nothing stag
   await expect(a.push(row(2))).rejects.toThrow(/closed/);
   expect(() => new RedisActor({ stream: 's', actorId: 'a', schema: SCHEMA } as never)).toThrow(RemoteError);
   expect(() => new RedisActor({ url: server.url, stream: 's', actorId: '', schema: SCHEMA })).toThrow(ShapeError);
+  // Lone surrogates have no UTF-8 form: '\uD800' and '\uDC00' would both arrive as U+FFFD (one actor, one sequence).
+  for (const actorId of ['\uD800', '\uDC00', 'a\uDBFFb']) expect(() => new RedisActor({ url: server.url, stream: 's', actorId, schema: SCHEMA })).toThrow(/lone surrogate/);
+});
+
+test('an actor whose sequence numbers are used up refuses the push (the learner would dead-letter a number past 2^53 - 1)', async () => {
+  const s = stream();
+  const rb = new ReplayBuffer({ capacity: 100, fields: SCHEMA });
+  const ingest = new RedisIngest(rb, { url: server.url, stream: s, group: 'g', consumer: 'c', acknowledge: 'applied' });
+  await ingest.start();
+  const a = new RedisActor({ url: server.url, stream: s, actorId: 'old', schema: SCHEMA, flushRows: 1, firstSequence: Number.MAX_SAFE_INTEGER - 1 });
+  await a.push(row(0));
+  await a.push(row(1));
+  await expect(a.push(row(2))).rejects.toBeInstanceOf(OutOfRangeError);
+  await expect(a.pushBatch(rows(3, 2))).rejects.toBeInstanceOf(OutOfRangeError);
+  expect(a.stats.staged).toBe(0);
+  await a.close();
+  await until(() => rb.length === 2);
+  expect(ingest.stats.deadLettered).toBe(0);
+  await ingest.stop();
+  expectExactlyOnce(rb.sampleAll() as never, 2);
+  rb.close();
 });
 
 test('malformed entries, a wrong schema and replayed sequence numbers are dead-lettered or skipped, counted, and the ingest goes on', async () => {

@@ -4,6 +4,7 @@
  * dtypes and shapes but not on key order; every truncation and every flipped byte is refused
  * with a reason (the CRC-32 or a structural check), never accepted or crashed on.
  */
+import { crc32 } from 'node:zlib';
 import { decodeEntry, encodeEntry, ENTRY_VERSION, EntryError, wireSchema } from '../../lib/redis/codec';
 
 const schema = {
@@ -110,3 +111,16 @@ test('a bad schema is a ShapeError naming the field', () => {
   expect(() => wireSchema({ x: { shape: [], dtype: 'complex' } } as never)).toThrow(/field x/);
   expect(() => wireSchema({ x: { shape: [0], dtype: 'float32' } } as never)).toThrow(/field x/);
 });
+
+test('an actor id that is not valid UTF-8 is an EntryError (lenient decoding would merge two actors into one)', () => {
+  const ws = wireSchema(schema);
+  for (const bytes of [[0xff], [0xed, 0xa0, 0x80], [0xc3]]) {
+    const e = encodeEntry(ws, 'x'.repeat(bytes.length), 7, 1, columns(1), undefined);
+    Buffer.from(bytes).copy(e, 32);
+    e.writeUInt32LE(crc32(e.subarray(0, e.length - 4)), e.length - 4);
+    expect(() => decodeEntry(ws, e)).toThrow(/actor id is not valid UTF-8/);
+  }
+  const ok = encodeEntry(ws, '\u00e9\u{1F600}', 7, 1, columns(1), undefined);
+  expect(decodeEntry(ws, ok).actorId).toBe('\u00e9\u{1F600}');
+});
+
