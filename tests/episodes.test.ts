@@ -99,7 +99,9 @@ test('epochs and indexed reads give n-step items too, with their discount', () =
     const rb: ReplayBuffer | PrioritizedReplayBuffer = prioritized ? new PrioritizedReplayBuffer(opts) : new ReplayBuffer(opts);
     const rows: Pushed[] = [];
     fill(rb, rows, 17, 60);
-    const check = (b: { obs: ArrayLike<number>; reward: ArrayLike<number>; nextObs: ArrayLike<number>; terminated: ArrayLike<number>; discount?: Float32Array }, count: number) => {
+    type Items = { obs: ArrayLike<number>; reward: ArrayLike<number>; nextObs: ArrayLike<number>; terminated: ArrayLike<number>; discount?: Float32Array };
+    const check = (batch: object, count: number) => {
+      const b = batch as Items;
       expect(b.discount).toHaveLength(count);
       for (let i = 0; i < count; i++) {
         const e = reference(rows, b.obs[2 * i], 3, 0.7);

@@ -125,6 +125,9 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
    * the next one), and each advances the beta schedule as `sample` does. Batches still being
    * gathered when the loop ends (`break`, `count`, `signal`) are dropped, having taken their
    * words. Pushes from this thread and from writers go on meanwhile (the core's threads design).
+   * Batches already gathered are delivered as they were gathered: after a `clear()`, up to
+   * `prefetch` batches of the rows from before it may still come (start a new iterator after
+   * a clear to be rid of them).
    *
    * @param options `batchSize` (integer >= 1), `prefetch` (integer in [1, 64]), `count`
    *   (stop after this many), `signal` (an AbortSignal: the pending `next()` rejects with its

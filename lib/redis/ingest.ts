@@ -15,6 +15,7 @@ import type { BufferCore } from '../buffer/core';
 import { decodeEntry, EntryError, wireSchema, type WireSchema } from './codec';
 import { close, connect, isReplyError, readEntries, sleep, streamLag, withRetry, type Connection, type ConnectionOptions, type StreamEntry } from './client';
 import { RemoteError } from './errors';
+import { LIMITS } from '../native/addon';
 
 /** What {@link RedisIngest} feeds: a `ReplayBuffer` or `PrioritizedReplayBuffer` (any storage). */
 export interface IngestTarget {
@@ -32,6 +33,8 @@ export interface IngestState {
   readonly version: 1;
   readonly stream: string;
   readonly actors: { readonly [actorId: string]: number };
+  /** Buffers that keep episodes: the env stream each actor's rows go to (absent in archives of earlier versions: none assigned yet). */
+  readonly envs?: { readonly [actorId: string]: number };
 }
 
 /** Options of {@link RedisIngest}. */
@@ -59,6 +62,16 @@ export interface RedisIngestOptions extends ConnectionOptions {
   acknowledge?: 'saved' | 'applied';
   /** Called with an error the ingest loop recovered from (e.g. Redis unreachable for a while); default: none. */
   onError?: (error: unknown) => void;
+  /**
+   * Buffers that keep episodes (`episodes`, `nStep`, a `next` field): each actor's rows are
+   * one env stream of the buffer, so n-step returns and sequences never mix two actors. The
+   * first actor seen gets env `firstEnv`, the next `firstEnv + 1`, and so on (kept with the
+   * buffer and in its archives, like the sequence numbers). An actor must therefore send one
+   * environment's transitions (a vectorised actor: one RedisActor, with its own actorId, per
+   * environment), and the learner's own pushes into the same buffer should use env ids
+   * outside those. Default 0.
+   */
+  firstEnv?: number;
 }
 
 /** Counters of {@link RedisIngest.stats}. */
@@ -120,6 +133,10 @@ export class RedisIngest {
   readonly #onError: ((e: unknown) => void) | undefined;
   readonly #prioritized: boolean;
   readonly #last = new Map<string, number>();
+  // Buffers that keep episodes: the env stream of each actor (assigned in order of first entry).
+  readonly #envOf = new Map<string, number>();
+  readonly #episodes: boolean;
+  readonly #firstEnv: number;
   readonly #stats: IngestStats = { entries: 0, rows: 0, bytes: 0, duplicatesSkipped: 0, deadLettered: 0, lag: 0, unacknowledged: 0 };
   #loop: Promise<void> | undefined;
   #stopping = false;
@@ -158,6 +175,10 @@ export class RedisIngest {
     this.#claimIdleMs = options.claimIdleMs ?? 30_000;
     if (!Number.isInteger(this.#batchEntries) || this.#batchEntries < 1) throw new ShapeError(`${where}: batchEntries must be a positive integer`);
     this.#onError = options.onError;
+    this.#episodes = core.episodes !== null;
+    this.#firstEnv = options.firstEnv ?? 0;
+    if (!Number.isInteger(this.#firstEnv) || this.#firstEnv < 0 || this.#firstEnv >= LIMITS.maxEnvStreams)
+      throw new ShapeError(`${where}: firstEnv must be an integer in [0, ${LIMITS.maxEnvStreams})`);
     const ack = options.acknowledge ?? 'saved';
     if (ack !== 'saved' && ack !== 'applied') throw new ShapeError(`${where}: acknowledge must be 'saved' or 'applied'`);
     this.#ackOnSave = ack === 'saved';
@@ -183,6 +204,11 @@ export class RedisIngest {
     for (const [a, q] of Object.entries(st.actors)) {
       if (!Number.isSafeInteger(q) || q < 0) throw new StateError(`RedisIngest: the buffer's archived state has a bad sequence number for actor ${a}`);
       this.#last.set(a, q);
+    }
+    if (st.envs !== undefined && (typeof st.envs !== 'object' || st.envs === null)) throw new StateError(`RedisIngest: the buffer's archived state of stream ${stream} is damaged`);
+    for (const [a, e] of Object.entries(st.envs ?? {})) {
+      if (!Number.isInteger(e) || e < 0 || e >= LIMITS.maxEnvStreams) throw new StateError(`RedisIngest: the buffer's archived state has a bad env stream for actor ${a}`);
+      this.#envOf.set(a, e);
     }
   }
 
@@ -221,7 +247,8 @@ export class RedisIngest {
 
   /** The exactly-once state now: per actor, the last sequence number applied. A fresh plain object. */
   state(): IngestState {
-    return { version: 1, stream: this.#stream, actors: Object.fromEntries(this.#last) };
+    const st: IngestState = { version: 1, stream: this.#stream, actors: Object.fromEntries(this.#last) };
+    return this.#envOf.size > 0 ? { ...st, envs: Object.fromEntries(this.#envOf) } : st;
   }
 
   /**
@@ -327,6 +354,18 @@ export class RedisIngest {
     if (prefetch) await prefetch.catch(() => undefined);
   }
 
+  // The env stream of an actor's rows (buffers that keep episodes): its own, assigned at its
+  // first entry; an EntryError (dead-lettered) when the env ids run out.
+  #envFor(actorId: string): number {
+    let env = this.#envOf.get(actorId);
+    if (env === undefined) {
+      env = this.#firstEnv + this.#envOf.size;
+      if (env >= LIMITS.maxEnvStreams) throw new EntryError(`no env stream left for actor ${actorId} (env ids are below ${LIMITS.maxEnvStreams})`);
+      this.#envOf.set(actorId, env);
+    }
+    return env;
+  }
+
   async #read(id: string, block: boolean): Promise<StreamEntry[]> {
     const args: (string | number)[] = ['GROUP', this.#group, this.#consumer, 'COUNT', this.#batchEntries];
     if (block) args.push('BLOCK', this.#blockMs);
@@ -353,7 +392,9 @@ export class RedisIngest {
         // A save in progress refuses changes: wait for it (the archive gets the state before this entry).
         while (this.#core.saving) await sleep(2);
         if (this.#core.closed) throw new StateError('RedisIngest: the buffer was closed');
-        const options = this.#prioritized && d.priorities ? { priorities: d.priorities } : undefined;
+        const options: { priorities?: Float64Array; env?: number } = {};
+        if (this.#prioritized && d.priorities) options.priorities = d.priorities;
+        if (this.#episodes) options.env = this.#envFor(d.actorId);
         try {
           this.#buffer.pushBatch(d.columns as never, options);
         } catch (e) {

@@ -231,3 +231,30 @@ test('Redis down at start: a RemoteError after the retry budget, for the actor a
   await expect(ingest.start()).rejects.toBeInstanceOf(RemoteError);
   rb.close();
 });
+
+test('a buffer that keeps episodes gets one env stream per actor: n-step returns never mix two actors', async () => {
+  const schema = { obs: { shape: [], dtype: 'float32' }, nextObs: { shape: [], dtype: 'float32' }, reward: { shape: [], dtype: 'float32' }, terminated: { shape: [], dtype: 'bool' }, truncated: { shape: [], dtype: 'bool' } } as const;
+  const s = stream();
+  const rb = new ReplayBuffer({ capacity: 64, fields: schema, seed: 1, nStep: { n: 3, gamma: 1 } });
+  const ingest = new RedisIngest(rb, { url: server.url, stream: s, group: 'g', consumer: 'c', acknowledge: 'applied', firstEnv: 5 });
+  await ingest.start();
+  // Actor A: rewards 1 (obs 100..), actor B: rewards 1000 (obs 200..); neither episode ends.
+  const a = new RedisActor({ url: server.url, stream: s, actorId: 'A', schema, flushRows: 1 });
+  const b = new RedisActor({ url: server.url, stream: s, actorId: 'B', schema, flushRows: 1 });
+  for (let i = 0; i < 4; i++) {
+    await a.push({ obs: 100 + i, nextObs: 101 + i, reward: 1, terminated: false, truncated: false });
+    await b.push({ obs: 200 + i, nextObs: 201 + i, reward: 1000, terminated: false, truncated: false });
+  }
+  await a.close();
+  await b.close();
+  await until(() => rb.length === 8);
+  const all = rb.sampleAll();
+  for (let i = 0; i < 8; i++) {
+    const fromA = all.obs[i] < 200;
+    const k = (all.obs[i] % 100); // its step: the return sums min(3, 4 - k) of its own actor's rewards
+    expect(all.reward[i]).toBe((fromA ? 1 : 1000) * Math.min(3, 4 - k));
+  }
+  expect(ingest.state().envs).toEqual({ A: 5, B: 6 });
+  await ingest.stop();
+  rb.close();
+});
