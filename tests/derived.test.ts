@@ -8,17 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ArchiveError, OutOfRangeError, PrioritizedReplayBuffer, ReplayBuffer, ReplayWriter, ShapeError } from 'replaykit';
 import { bufferState } from '../lib/buffer/base';
+import { rng } from './helpers';
 
-/** xorshift32, for reproducible streams. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
 
 const FRAME = 6; // [2, 3] uint8
 

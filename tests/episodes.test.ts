@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ArchiveError, OutOfRangeError, PrioritizedReplayBuffer, ReplayBuffer, ReplayWriter, ShapeError } from 'replaykit';
+import { rng } from './helpers';
 
 interface Pushed {
   env: number;
@@ -14,16 +15,6 @@ interface Pushed {
   truncated: boolean;
 }
 
-/** xorshift32, for reproducible streams. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
 
 /** The n-step item of pushed row `i` (all rows stored: capacity above the rows pushed). */
 function reference(rows: Pushed[], i: number, n: number, gamma: number) {

@@ -1,5 +1,16 @@
 /** Shared helpers for the TypeScript tests. */
 
+/** xorshift32 in [0, 1), for reproducible streams of test data. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
 /** Chi-square statistic of observed counts against expected probabilities. */
 export function chiSquare(counts: ArrayLike<number>, probs: ArrayLike<number>): number {
   let total = 0;

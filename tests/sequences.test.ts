@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { OutOfRangeError, PrioritizedReplayBuffer, ReplayBuffer, StateError } from 'replaykit';
+import { rng } from './helpers';
 
 interface Pushed {
   env: number;
@@ -13,15 +14,6 @@ interface Pushed {
   truncated: boolean;
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
 
 /** Pushes random batches of 4 interleaved envs; obs = [id, env], reward = id. */
 function fill(rb: ReplayBuffer | PrioritizedReplayBuffer, rows: Pushed[], seed: number, pushes: number): void {

@@ -378,17 +378,7 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
   const Pin pin{slots, n, chains, chain_n, plan.slots.data(), plan.slots.size()};
   pins_.push_back(&pin);
   lock.unlock();
-  struct Unpin {  // also when the gather throws (a storage file truncated from outside)
-    ReplayBuffer* b;
-    const Pin* pin;
-    ~Unpin() {
-      {
-        std::lock_guard<std::mutex> l(b->mu_);
-        b->pins_.erase(std::find(b->pins_.begin(), b->pins_.end(), pin));
-      }
-      b->cv_.notify_all();
-    }
-  } unpin{this, &pin};
+  const Unpin unpin{this, &pin};
   gather_stored(slots, n, outs);
   if (derived_obs || derived_next) {
     storage_->check_intact();

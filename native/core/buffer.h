@@ -231,6 +231,13 @@ class ReplayBuffer {
     const uint64_t* frames = nullptr;  // slots whose frames derived fields read (derived.h)
     uint64_t frame_n = 0;
   };
+  // Takes a sample's pin out of pins_ when it goes (also when the gather throws: a storage file
+  // truncated from outside), and wakes the pushes waiting for its slots.
+  struct Unpin {
+    ReplayBuffer* b;
+    const Pin* pin;
+    ~Unpin();
+  };
   // The lock held with no reservation in flight, and (rows_change) no sample gathering, and
   // (a push) the buffer not frozen; Error(State) when closed. Notifies waiters when it ends.
   class Exclusive {

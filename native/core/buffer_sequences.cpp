@@ -103,17 +103,7 @@ void ReplayBuffer::sample_sequences(uint64_t n, const SequenceSpec& spec, const 
   const Pin pin{windows, n * L, windows + n * L, burn_read ? n * B : 0, frame_slots.data(), frame_slots.size()};
   pins_.push_back(&pin);
   lock.unlock();
-  struct Unpin {  // also when the gather throws (a storage file truncated from outside)
-    ReplayBuffer* b;
-    const Pin* pin;
-    ~Unpin() {
-      {
-        std::lock_guard<std::mutex> l(b->mu_);
-        b->pins_.erase(std::find(b->pins_.begin(), b->pins_.end(), pin));
-      }
-      b->cv_.notify_all();
-    }
-  } unpin{this, &pin};
+  const Unpin unpin{this, &pin};
   auto read = [&](const uint64_t* slots, uint64_t count, void* const* dst, const uint8_t* real, const FramePlan* frames) {
     gather_stored(slots, count, dst);
     if (frames) {

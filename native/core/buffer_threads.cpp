@@ -57,6 +57,14 @@ ReplayBuffer::Exclusive::~Exclusive() {
 
 // Whether a reservation of `kept` slots from `start` (around the ring) would overwrite a slot
 // that a sample is gathering.
+ReplayBuffer::Unpin::~Unpin() {
+  {
+    std::lock_guard<std::mutex> l(b->mu_);
+    b->pins_.erase(std::find(b->pins_.begin(), b->pins_.end(), pin));
+  }
+  b->cv_.notify_all();
+}
+
 bool ReplayBuffer::overlaps_pin(uint64_t start, uint64_t kept) const {
   const uint64_t cap = capacity();
   auto hit = [&](const uint64_t* slots, uint64_t n) {
