@@ -232,7 +232,8 @@ export const atariMillion: Group = {
     log(`    saved in ${p.saveSeconds.toFixed(1)} s (${(p.fileBytes / 2 ** 30).toFixed(2)} GiB, ${(p.fileBytes / 1e6).toFixed(0)} bytes a transition), loaded in ${p.loadSeconds.toFixed(1)} s, ${(p.rssAfterLoadMB / 1024).toFixed(2)} GiB resident after, same next batch: ${p.sameBatchAfterLoad === 1}`);
     return [{
       case: 'million atari transitions', unit: 'bytes/transition', median: p.bytesPerTransition, min: p.bytesPerTransition,
-      max: p.bytesPerTransition, runs: 1, residentGiB: p.rssGrowthBytes / 2 ** 30, fillSeconds: p.fillSeconds,
+      max: p.bytesPerTransition, runs: 1, rawBytes: ATARI_ROW_BYTES, vsRaw: p.bytesPerTransition / ATARI_ROW_BYTES,
+      storageBytesPerTransition: p.storageBytes / 1e6, residentGiB: p.rssGrowthBytes / 2 ** 30, fillSeconds: p.fillSeconds,
       sample256Us: p.sample256Us, sampleGBps: p.sampleGBps, plainGiB: (1e6 * ATARI_ROW_BYTES) / 2 ** 30,
       saveSeconds: p.saveSeconds, archiveGiB: p.fileBytes / 2 ** 30, archiveBytesPerTransition: p.fileBytes / 1e6,
       loadSeconds: p.loadSeconds, rssAfterLoadGiB: p.rssAfterLoadMB / 1024, loadGrowthGiB: p.loadGrowthBytes / 2 ** 30,
