@@ -523,7 +523,7 @@ void Derived::check_restored() const {
   for (uint64_t slot = 0; slot < cap; ++slot) {
     if (!index_.stored(slot)) continue;
     const uint64_t e = index_.episode(slot), k = index_.step(slot);
-    const std::string item = "the item in slot " + std::to_string(slot);
+    auto item = [slot] { return "the item in slot " + std::to_string(slot); };  // for messages only
     try {
       Ref cur{slot, nullptr};
       for (uint64_t j = 1; j < o_.frames && j <= k; ++j) {
@@ -531,26 +531,26 @@ void Derived::check_restored() const {
         count(cur);
       }
     } catch (const Error&) {
-      lie("misses a frame that " + item + " stacks");
+      lie("misses a frame that " + item() + " stacks");
     }
     auto side = side_.find(slot);
     if (side != side_.end()) {
       const Side& sd = side->second;
-      if (sd.final != index_.ends(slot)) lie("has a final next observation for " + item + ", which does not end its episode");
+      if (sd.final != index_.ends(slot)) lie("has a final next observation for " + item() + ", which does not end its episode");
       if (!sd.final) {
         const EpisodeIndex::StreamView v = index_.stream(index_.env(slot));
         if (!v.open || v.last_slot != slot || !holds(slot, v.episode, v.next_step - 1))
-          lie("has a pending next observation for " + item + ", which is not its open episode's newest");
+          lie("has a pending next observation for " + item() + ", which is not its open episode's newest");
       }
       if (sd.next.size() != (sd.final || !o_.validate_next ? frame_bytes_ : next_row_bytes_))
-        lie("has a next observation of the wrong size for " + item);
+        lie("has a next observation of the wrong size for " + item());
     } else {
-      if (index_.ends(slot)) lie("has no final next observation for " + item + ", which ends its episode");
+      if (index_.ends(slot)) lie("has no final next observation for " + item() + ", which ends its episode");
       Ref z;
       z.slot = index_.next(slot);
       if (z.slot == kNoSlot) {
         auto it = kept_.find(Key{e, k + 1});
-        if (it == kept_.end()) lie("misses the next frame of " + item);
+        if (it == kept_.end()) lie("misses the next frame of " + item());
         z.kept = &it->second;
       }
       count(z);
