@@ -7,7 +7,7 @@
  * - `atari dedup sample(256)`: rebuilt stacks against the memcpy roofline of the output bytes
  *   (256 x 56,458) from random records (target: at least 50% of its bandwidth).
  * And the group `atari-million` (`npm run bench -- --case atari-million`, about 7.5 GB of RAM):
- * a million Atari transitions in memory storage, filled and sampled, with the figures.
+ * a million Atari transitions in memory storage, filled, sampled, saved and loaded, with the figures.
  *
  * The pushes are what an agent with a 4-frame stacking wrapper pushes: full stacks, zero-padded
  * before an episode's first frame, episodes of 400 to 1,600 steps (Atari games run hundreds to
@@ -16,6 +16,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { ReplayBuffer } from '../lib/index';
 import { bufferState } from '../lib/buffer/base';
 import type { Group, Result } from './run';
@@ -107,8 +109,12 @@ export class AtariSteps {
   }
 }
 
-/** In a fresh process: RssAnon growth over filling `n` transitions (capacity n), per transition. */
-export function probeDedup(n: number, full: boolean): Record<string, number> {
+/**
+ * In a fresh process: RssAnon growth over filling `n` transitions (capacity n), per transition;
+ * `full`: and sample(256); `archive`: and saveSync, close, loadSync (time, file size, RssAnon
+ * after the load, and whether the loaded buffer draws the batch the saved one drew next).
+ */
+export function probeDedup(n: number, full: boolean, archive = false): Record<string, number> {
   const steps = new AtariSteps();
   steps.next();
   gc();
@@ -131,13 +137,42 @@ export function probeDedup(n: number, full: boolean): Record<string, number> {
     for (let i = 0; i < reps; i++) batch = b.sample(256, { out: batch });
     out.sample256Us = Number(now() - t1) / 1e3 / reps;
     out.sampleGBps = (256 * ATARI_ROW_BYTES) / (out.sample256Us * 1e3);
+    if (archive) {
+      // Save, free the buffer, load: the loaded buffer's first batch is the one the saved buffer
+      // draws next (exact resume), compared whole.
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rk-atari-million-')), 'million.rkb');
+      try {
+        const t2 = now();
+        b.saveSync(file);
+        out.saveSeconds = Number(now() - t2) / 1e9;
+        out.fileBytes = fs.statSync(file).size;
+        const expected = b.sample(256);
+        b.close();
+        gc();
+        const beforeLoad = rssAnon();
+        const t3 = now();
+        const loaded = ReplayBuffer.loadSync(file);
+        out.loadSeconds = Number(now() - t3) / 1e9;
+        gc();
+        out.rssAfterLoadMB = rssAnon() / 2 ** 20;
+        out.loadGrowthBytes = rssAnon() - beforeLoad;
+        const got = loaded.sample(256);
+        out.sameBatchAfterLoad = (['obs', 'nextObs', 'action', 'reward', 'indices'] as const).every((k) =>
+          Buffer.from((got[k] as Uint8Array).buffer, (got[k] as Uint8Array).byteOffset, (got[k] as Uint8Array).byteLength).equals(
+            Buffer.from((expected[k] as Uint8Array).buffer, (expected[k] as Uint8Array).byteOffset, (expected[k] as Uint8Array).byteLength))) ? 1 : 0;
+        loaded.close();
+      } finally {
+        fs.rmSync(path.dirname(file), { recursive: true, force: true });
+      }
+      return out;
+    }
   }
   b.close();
   return out;
 }
 
-function probe(n: number, full: boolean): Record<string, number> {
-  const r = spawnSync(process.execPath, ['--expose-gc', require.resolve('./run'), '--dedup-probe', String(n), full ? 'full' : 'memory'],
+function probe(n: number, full: boolean, archive = false): Record<string, number> {
+  const r = spawnSync(process.execPath, ['--expose-gc', require.resolve('./run'), '--dedup-probe', String(n), archive ? 'archive' : full ? 'full' : 'memory'],
     { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`dedup probe failed:\n${r.stderr}`);
   return JSON.parse(r.stdout) as Record<string, number>;
@@ -192,13 +227,18 @@ export const atariMillion: Group = {
     // Opt-in only (it needs about 7.5 GB): named on the command line, never part of a full run.
     if (!wanted('million atari transitions') || !process.argv.some((a) => a.split(',').includes('atari-million'))) return [];
     log('  a million deduplicated Atari transitions (fresh process; about 7.5 GB of RAM) ...');
-    const p = probe(1_000_000, true);
+    const p = probe(1_000_000, true, true);
     log(`    filled in ${p.fillSeconds.toFixed(1)} s, ${(p.rssGrowthBytes / 2 ** 30).toFixed(2)} GiB resident, sample(256) ${p.sample256Us.toFixed(0)} us`);
+    log(`    saved in ${p.saveSeconds.toFixed(1)} s (${(p.fileBytes / 2 ** 30).toFixed(2)} GiB, ${(p.fileBytes / 1e6).toFixed(0)} bytes a transition), loaded in ${p.loadSeconds.toFixed(1)} s, ${(p.rssAfterLoadMB / 1024).toFixed(2)} GiB resident after, same next batch: ${p.sameBatchAfterLoad === 1}`);
     return [{
       case: 'million atari transitions', unit: 'bytes/transition', median: p.bytesPerTransition, min: p.bytesPerTransition,
-      max: p.bytesPerTransition, runs: 1, residentGiB: p.rssGrowthBytes / 2 ** 30, fillSeconds: p.fillSeconds,
+      max: p.bytesPerTransition, runs: 1, rawBytes: ATARI_ROW_BYTES, vsRaw: p.bytesPerTransition / ATARI_ROW_BYTES,
+      storageBytesPerTransition: p.storageBytes / 1e6, residentGiB: p.rssGrowthBytes / 2 ** 30, fillSeconds: p.fillSeconds,
       sample256Us: p.sample256Us, sampleGBps: p.sampleGBps, plainGiB: (1e6 * ATARI_ROW_BYTES) / 2 ** 30,
-      note: 'capacity 1,000,000, memory storage, frameStack 4 + next; RssAnon growth over the fill; sample(256) mean of 200 (out reused)',
+      saveSeconds: p.saveSeconds, archiveGiB: p.fileBytes / 2 ** 30, archiveBytesPerTransition: p.fileBytes / 1e6,
+      loadSeconds: p.loadSeconds, rssAfterLoadGiB: p.rssAfterLoadMB / 1024, loadGrowthGiB: p.loadGrowthBytes / 2 ** 30,
+      sameBatchAfterLoad: p.sameBatchAfterLoad === 1,
+      note: 'capacity 1,000,000, memory storage, frameStack 4 + next; RssAnon growth over the fill; sample(256) mean of 200 (out reused); saveSync, close, loadSync (memory storage): RssAnon after the load',
     } as Result];
   },
 };

@@ -1085,7 +1085,7 @@ async function main(): Promise<void> {
     return;
   }
   if (process.argv[2] === '--dedup-probe') {
-    process.stdout.write(JSON.stringify(probeDedup(Number(process.argv[3]), process.argv[4] === 'full')));
+    process.stdout.write(JSON.stringify(probeDedup(Number(process.argv[3]), process.argv[4] === 'full' || process.argv[4] === 'archive', process.argv[4] === 'archive')));
     return;
   }
   if (process.argv[2] === '--rss-probe') {

@@ -69,6 +69,8 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
       // The file's bytes per stored transition (everything: rows, keys, priorities, index, headers).
       bytesPerTransition: archive.length > 0 ? archive.fileBytes / archive.length : null,
       schema: archive.schema,
+      // Observations stored once: which field, its next field (no rows in the file), the stack.
+      derived: archive.derived ?? null,
       sections: check.sections,
     };
     if (parsed.values.json) {
@@ -81,7 +83,14 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
       out(`  size            ${human(report.fileBytes)} (${report.fileBytes} bytes)`);
       if (report.bytesPerTransition !== null) out(`  per transition  ${report.bytesPerTransition.toFixed(1)} bytes`);
       out('  schema');
-      for (const [name, f] of Object.entries(report.schema)) out(`    ${name.padEnd(16)} ${f.dtype.padEnd(8)} [${f.shape.join(', ')}]`);
+      const d = report.derived;
+      const note = (name: string) =>
+        d === null ? ''
+        : name === d.next ? `  rebuilt from the next item's ${d.obs} (not stored)`
+        : name === d.obs ? `  stored once${d.frames > 1 ? `: the newest of ${d.frames} stacked frames` : ''}`
+        : '';
+      for (const [name, f] of Object.entries(report.schema)) out(`    ${name.padEnd(16)} ${f.dtype.padEnd(8)} [${f.shape.join(', ')}]${note(name)}`);
+      if (d !== null) out(`  stored once     ${d.obs} (next: ${d.next}, frames: ${d.frames}${d.validateNext ? ', validateNext' : ''})`);
       out('  checksums');
       for (const s of report.sections) out(`    ${s.ok ? 'ok  ' : 'BAD '} ${s.name.padEnd(22)} ${human(s.bytes)}`);
       out(check.ok ? '  every checksum holds' : '  CORRUPT: a checksum does not match');

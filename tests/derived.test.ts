@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ArchiveError, OutOfRangeError, PrioritizedReplayBuffer, ReplayBuffer, ReplayWriter, ShapeError } from 'replaykit';
+import { spawnSync } from 'node:child_process';
+import { ArchiveError, openArchive, OutOfRangeError, PrioritizedReplayBuffer, ReplayBuffer, ReplayWriter, ShapeError } from 'replaykit';
 import { bufferState } from '../lib/buffer/base';
 import { rng } from './helpers';
 
@@ -219,19 +220,141 @@ describe('observations stored once', () => {
     dedup.close();
   });
 
-  test('archives of deduplicated buffers are refused for now, and the buffer goes on', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rk-derived-'));
-    try {
-      const b = new ReplayBuffer({ capacity: 10, seed: 1, obsShape: [2], nextObsFromNext: true });
-      b.push({ obs: [0, 0], action: 0, reward: 0, nextObs: [1, 1], terminated: false, truncated: false });
-      expect(() => b.saveSync(path.join(dir, 'a.rkb'))).toThrow(ArchiveError);
-      expect(fs.existsSync(path.join(dir, 'a.rkb'))).toBe(false);
-      b.push({ obs: [1, 1], action: 0, reward: 0, nextObs: [2, 2], terminated: true, truncated: false });
-      expect(Array.from(b.sampleByIndex([0, 1]).nextObs as Float32Array)).toEqual([1, 1, 2, 2]);
-      b.close();
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+  describe('archives resume exactly', () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rk-derived-archive-'));
+    });
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    type Any = ReplayBuffer | PrioritizedReplayBuffer;
+    /** The same batch from every buffer (each draws once, so all stay in step). */
+    const sameFromAll = (bs: Any[], n: number) => {
+      const k = Math.min(n, bs[0].length);
+      const [first, ...rest] = bs.map((b) => b.sample(k) as unknown as Record<string, unknown>);
+      for (const x of rest) expectSameBatches(first, x);
+      return first;
+    };
+
+    for (const prioritized of [false, true]) {
+      for (const F of [1, 4]) {
+        for (const storage of ['memory', 'tiered'] as const) {
+          test(`${prioritized ? 'prioritized' : 'uniform'}, F=${F}, loaded into ${storage} storage: the same batches, and both go on identically`, async () => {
+            const options = (next: boolean) => ({
+              capacity: 37, seed: 12, fields: fields(F, next),
+              ...(next && F > 1 ? { frameStack: { field: 'obs', frames: F } } : {}),
+              ...(prioritized ? { nStep: { n: 3, gamma: 0.9 } } : {}),
+            });
+            const make = (next: boolean): Any => (prioritized ? new PrioritizedReplayBuffer({ ...options(next), alpha: 0.7, eviction: 'lowest-priority' }) : new ReplayBuffer(options(next)));
+            const plain = make(false), dedup = make(true);
+            const src = episodes(50 + F, F, 3, 0.06);
+            const r = rng(31);
+            const push = (bs: Any[], n: number) => {
+              const { cols, env } = src(n);
+              const priorities = Array.from({ length: n }, () => 0.1 + r() * 4);
+              for (const b of bs) {
+                if (b instanceof PrioritizedReplayBuffer) b.pushBatch(cols, { env, priorities });
+                else b.pushBatch(cols, b === plain && !prioritized ? {} : { env });
+              }
+            };
+            for (let round = 0; round < 40; round++) {
+              push([plain, dedup], 1 + Math.floor(r() * (round === 30 ? 50 : 5))); // wraps, and one push larger than the capacity
+              if (plain.length > 0 && round % 3 === 0) {
+                const b = sameFromAll([plain, dedup], 6);
+                if (prioritized) {
+                  const td = Array.from({ length: (b.indices as Float64Array).length }, () => r() * 2);
+                  (plain as PrioritizedReplayBuffer).updatePriorities(b.indices as Float64Array, td);
+                  (dedup as PrioritizedReplayBuffer).updatePriorities(b.indices as Float64Array, td);
+                }
+              }
+            }
+            const file = path.join(dir, `a-${prioritized}-${F}-${storage}.rkb`);
+            await dedup.save(file);
+            const loadOptions = storage === 'tiered' ? { storage: { type: 'tiered' as const, hotCapacity: 5, path: path.join(dir, `t-${prioritized}-${F}.bin`) } } : {};
+            const loaded: Any = prioritized ? await PrioritizedReplayBuffer.load(file, loadOptions) : await ReplayBuffer.load(file, loadOptions);
+            expect(loaded.length).toBe(dedup.length);
+            expect(Object.keys(loaded.schema)).toEqual(Object.keys(dedup.schema));
+            const all = Array.from({ length: dedup.length }, (_, i) => i);
+            expectSameBatches(dedup.sampleByIndex(all) as never, loaded.sampleByIndex(all) as never);
+            for (let round = 0; round < 30; round++) {
+              sameFromAll([plain, dedup, loaded], 8);
+              push([plain, dedup, loaded], 1 + Math.floor(r() * 4));
+            }
+            sameFromAll([plain, dedup, loaded], 8);
+            for (const b of [plain, dedup, loaded]) b.close();
+          });
+        }
+      }
     }
+
+    test('openArchive views the stored rows; the next field has none; inspect shows the section', () => {
+      const b = new ReplayBuffer({ capacity: 10, seed: 4, fields: fields(4, true), frameStack: { field: 'obs', frames: 4 } });
+      const { cols, env } = episodes(7, 4, 2, 0.2)(14);
+      b.pushBatch(cols, { env });
+      const file = path.join(dir, 'view.rkb');
+      b.saveSync(file);
+      const a = openArchive(file);
+      try {
+        expect(a.schema.obs).toEqual({ shape: [4, 2, 3], dtype: 'uint8' });
+        expect(a.schema.nextObs).toEqual({ shape: [4, 2, 3], dtype: 'uint8' });
+        expect(a.derived).toEqual({ obs: 'obs', next: 'nextObs', frames: 4, validateNext: false });
+        // Each item's newest frame, oldest item first: the newest frame of its obs stack.
+        const frames = a.field('obs') as Uint8Array;
+        expect(frames.length).toBe(10 * FRAME);
+        const stacks = b.sampleByIndex(Array.from({ length: 10 }, (_, i) => i)).obs as Uint8Array;
+        for (let i = 0; i < 10; i++)
+          expect(Array.from(frames.subarray(i * FRAME, (i + 1) * FRAME))).toEqual(Array.from(stacks.subarray((i * 4 + 3) * FRAME, (i * 4 + 4) * FRAME)));
+        expect(() => a.field('nextObs')).toThrow(ShapeError);
+        expect(() => a.field('nextObs')).toThrow(/rebuilt at sample time from the next item's 'obs'/);
+        expect(a.verify().sections.map((s) => s.name)).toContain('derived fields');
+      } finally {
+        a.close();
+      }
+      const cli = path.join(__dirname, '..', 'dist', 'lib', 'cli.js');
+      const text = spawnSync(process.execPath, [cli, 'inspect', file], { encoding: 'utf8' });
+      expect(text.status).toBe(0);
+      expect(text.stdout).toMatch(/per transition\s+\d+\.\d bytes/);
+      expect(text.stdout).toMatch(/nextObs\s+uint8\s+\[4, 2, 3\]\s+rebuilt from the next item's obs \(not stored\)/);
+      expect(text.stdout).toMatch(/stored once\s+obs \(next: nextObs, frames: 4\)/);
+      expect(text.stdout).toMatch(/ok\s+derived fields/);
+      const json = JSON.parse(spawnSync(process.execPath, [cli, 'inspect', file, '--json'], { encoding: 'utf8' }).stdout);
+      expect(json.derived).toEqual({ obs: 'obs', next: 'nextObs', frames: 4, validateNext: false });
+      expect(json.bytesPerTransition).toBeGreaterThan(0);
+      b.close();
+    });
+
+    test('load options must agree with the archive: next, frameStack, validateNext', () => {
+      const b = new ReplayBuffer({ capacity: 10, seed: 4, fields: fields(4, true), frameStack: { field: 'obs', frames: 4 } });
+      const { cols, env } = episodes(8, 4, 1, 0.2)(6);
+      b.pushBatch(cols, { env });
+      const file = path.join(dir, 'agree.rkb');
+      b.saveSync(file);
+      const same = ReplayBuffer.loadSync(file, { capacity: 10, seed: 4, fields: fields(4, true), frameStack: { field: 'obs', frames: 4 }, validateNext: false });
+      expectSameBatches(b.sample(5) as never, same.sample(5) as never);
+      same.close();
+      expect(() => ReplayBuffer.loadSync(file, { fields: fields(4, false) })).toThrow(/option next \(in a field spec\) disagrees/);
+      expect(() => ReplayBuffer.loadSync(file, { frameStack: { field: 'obs', frames: 2 } })).toThrow(/option frameStack disagrees/);
+      expect(() => ReplayBuffer.loadSync(file, { validateNext: true })).toThrow(ArchiveError);
+      expect(() => ReplayBuffer.loadSync(file, { validateNext: true })).toThrow(/option validateNext/);
+      // A plain buffer's archive: a schema with next, or frameStack, disagrees.
+      const p = new ReplayBuffer({ capacity: 10, seed: 4, fields: fields(4, false) });
+      p.pushBatch(cols);
+      const plainFile = path.join(dir, 'plain.rkb');
+      p.saveSync(plainFile);
+      expect(() => ReplayBuffer.loadSync(plainFile, { fields: fields(4, true), frameStack: { field: 'obs', frames: 4 } })).toThrow(/option next \(in a field spec\)/);
+      expect(() => ReplayBuffer.loadSync(plainFile, { frameStack: { field: 'obs', frames: 4 } })).toThrow(/option frameStack/);
+      const shorthand = new ReplayBuffer({ capacity: 6, seed: 1, obsShape: [2], nextObsFromNext: true, validateNext: true });
+      shorthand.push({ obs: [1, 2], action: 0, reward: 1, nextObs: [3, 4], terminated: false, truncated: false });
+      const shortFile = path.join(dir, 'short.rkb');
+      shorthand.saveSync(shortFile);
+      const back = ReplayBuffer.loadSync(shortFile, { obsShape: [2], nextObsFromNext: true });
+      // validateNext comes back with the archive: a pushed nextObs that is not the next obs is refused.
+      expect(() => back.push({ obs: [9, 9], action: 0, reward: 0, nextObs: [0, 0], terminated: false, truncated: false })).toThrow(OutOfRangeError);
+      back.push({ obs: [3, 4], action: 0, reward: 0, nextObs: [5, 6], terminated: true, truncated: false });
+      expect(Array.from(back.sampleByIndex([0, 1]).nextObs as Float32Array)).toEqual([3, 4, 5, 6]);
+      expect(() => ReplayBuffer.loadSync(shortFile, { obsShape: [2] })).toThrow(/option nextObsFromNext disagrees/);
+      for (const x of [b, p, shorthand, back]) x.close();
+    });
   });
 
   test('a schema that leaves the next field out still has it, in pushes and in batches (and in its types)', () => {

@@ -22,6 +22,7 @@ export function checkAgreement(info: ArchiveInfo, options: Record<string, unknow
   if (options.capacity !== undefined && options.capacity !== info.capacity) differ('capacity', options.capacity, info.capacity);
   if (options.seed !== undefined && options.seed !== info.seed) differ('seed', options.seed, info.seed);
   if (options.fields !== undefined || options.obsShape !== undefined) checkSchema(info, options);
+  checkDerived(info, options, differ);
   if (options.rateLimiter !== undefined) checkRateLimiter(info, options.rateLimiter);
   if (options.nStep !== undefined) checkNStep(info, options.nStep);
   if (options.episodes !== undefined && options.episodes !== (info.episodes !== undefined))
@@ -45,6 +46,39 @@ function checkNStep(info: ArchiveInfo, option: unknown): void {
   const o = option as { n?: unknown; gamma?: unknown } | null;
   if (typeof o !== 'object' || o === null || o.n !== archived.n || o.gamma !== archived.gamma)
     throw new ArchiveError(`option nStep disagrees with the archive: the archive holds ${show(archived)}, the options give ${show(option)} (omit it, or load another archive)`);
+}
+
+/**
+ * Observations stored once against the archive's: the field with `next` (explicit schema) or
+ * `nextObsFromNext` (shorthand), `frameStack` and `validateNext`, each when given. A schema given
+ * without `next` for an archive of a buffer that stores observations once (or the reverse)
+ * disagrees: the archive's rows are stored one way, and a load cannot change it.
+ */
+function checkDerived(info: ArchiveInfo, options: Record<string, unknown>, differ: (option: string, given: unknown, archived: unknown) => never): void {
+  const d = info.derived;
+  if (options.fields !== undefined || options.obsShape !== undefined) {
+    const nextOf = new Map<string, string>();
+    resolveFields(options as unknown as BufferOptions, nextOf);
+    const option = options.fields !== undefined ? 'next (in a field spec)' : 'nextObsFromNext';
+    const given = [...nextOf][0];
+    const text = (x: { obs: string; next: string } | undefined) => (x ? `'${x.obs}' with next '${x.next}'` : 'every observation stored');
+    if ((given === undefined) !== (d === undefined) || (given !== undefined && d !== undefined && (given[0] !== d.obs || given[1] !== d.next)))
+      throw new ArchiveError(
+        `option ${option} disagrees with the archive: the archive holds ${text(d)}, the options give ${text(given && { obs: given[0], next: given[1] })} (omit the schema, or load another archive)`,
+      );
+  }
+  if (options.frameStack !== undefined) {
+    const archived = d && d.frames > 1 ? { field: d.obs, frames: d.frames } : null;
+    const o = options.frameStack as { field?: unknown; frames?: unknown } | null;
+    const text = (x: { field?: unknown; frames?: unknown } | null) =>
+      x === null ? 'no frame stack' : `{ field: ${show(x.field)}, frames: ${show(x.frames)} }`;
+    if (archived === null || typeof o !== 'object' || o === null || o.field !== archived.field || o.frames !== archived.frames)
+      throw new ArchiveError(
+        `option frameStack disagrees with the archive: the archive holds ${text(archived)}, the options give ${typeof o === 'object' ? text(o) : show(o)} (omit it, or load another archive)`,
+      );
+  }
+  if (options.validateNext !== undefined && options.validateNext !== (d?.validateNext ?? false))
+    differ('validateNext', options.validateNext, d?.validateNext ?? false);
 }
 
 /** The schema the options describe against the archive's: the same fields, in order, of the same dtypes and shapes. */

@@ -33,8 +33,14 @@ export class Archive<F extends FieldsSpec = FieldsSpec> {
   readonly length: number;
   /** File size in bytes. */
   readonly fileBytes: number;
-  /** The schema: each field's shape and dtype. */
+  /** The schema: each field's shape and dtype, as pushes take them and batches return them. */
   readonly schema: { readonly [K in keyof F]: FieldSpec<F[K]['dtype']> };
+  /**
+   * For an archive of a buffer that stores observations once (a field with `next`, `frameStack`):
+   * the field stored once, its next field (rebuilt from the next item: no data in the file), the
+   * frames of a stack (1: none) and `validateNext`. Undefined otherwise.
+   */
+  readonly derived: { readonly obs: string; readonly next: string; readonly frames: number; readonly validateNext: boolean } | undefined;
   #map: NativeArchiveMap | null;
   #info: ArchiveInfo;
   #bytes: ArrayBuffer | null = null;
@@ -53,13 +59,22 @@ export class Archive<F extends FieldsSpec = FieldsSpec> {
     const schema: Record<string, FieldSpec> = {};
     for (const f of info.fields) schema[f.name] = Object.freeze({ shape: Object.freeze([...f.shape]), dtype: f.dtype });
     this.schema = Object.freeze(schema) as Archive<F>['schema'];
+    const d = info.derived;
+    this.derived = d && Object.freeze({ obs: d.obs, next: d.next, frames: d.frames, validateNext: d.validateNext });
   }
 
   /**
    * Field `name` of every stored item, oldest first: a typed array of the field's dtype and
    * `length * elements` values, row-major, viewing the file in place (no copy). If another
    * process truncates the file later, the view reads zeros past the new end (no crash).
-   * @throws {@link ShapeError} for a field the archive does not have; {@link StateError} after `close()`;
+   *
+   * Archives of buffers that store observations once ({@link Archive.derived}) hold the stored
+   * rows: the field stored once as it is stored (with `frameStack: { frames: F }`, each item's
+   * newest frame only: `length * frameElements` values, e.g. `[84, 84]` a row for a `[4, 84, 84]`
+   * field), and no rows for its next field, which only exists rebuilt at sample time (load the
+   * archive to sample it).
+   * @throws {@link ShapeError} for a field the archive does not have, or a next field rebuilt from
+   *   the next item (it has no data in the file); {@link StateError} after `close()`;
    *   {@link ArchiveError} when the file was truncated or damaged since it was opened.
    */
   field<K extends keyof F & string>(name: K): DtypeArrayMap[F[K]['dtype']] {
@@ -67,6 +82,10 @@ export class Archive<F extends FieldsSpec = FieldsSpec> {
     assertIntact(this.#map as NativeArchiveMap, this.path);
     const f = this.#info.fields.find((x) => x.name === name);
     if (!f) throw new ShapeError(`the archive has no field '${String(name)}'; it has ${this.#info.fields.map((x) => `'${x.name}'`).join(', ')}`);
+    if (f.offset === undefined || f.bytes === undefined)
+      throw new ShapeError(
+        `field '${f.name}' has no data in the archive: its buffer stored each observation once, and '${f.name}' is rebuilt at sample time from the next item's '${this.#info.derived?.obs ?? ''}' (load the archive to sample it)`,
+      );
     const ctor = DTYPES[f.dtype].ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => AnyTypedArray;
     return new ctor(this.#buffer(), f.offset, f.bytes / ctor.prototype.BYTES_PER_ELEMENT) as never;
   }

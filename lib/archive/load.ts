@@ -13,6 +13,7 @@ import type { StorageOptions } from '../schema/storage';
 import type { FieldSpec } from '../schema/types';
 import type { RateLimiterOptions } from '../schema/rate-limiter';
 import type { NStepOptions } from '../schema/episodes';
+import type { FrameStackOptions } from '../schema/derived';
 import type { ArchiveInfo, NativeArchiveMap } from '../native/contract';
 import { openArchiveMap } from '../native/open';
 import { checkPath, refuseStorageFile } from './files';
@@ -47,6 +48,9 @@ export interface ArchivedBufferOptions {
   rateLimiter?: RateLimiterOptions;
   episodes?: boolean;
   nStep?: NStepOptions;
+  /** Observations stored once: the field with `next` is in `fields`; these come with it. */
+  frameStack?: FrameStackOptions;
+  validateNext?: boolean;
 }
 
 /** What a load needs from the buffer it fills. @internal */
@@ -63,10 +67,12 @@ export type MakeBuffer<B> = (info: ArchiveInfo, options: ArchivedBufferOptions) 
 function archivedOptions(info: ArchiveInfo, load: LoadOptions): ArchivedBufferOptions {
   checkAgreement(info, load as Record<string, unknown>);
   const fields: Record<string, FieldSpec> = {};
-  let rowBytes = 0;
+  let rowBytes = 0; // what the storage holds a row: the stored fields (observations stored once: no next field, one frame)
+  const d = info.derived;
   for (const f of info.fields) {
-    fields[f.name] = { shape: f.shape, dtype: f.dtype };
-    rowBytes += f.shape.reduce((a, b) => a * b, 1) * DTYPES[f.dtype].ctor.BYTES_PER_ELEMENT;
+    // Every field declared in the archive's order, the next field too (same shape and dtype).
+    fields[f.name] = d?.obs === f.name ? { shape: f.shape, dtype: f.dtype, next: d.next } : { shape: f.shape, dtype: f.dtype };
+    if (f.storedShape) rowBytes += f.storedShape.reduce((a, b) => a * b, 1) * DTYPES[f.dtype].ctor.BYTES_PER_ELEMENT;
   }
   const storage = load.storage ?? { type: 'memory' };
   if (storage.type === 'memory' && info.capacity * rowBytes > os.totalmem())
@@ -87,6 +93,11 @@ function archivedOptions(info: ArchiveInfo, load: LoadOptions): ArchivedBufferOp
     options.episodes = true;
     const ns = info.episodes.nStep;
     if (ns) options.nStep = { n: ns.n, gamma: ns.gamma };
+  }
+  // And the frame stores of observations stored once (their state the core restores).
+  if (d) {
+    if (d.frames > 1) options.frameStack = { field: d.obs, frames: d.frames };
+    if (d.validateNext) options.validateNext = true;
   }
   return options;
 }

@@ -203,8 +203,14 @@ export interface ArchiveInfo {
   betaFrames: number;
   rngState: number[];
   seed: number;
-  /** Each field, with where its rows lie in the file. */
-  fields: { name: string; dtype: Dtype; shape: number[]; offset: number; bytes: number }[];
+  /**
+   * Each field of the user schema, with where its stored rows lie in the file and their shape
+   * there (a frame-stacked field stores each item's newest frame); a next field rebuilt from the
+   * next item (observations stored once) has no rows in the file: no offset, bytes or storedShape.
+   */
+  fields: { name: string; dtype: Dtype; shape: number[]; offset?: number; bytes?: number; storedShape?: number[] }[];
+  /** Observations stored once (native/core/derived.h): the fields by name, the stack, the Derived section's bytes. */
+  derived?: { obs: string; next: string; frames: number; validateNext: boolean; bytes: number };
   /** Where the priorities lie (prioritized archives). */
   priorities?: { offset: number; bytes: number };
   epoch?: EpochRecordJs;

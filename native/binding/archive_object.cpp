@@ -7,8 +7,11 @@
 // when closed (after detaching the buffer) or collected, the buffer's finalizer its own.
 //
 // Contract (lib/native/contract.ts, NativeArchiveMap):
-//   info()                      the header, schema, sections, epoch record, rate limiter and
-//                               extensions ([{ name, data: Uint8Array copy }]), enums by name
+//   info()                      the header, schema (user fields, with their stored rows' offset,
+//                               bytes and storedShape; none for a derived next field), sections,
+//                               epoch record, rate limiter, episodes, derived fields ({ obs, next
+//                               by name, frames, validateNext, bytes }) and extensions
+//                               ([{ name, data: Uint8Array copy }]), enums by name
 //   buffer()                    an ArrayBuffer over the whole file (zero-copy where allowed)
 //   verifyChecksums(maxBytes)   { done, bytesVerified }: checks up to maxBytes more; throws
 //                               ArchiveError naming a section whose checksum does not match
@@ -87,15 +90,31 @@ class ArchiveMap : public Napi::ObjectWrap<ArchiveMap>, public Guarded<ArchiveMa
     for (uint32_t k = 0; k < 4; ++k) rng.Set(k, h.rng_state[k]);
     o.Set("rngState", rng);
     o.Set("seed", h.seed);
+    // The user schema, each field with where its stored rows lie: a field stored once with a
+    // frame stack holds only each item's newest frame (storedShape), the next field none.
     Napi::Array fields = Napi::Array::New(env, v.schema.size());
     for (size_t f = 0; f < v.schema.size(); ++f) {
       Napi::Object fo = field_to_js(env, v.schema[f]);
-      const replaykit::SectionEntry& s = v.sections[v.field_data[f]];
-      fo.Set("offset", static_cast<double>(s.offset));
-      fo.Set("bytes", static_cast<double>(s.length));
+      const size_t sf = v.stored_of[f];
+      if (sf != replaykit::kNoField) {
+        const replaykit::SectionEntry& s = v.sections[v.field_data[sf]];
+        fo.Set("offset", static_cast<double>(s.offset));
+        fo.Set("bytes", static_cast<double>(s.length));
+        fo.Set("storedShape", field_to_js(env, v.stored[sf]).Get("shape"));
+      }
       fields.Set(static_cast<uint32_t>(f), fo);
     }
     o.Set("fields", fields);
+    if (v.derived >= 0) {
+      const replaykit::DerivedRecord r = v.derived_record();
+      Napi::Object dobj = Napi::Object::New(env);
+      dobj.Set("obs", v.schema[r.obs].name);
+      dobj.Set("next", v.schema[r.next].name);
+      dobj.Set("frames", static_cast<double>(r.frames));
+      dobj.Set("validateNext", (r.flags & replaykit::kDerivedValidateNext) != 0);
+      dobj.Set("bytes", static_cast<double>(v.sections[v.derived].length));
+      o.Set("derived", dobj);
+    }
     if (v.priorities >= 0) {
       const replaykit::SectionEntry& s = v.sections[v.priorities];
       Napi::Object po = Napi::Object::New(env);

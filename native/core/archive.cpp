@@ -61,6 +61,7 @@ const char* kind_name(uint32_t k) {
     case SectionKind::RateLimiter: return "rate limiter";
     case SectionKind::Episodes: return "episode index";
     case SectionKind::Extension: return "extension";
+    case SectionKind::Derived: return "derived fields";
   }
   return "unknown";
 }
@@ -170,11 +171,8 @@ RateLimiterCounters rate_limiter_counters(const RateLimiterRecord& r) {
 }
 
 ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
-  // Observations stored once keep state an archive has no section for yet (the stored schema,
-  // the side and kept frames): refused rather than written incomplete.
-  if (b.derived())
-    fail(ErrorKind::Archive, "archives of buffers that store observations once (a next field, frameStack) are not supported yet");
-  const Schema& schema = b.schema();
+  const Schema& schema = b.schema();             // the user's: the Schema section
+  const Schema& stored = b.storage().schema();   // the storage's: the FieldData sections
   for (const Field& f : schema.fields())  // the schema's own limit; checked again for old callers
     if (f.name.size() > kMaxNameBytes) fail(ErrorKind::Archive, "field name too long for an archive: '" + f.name.substr(0, 40) + "...'");
   ArchivePlan plan;
@@ -207,6 +205,19 @@ ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
     }
     plan.episodes_bytes = index->encode(b.length(), r);
   }
+  if (const Derived* d = b.derived()) {
+    const DerivedOptions& o = d->options();
+    const std::vector<uint8_t> state = d->save();
+    DerivedRecord r{};
+    r.obs = static_cast<uint32_t>(o.obs);
+    r.next = static_cast<uint32_t>(o.next);
+    r.frames = o.frames;
+    r.flags = o.validate_next ? uint32_t(kDerivedValidateNext) : 0u;
+    r.state_bytes = state.size();
+    plan.derived_bytes.resize(sizeof r + state.size());
+    std::memcpy(plan.derived_bytes.data(), &r, sizeof r);
+    std::memcpy(plan.derived_bytes.data() + sizeof r, state.data(), state.size());
+  }
   if (meta.extensions.size() > kMaxExtensions)
     fail(ErrorKind::Archive, "an archive holds at most " + std::to_string(kMaxExtensions) + " extensions");
   std::set<std::string> names;
@@ -227,7 +238,7 @@ ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
     s.push_back(e);
   };
   add(SectionKind::Schema, 0, plan.schema_bytes.size());
-  for (size_t f = 0; f < schema.size(); ++f) add(SectionKind::FieldData, uint32_t(f), len * schema[f].row_bytes);
+  for (size_t f = 0; f < stored.size(); ++f) add(SectionKind::FieldData, uint32_t(f), len * stored[f].row_bytes);
   add(SectionKind::Keys, 0, 8 * len);
   add(SectionKind::Writes, 0, 8 * cap);
   if (b.writer().tracks_order()) add(SectionKind::Inserted, 0, 8 * cap);
@@ -235,6 +246,7 @@ ArchivePlan plan_archive(const ReplayBuffer& b, const ArchiveMeta& meta) {
   if (meta.has_epoch) add(SectionKind::Epoch, 0, plan.epoch_bytes.size());
   if (meta.has_rate_limiter) add(SectionKind::RateLimiter, 0, plan.rate_limiter_bytes.size());
   if (b.episodes()) add(SectionKind::Episodes, 0, plan.episodes_bytes.size());
+  if (b.derived()) add(SectionKind::Derived, 0, plan.derived_bytes.size());
   for (size_t i = 0; i < plan.extension_bytes.size(); ++i) add(SectionKind::Extension, uint32_t(i), plan.extension_bytes[i].size());
 
   plan.table_end = sizeof(ArchiveHeader) + s.size() * sizeof(SectionEntry);
@@ -279,9 +291,9 @@ uint32_t header_crc(const uint8_t* head, uint64_t table_end) {
   return crc32(head + at + sizeof zero, table_end - at - sizeof zero, crc);
 }
 
-uint64_t section_item_bytes(const Schema& schema, const SectionEntry& s) {
+uint64_t section_item_bytes(const Schema& stored, const SectionEntry& s) {
   switch (static_cast<SectionKind>(s.kind)) {
-    case SectionKind::FieldData: return s.index < schema.size() ? schema[s.index].row_bytes : 1;
+    case SectionKind::FieldData: return s.index < stored.size() ? stored[s.index].row_bytes : 1;
     case SectionKind::Keys:
     case SectionKind::Writes:
     case SectionKind::Inserted:
@@ -299,7 +311,7 @@ void export_items(const ReplayBuffer& b, const SectionEntry& s, uint64_t first, 
   if (count == 0) return;
   switch (kind) {
     case SectionKind::FieldData: {
-      if (s.index >= b.schema().size()) fail(ErrorKind::Archive, "no such field");
+      if (s.index >= b.storage().schema().size()) fail(ErrorKind::Archive, "no such field");
       std::vector<uint64_t> slots(count);
       for (uint64_t i = 0; i < count; ++i) slots[i] = w.slot_at(first + i);
       b.storage().gather(s.index, slots.data(), count, dst);
@@ -355,6 +367,7 @@ uint64_t ArchiveExporter::next(uint8_t* dst, uint64_t cap, uint64_t* position) {
                                       : s.kind == uint32_t(SectionKind::Epoch)       ? &plan_.epoch_bytes
                                       : s.kind == uint32_t(SectionKind::RateLimiter) ? &plan_.rate_limiter_bytes
                                       : s.kind == uint32_t(SectionKind::Episodes)    ? &plan_.episodes_bytes
+                                      : s.kind == uint32_t(SectionKind::Derived)     ? &plan_.derived_bytes
                                       : s.kind == uint32_t(SectionKind::Extension)   ? &plan_.extension_bytes[s.index]
                                                                                      : nullptr;
   if (small) {
@@ -362,7 +375,7 @@ uint64_t ArchiveExporter::next(uint8_t* dst, uint64_t cap, uint64_t* position) {
     const std::vector<uint8_t>& bytes = *small;
     std::memcpy(dst, bytes.data() + at_, n);
   } else {
-    const uint64_t item = section_item_bytes(buffer_.schema(), s);
+    const uint64_t item = section_item_bytes(buffer_.storage().schema(), s);
     if (at_ % item == 0 && cap >= item) {  // whole items, straight into dst
       n = std::min(left, cap / item * item);
       export_items(buffer_, s, at_ / item, n / item, dst);
@@ -436,9 +449,20 @@ std::unique_ptr<ReplayBuffer> make_buffer_for(const ArchiveView& v, std::unique_
     }
     episodes = o;
   }
-  if (!storage) storage = std::make_unique<MemoryStorage>(v.schema, v.header.capacity);
+  std::optional<DerivedOptions> derived;
+  if (v.derived >= 0) {
+    const DerivedRecord r = v.derived_record();
+    DerivedOptions o;
+    o.user = v.schema;
+    o.obs = r.obs;
+    o.next = r.next;
+    o.frames = r.frames;
+    o.validate_next = r.flags & kDerivedValidateNext;
+    derived = std::move(o);
+  }
+  if (!storage) storage = std::make_unique<MemoryStorage>(v.stored, v.header.capacity);
   try {
-    return std::make_unique<ReplayBuffer>(std::move(storage), per, episodes);
+    return std::make_unique<ReplayBuffer>(std::move(storage), per, episodes, std::move(derived));
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::Archive) throw;
     bad(std::string("its options do not make a buffer: ") + e.what());
@@ -467,6 +491,12 @@ EpochRecord ArchiveView::epoch_record() const {
 EpisodesRecord ArchiveView::episodes_record() const {
   EpisodesRecord r{};
   if (episodes >= 0) std::memcpy(&r, at(episodes), sizeof r);
+  return r;
+}
+
+DerivedRecord ArchiveView::derived_record() const {
+  DerivedRecord r{};
+  if (derived >= 0) std::memcpy(&r, at(derived), sizeof r);
   return r;
 }
 
@@ -541,6 +571,7 @@ ArchiveView parse_archive(const uint8_t* data, uint64_t size) {
       case SectionKind::Epoch: slot = &v.epoch; break;
       case SectionKind::RateLimiter: slot = &v.rate_limiter; break;
       case SectionKind::Episodes: slot = &v.episodes; break;
+      case SectionKind::Derived: slot = &v.derived; break;
       case SectionKind::FieldData:
         if (e.index >= h.field_count) bad("field data for field " + std::to_string(e.index) + " of " + std::to_string(h.field_count));
         slot = &v.field_data[e.index];
@@ -596,6 +627,34 @@ ArchiveView parse_archive(const uint8_t* data, uint64_t size) {
   } catch (const Error& e) {
     bad(std::string("schema: ") + e.what());
   }
+  // The stored schema: the user schema, or (observations stored once) the one the Derived
+  // record's options make of it, whose fields the FieldData sections hold.
+  v.stored = v.schema;
+  v.stored_of.resize(v.schema.size());
+  for (size_t f = 0; f < v.schema.size(); ++f) v.stored_of[f] = f;
+  if (v.derived >= 0) {
+    const SectionEntry& ds = v.sections[v.derived];
+    if (ds.length < sizeof(DerivedRecord)) bad("the derived fields section is too short");
+    const DerivedRecord r = v.derived_record();
+    if (r.flags & ~uint32_t(kDerivedValidateNext)) bad("unknown derived fields flags");
+    if (r.reserved != 0) bad("reserved derived fields bytes are not zero");
+    if (r.state_bytes != ds.length - sizeof(DerivedRecord)) bad("the derived fields section's size disagrees with its record");
+    if (v.episodes < 0) bad("observations stored once without the episode index that says which item is next");
+    DerivedOptions o;
+    o.user = v.schema;
+    o.obs = r.obs;
+    o.next = r.next;
+    o.frames = r.frames;
+    try {
+      v.stored = stored_schema(o);
+    } catch (const Error& e) {
+      bad(std::string("derived fields: ") + e.what());
+    }
+    for (size_t f = 0, s = 0; f < v.schema.size(); ++f) v.stored_of[f] = f == r.next ? kNoField : s++;
+    // One FieldData section fewer than the user schema has fields: the next field has none.
+    if (v.field_data.back() != -1) bad("field data for field " + std::to_string(h.field_count - 1) + " of " + std::to_string(v.stored.size()));
+    v.field_data.pop_back();
+  }
 
   // Sizes consistent with the schema and counts (all within the file, checked above).
   auto expect_length = [&](int section, uint64_t items, uint64_t item_bytes, const char* what) {
@@ -604,9 +663,9 @@ ArchiveView parse_archive(const uint8_t* data, uint64_t size) {
       bad(std::string(what) + " section is " + std::to_string(v.sections[section].length) + " bytes, expected " +
           std::to_string(items * item_bytes));
   };
-  for (uint32_t f = 0; f < h.field_count; ++f) {
-    if (v.field_data[f] < 0) bad("no data for field '" + v.schema[f].name + "'");
-    expect_length(v.field_data[f], h.length, v.schema[f].row_bytes, ("field '" + v.schema[f].name + "'").c_str());
+  for (size_t f = 0; f < v.stored.size(); ++f) {
+    if (v.field_data[f] < 0) bad("no data for field '" + v.stored[f].name + "'");
+    expect_length(v.field_data[f], h.length, v.stored[f].row_bytes, ("field '" + v.stored[f].name + "'").c_str());
   }
   expect_length(v.keys, h.length, 8, "keys");
   expect_length(v.writes, h.capacity, 8, "writes");
@@ -677,7 +736,7 @@ ArchiveView parse_archive(const uint8_t* data, uint64_t size) {
 
 std::string section_label(const ArchiveView& v, size_t i) {
   const SectionEntry& e = v.sections[i];
-  if (e.kind == uint32_t(SectionKind::FieldData) && e.index < v.schema.size()) return "field '" + v.schema[e.index].name + "'";
+  if (e.kind == uint32_t(SectionKind::FieldData) && e.index < v.stored.size()) return "field '" + v.stored[e.index].name + "'";
   if (e.kind == uint32_t(SectionKind::Extension))
     for (size_t x = 0; x < v.extensions.size(); ++x)
       if (v.extensions[x] == int(i)) return "extension '" + v.extension_name(x) + "'";
@@ -719,8 +778,15 @@ std::vector<bool> check_sections(const ArchiveView& v) {
 
 void ReplayBuffer::restore_state(const ArchiveView& v) {
   const ArchiveHeader& h = v.header;
-  if (derived_)
-    fail(ErrorKind::Archive, "archives cannot be loaded into buffers that store observations once (a next field, frameStack) yet");
+  if (bool(derived_) != (v.derived >= 0))
+    fail(ErrorKind::Archive, derived_ ? "the archive holds a buffer that stores every observation; this buffer stores them once (next, frameStack)"
+                                      : "the archive holds a buffer that stores observations once (next, frameStack); this buffer does not");
+  if (derived_) {
+    const DerivedRecord r = v.derived_record();
+    const DerivedOptions& o = derived_->options();
+    if (r.obs != o.obs || r.next != o.next || r.frames != o.frames || bool(r.flags & kDerivedValidateNext) != o.validate_next)
+      fail(ErrorKind::Archive, "the archive's derived-field options (next, frameStack, validateNext) differ from the buffer's");
+  }
   if (bool(episodes_) != (v.episodes >= 0))
     fail(ErrorKind::Archive, episodes_ ? "the archive holds a buffer that keeps no episodes; this buffer keeps them (nStep)"
                                        : "the archive holds a buffer that keeps episodes (nStep); this buffer does not");
@@ -814,18 +880,34 @@ void ReplayBuffer::restore_state(const ArchiveView& v) {
     // everything else holds.
     const EpisodeOptions& o = *episode_options_;
     std::vector<uint8_t> terminated(len), truncated(len);
+    const uint8_t* term = v.at(v.field_data[v.stored_of[o.terminated]]);
+    const uint8_t* trunc = v.at(v.field_data[v.stored_of[o.truncated]]);
     for (uint64_t p = 0; p < len; ++p) {
-      terminated[slots[p]] = v.at(v.field_data[o.terminated])[p];
-      truncated[slots[p]] = v.at(v.field_data[o.truncated])[p];
+      terminated[slots[p]] = term[p];
+      truncated[slots[p]] = trunc[p];
     }
     const SectionEntry& es = v.sections[v.episodes];
-    episodes_->restore(v.at(v.episodes), es.length, len, terminated.data(), truncated.data());
+    if (!derived_) {
+      episodes_->restore(v.at(v.episodes), es.length, len, terminated.data(), truncated.data());
+    } else {
+      // Observations stored once: the frame stores are read through the index, so both are
+      // restored into fresh objects and checked together (every stored item's frames resolve,
+      // every count is what the items give), then swapped in: nothing changes unless all holds.
+      auto index = std::make_unique<EpisodeIndex>(cap);
+      index->restore(v.at(v.episodes), es.length, len, terminated.data(), truncated.data());
+      auto derived = std::make_unique<Derived>(derived_->options(), *index, *storage_);
+      derived->restore(v.derived_state(), v.derived_record().state_bytes);
+      derived->check_restored();
+      derived_ = std::move(derived);  // before the index the old one reads goes
+      episodes_ = std::move(index);
+    }
   }
 
   // Apply. From here on nothing can fail for want of validity.
   writer_.restore(len, h.cursor, writes.data(), inserted.empty() ? nullptr : inserted.data(), h.inserted_count);
-  std::vector<const void*> cols(mine.size());
-  for (size_t f = 0; f < mine.size(); ++f) cols[f] = v.at(v.field_data[f]);
+  const Schema& stored = storage_->schema();  // the FieldData sections' fields
+  std::vector<const void*> cols(stored.size());
+  for (size_t f = 0; f < stored.size(); ++f) cols[f] = v.at(v.field_data[f]);
   for (uint64_t p = 0; p < len;) {  // runs of consecutive slots, oldest first
     uint64_t run = 1;
     while (p + run < len && slots[p + run] == slots[p] + run) ++run;
@@ -838,6 +920,11 @@ void ReplayBuffer::restore_state(const ArchiveView& v) {
     per_->set_draws(h.sample_calls);
     if (!std::isfinite(per_->total())) {  // known only once summed
       clear_state();
+      if (episodes_) {  // the archive's streams and frames go too: the buffer is as made
+        auto index = std::make_unique<EpisodeIndex>(cap);
+        if (derived_) derived_ = std::make_unique<Derived>(derived_->options(), *index, *storage_);
+        episodes_ = std::move(index);
+      }
       bad("the priorities' total overflows a double");
     }
   }

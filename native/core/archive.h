@@ -7,8 +7,12 @@
 //   [256, ...)      SectionEntry table (section_count entries of 32 bytes)
 //   sections        each at an offset that is a multiple of 64, so a typed array can view it
 // Sections:
-//   Schema          one FieldRecord (80 bytes) per field, then the field names
-//   FieldData[f]    the rows of field f, oldest item first (position order): length * row_bytes
+//   Schema          one FieldRecord (80 bytes) per field, then the field names: the USER schema
+//                   (what pushes take and batches return; derived.h)
+//   FieldData[f]    the rows of STORED field f, oldest item first (position order):
+//                   length * row_bytes. Without a Derived section the stored schema is the user
+//                   schema; with one it is stored_schema() of it (no next field; a stacked
+//                   field's newest frame only), which the Derived record rebuilds
 //   Keys            uint64 key of each item, position order: 8 * length
 //   Writes          uint64 write count of each slot: 8 * capacity
 //   Inserted        uint64 insertion number of each slot (lowest-priority eviction only)
@@ -19,6 +23,10 @@
 //   Episodes        the episode index (episodes.h: EpisodesRecord, then per stored slot and per
 //                   env stream arrays) and the n-step option (optional: buffers that keep
 //                   episodes; its presence alone says so)
+//   Derived         observations stored once (derived.h; optional: its presence alone says so):
+//                   DerivedRecord (32 bytes: the obs and next user fields, frames, validateNext),
+//                   then the bytes of Derived::save() (readers' counts per slot, the side and
+//                   kept frames); needs the Episodes section. Checked whole when restored
 //   Extension[i]    a named blob the facade owns (e.g. replaykit/redis's exactly-once state):
 //                   ExtensionRecord (16 bytes), the name (UTF-8), the data; opaque to the core,
 //                   which checks its framing, its name (unique) and its checksum like any section
@@ -33,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "derived.h"
 #include "episodes.h"
 #include "rate_limiter.h"
 #include "schema.h"
@@ -45,12 +54,12 @@ constexpr uint32_t kArchiveVersion = 1;
 constexpr uint32_t kMaxExtensions = 64;          // Extension sections of one archive
 constexpr uint32_t kMaxExtensionName = 256;      // UTF-8 bytes of an extension's name
 constexpr uint64_t kMaxExtensionBytes = 1u << 30;  // bytes of an extension's data
-constexpr uint32_t kMaxSections = 4096;  // above every schema's kMaxFields + 7 other sections + kMaxExtensions
+constexpr uint32_t kMaxSections = 4096;  // above every schema's kMaxFields + 9 other sections + kMaxExtensions
 constexpr uint32_t kMaxArchiveFields = kMaxFields;
 
 enum class SectionKind : uint32_t {
   Schema = 1, FieldData = 2, Keys = 3, Writes = 4, Inserted = 5, Priorities = 6, Epoch = 7, RateLimiter = 8, Episodes = 9,
-  Extension = 10
+  Extension = 10, Derived = 11
 };
 
 enum ArchiveFlags : uint32_t {
@@ -128,6 +137,21 @@ enum EpochFlags : uint32_t {
   kEpochHasKeys = 1u << 3,   // the keys of the epoch in progress follow the record
 };
 
+// The head of a Derived section; the bytes of Derived::save() follow it.
+struct DerivedRecord {
+  uint32_t obs;          // the user field stored once
+  uint32_t next;         // the user field rebuilt from the next item (no FieldData section)
+  uint32_t frames;       // F (1: no frame stack)
+  uint32_t flags;        // DerivedFlags
+  uint64_t state_bytes;  // bytes of Derived::save() after the record: the section is 32 + state_bytes
+  uint64_t reserved;
+};
+static_assert(sizeof(DerivedRecord) == 32, "a derived record is 32 bytes");
+
+enum DerivedFlags : uint32_t {
+  kDerivedValidateNext = 1u << 0,
+};
+
 // The rate limiter as archived (rate_limiter.h): its configuration as RateLimiterConfig holds
 // it, its counters exactly, and whether it was enabled. Waiters are not state: a save has none
 // to keep (the restored buffer is new), so a limiter that held inserts at the save holds them
@@ -195,6 +219,7 @@ struct ArchivePlan {
   std::vector<uint8_t> epoch_bytes;
   std::vector<uint8_t> rate_limiter_bytes;
   std::vector<uint8_t> episodes_bytes;
+  std::vector<uint8_t> derived_bytes;  // DerivedRecord then Derived::save()
   std::vector<std::vector<uint8_t>> extension_bytes;  // per Extension section (its index)
   uint64_t table_end = 0;  // where the header and table end
 };
@@ -249,12 +274,12 @@ class ArchiveExporter {
   std::vector<uint8_t> item_;  // scratch: an item split across chunks
 };
 
-// Item size of a section (what export_items counts in): a row of a field, 8 bytes for the
-// per-item and per-slot arrays, 1 byte for Schema and Epoch.
-uint64_t section_item_bytes(const Schema& schema, const SectionEntry& s);
+// Item size of a section (what export_items counts in): a row of a field of `stored` (the stored
+// schema: the storage's), 8 bytes for the per-item and per-slot arrays, 1 byte for the others.
+uint64_t section_item_bytes(const Schema& stored, const SectionEntry& s);
 
-// Copies items [first, first + count) of section s (FieldData, Keys, Writes, Inserted,
-// Priorities) of `buffer` to dst. Throws Error(Archive) for any other section or range.
+// Copies items [first, first + count) of section s (FieldData of a stored field, Keys, Writes,
+// Inserted, Priorities) of `buffer` to dst. Throws Error(Archive) for any other section or range.
 void export_items(const ReplayBuffer& buffer, const SectionEntry& s, uint64_t first, uint64_t count, uint8_t* dst);
 
 // The whole archive of `buffer` in memory, checksums included (ArchiveExporter in one go:
@@ -266,10 +291,13 @@ struct ArchiveView {
   const uint8_t* base = nullptr;
   uint64_t size = 0;
   ArchiveHeader header{};
-  Schema schema;
+  Schema schema;  // the user schema (the Schema section)
+  Schema stored;  // the stored schema: the FieldData sections' (schema, without a Derived section)
   std::vector<SectionEntry> sections;
-  int schema_section = -1, keys = -1, writes = -1, inserted = -1, priorities = -1, epoch = -1, rate_limiter = -1, episodes = -1;
-  std::vector<int> field_data;  // per field
+  int schema_section = -1, keys = -1, writes = -1, inserted = -1, priorities = -1, epoch = -1, rate_limiter = -1, episodes = -1,
+      derived = -1;
+  std::vector<int> field_data;  // per stored field
+  std::vector<size_t> stored_of;  // per user field: its stored field, or kNoField (the next field)
   std::vector<int> extensions;  // Extension sections, by index
 
   // The name and the data of extension i (0 <= i < extensions.size()), pointing into the bytes.
@@ -285,6 +313,10 @@ struct ArchiveView {
   // The Episodes section's record (its framing validated by parse_archive; the index itself
   // is checked when restored); zeros when there is none.
   EpisodesRecord episodes_record() const;
+  // The Derived section's record (validated by parse_archive, with the stored schema it gives);
+  // zeros when there is none. Its state bytes follow it (checked when restored).
+  DerivedRecord derived_record() const;
+  const uint8_t* derived_state() const { return at(derived) + sizeof(DerivedRecord); }
 };
 
 // Checks the structure of `size` bytes at `data`: magic, version, bounds, alignment, no
@@ -335,8 +367,8 @@ void restore_rate_limiter(const ArchiveView& archive, RateLimiter* limiter);
 
 class Storage;
 // An empty buffer of the archive's kind (uniform or prioritized, alpha, eviction, episodes and
-// n-step returns) on `storage`, ready for restore(); memory storage of the archive's capacity
-// when null.
+// n-step returns, observations stored once) on `storage` (which holds the archive's stored
+// schema), ready for restore(); memory storage of the archive's capacity when null.
 std::unique_ptr<ReplayBuffer> make_buffer_for(const ArchiveView& archive, std::unique_ptr<Storage> storage = nullptr);
 
 }  // namespace replaykit

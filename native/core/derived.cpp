@@ -505,6 +505,71 @@ void Derived::restore(const uint8_t* bytes, uint64_t size) {
   future_ = std::move(future);
 }
 
+void Derived::check_restored() const {
+  auto lie = [](const std::string& what) {
+    fail(ErrorKind::Archive, "not a valid archive: the derived-fields state " + what);
+  };
+  const uint64_t cap = deps_.size();
+  // The counts the stored items give, recounted from the index: one per frame each reads
+  // besides its own (its F-1 predecessors, and its next frame unless a side entry holds it).
+  std::vector<uint32_t> deps(cap, 0);
+  std::unordered_map<Key, uint32_t, KeyHash> refs;
+  auto count = [&](const Ref& r) {
+    if (r.slot != kNoSlot)
+      ++deps[r.slot];
+    else if (r.kept)
+      ++refs[r.kept->key];
+  };
+  for (uint64_t slot = 0; slot < cap; ++slot) {
+    if (!index_.stored(slot)) continue;
+    const uint64_t e = index_.episode(slot), k = index_.step(slot);
+    auto item = [slot] { return "the item in slot " + std::to_string(slot); };  // for messages only
+    try {
+      Ref cur{slot, nullptr};
+      for (uint64_t j = 1; j < o_.frames && j <= k; ++j) {
+        cur = before(e, k - j + 1, cur);
+        count(cur);
+      }
+    } catch (const Error&) {
+      lie("misses a frame that " + item() + " stacks");
+    }
+    auto side = side_.find(slot);
+    if (side != side_.end()) {
+      const Side& sd = side->second;
+      if (sd.final != index_.ends(slot)) lie("has a final next observation for " + item() + ", which does not end its episode");
+      if (!sd.final) {
+        const EpisodeIndex::StreamView v = index_.stream(index_.env(slot));
+        if (!v.open || v.last_slot != slot || !holds(slot, v.episode, v.next_step - 1))
+          lie("has a pending next observation for " + item() + ", which is not its open episode's newest");
+      }
+      if (sd.next.size() != (sd.final || !o_.validate_next ? frame_bytes_ : next_row_bytes_))
+        lie("has a next observation of the wrong size for " + item());
+    } else {
+      if (index_.ends(slot)) lie("has no final next observation for " + item() + ", which ends its episode");
+      Ref z;
+      z.slot = index_.next(slot);
+      if (z.slot == kNoSlot) {
+        auto it = kept_.find(Key{e, k + 1});
+        if (it == kept_.end()) lie("misses the next frame of " + item());
+        z.kept = &it->second;
+      }
+      count(z);
+    }
+  }
+  for (const auto& sd : side_)
+    if (!index_.stored(sd.first)) lie("has a next observation for the empty slot " + std::to_string(sd.first));
+  for (uint64_t slot = 0; slot < cap; ++slot)
+    if (deps_[slot] != deps[slot])
+      lie("counts " + std::to_string(deps_[slot]) + " readers of slot " + std::to_string(slot) + "'s frame; the items give " +
+          std::to_string(deps[slot]));
+  for (const auto& kv : kept_) {
+    auto it = refs.find(kv.first);
+    if (kv.second.ref != (it == refs.end() ? 0 : it->second)) lie("has a kept frame whose reader count is not its readers'");
+    if (kv.second.future != future_need(kv.second.env, kv.first.episode, kv.first.step))
+      lie("has a kept frame whose open episode's next steps read it otherwise than it says");
+  }
+}
+
 void Derived::release() {
   kept_ = {};
   side_ = {};

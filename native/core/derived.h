@@ -123,10 +123,18 @@ class Derived {
   // deterministic: side entries by slot, kept frames by episode and step): the readers' counts
   // per slot, the side store, the kept store. restore() takes such bytes into an empty Derived
   // over the same index and storage, already restored; Error(Archive) when they are malformed
-  // or do not fit (frames, frame size, capacity, slots). For archives: the section that carries
-  // them is added with the episode index's (issue #15), see the README.
+  // or do not fit (frames, frame size, capacity, slots). Archives carry them in their Derived
+  // section (archive.h).
   std::vector<uint8_t> save() const;
   void restore(const uint8_t* bytes, uint64_t size);
+  // After restore(), over the restored index: Error(Archive) unless the state is one the pushes
+  // could have made (so that a crafted archive cannot make a later read or push fail): every
+  // stored item's predecessor frames and next frame resolve; side entries only for stored items,
+  // final exactly for items that end their episode, pending only for an open stream's newest
+  // item, each of the size its kind has; every reader count (per slot and per kept frame) is the
+  // number of stored items that read it; a kept frame is marked for its open episode's future
+  // steps exactly when they will read it.
+  void check_restored() const;
   // Frees the side and kept stores and the counts (the buffer is closing; under its lock).
   void release();
   // Bytes of RAM held besides the storage: the per-slot counts and the side stores.

@@ -65,6 +65,53 @@ int main(int argc, char** argv) {
       std::fclose(f);
     }
   }
+  // Observations stored once (a Derived section), stacked 2 frames and not, uniform and with
+  // lowest-priority eviction: 11 rows on 2 env streams into 8 slots (cut episodes, kept frames).
+  for (uint32_t frames : {1u, 2u}) {
+    for (int kind = 0; kind < 2; ++kind) {
+      const std::vector<uint64_t> shape = frames > 1 ? std::vector<uint64_t>{2, 2, 2} : std::vector<uint64_t>{2, 2};
+      DerivedOptions d;
+      d.user = Schema({make_field("obs", Dtype::Uint8, shape), make_field("nextObs", Dtype::Uint8, shape),
+                       make_field("terminated", Dtype::Bool, {}), make_field("truncated", Dtype::Bool, {})});
+      d.obs = 0;
+      d.next = 1;
+      d.frames = frames;
+      EpisodeOptions e;
+      e.terminated = 2;
+      e.truncated = 3;
+      std::optional<PrioritizedOptions> per;
+      if (kind == 1) {
+        PrioritizedOptions o;
+        o.eviction = Eviction::LowestPriority;
+        per = o;
+      }
+      ReplayBuffer b(std::make_unique<MemoryStorage>(stored_schema(d), 8), per, e, d);
+      const uint64_t n = 11, row = 4 * frames;
+      std::vector<uint8_t> obs(n * row), next(n * row), term(n, 0), trunc(n, 0);
+      std::vector<uint32_t> envs(n);
+      for (uint64_t r = 0; r < n; ++r) {
+        for (uint64_t i = 0; i < row; ++i) {
+          obs[r * row + i] = uint8_t(r * 16 + i);
+          next[r * row + i] = uint8_t(r * 16 + i + 1);
+        }
+        envs[r] = uint32_t(r % 2);
+        term[r] = r == 4;
+      }
+      std::vector<double> pr(n);
+      for (uint64_t r = 0; r < n; ++r) pr[r] = 1.0 + double(r % 3);
+      const void* cols[4] = {obs.data(), next.data(), term.data(), trunc.data()};
+      b.push(cols, n, per ? pr.data() : nullptr, envs.data());
+      ArchiveMeta meta;
+      meta.rng_state[0] = 12345;
+      meta.seed = 7;
+      const auto bytes = encode_archive(b, meta);
+      const std::string path = dir + "/seed-" + std::to_string(made++) + ".rkb";
+      FILE* f = std::fopen(path.c_str(), "wb");
+      if (!f) return 1;
+      std::fwrite(bytes.data(), 1, bytes.size(), f);
+      std::fclose(f);
+    }
+  }
   std::printf("wrote %d seed archives to %s\n", made, dir.c_str());
   return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include "archive.h"
 #include "buffer.h"
 #include "derived.h"
 #include "error.h"
@@ -406,5 +407,214 @@ TEST_CASE("derived: the state an archive needs round-trips into a fresh Derived 
   for (uint64_t cut : {uint64_t(0), uint64_t(7), uint64_t(bytes.size() / 2), uint64_t(bytes.size() - 1)}) {
     Derived other(d.options(), *p.dedup->episodes(), p.dedup->storage());
     CHECK_THROWS_AS(other.restore(bytes.data(), cut), Error);
+  }
+}
+
+// ---- archives of deduplicated buffers (archive.h, the Derived section) ----
+
+namespace {
+
+ArchiveMeta derived_meta() {
+  ArchiveMeta m;
+  m.rng_state[0] = 0x2468;
+  m.seed = 3;
+  return m;
+}
+
+// The same words into both buffers: the same batches (keys, weights, discounts, every field).
+void same_batches(ReplayBuffer& a, ReplayBuffer& b, uint32_t F, uint64_t n, uint32_t seed, ReplayBuffer* c = nullptr) {
+  REQUIRE(a.length() == b.length());
+  n = std::min<uint64_t>(n, a.length());
+  std::mt19937 g(seed);
+  std::vector<uint32_t> words(2 * n);
+  for (auto& w : words) w = g();
+  Out x(n, F), y(n, F);
+  a.sample(n, words.data(), x.outs, x.keys.data(), x.weights.data(), std::nullopt, x.discount.data());
+  b.sample(n, words.data(), y.outs, y.keys.data(), y.weights.data(), std::nullopt, y.discount.data());
+  REQUIRE(x.obs == y.obs);
+  REQUIRE(x.next == y.next);
+  REQUIRE(x == y);
+  if (c) {
+    Out z(n, F);
+    c->sample(n, words.data(), z.outs, z.keys.data(), z.weights.data(), std::nullopt, z.discount.data());
+    REQUIRE(z == x);
+  }
+}
+
+// Saves p.dedup, loads it (memory or tiered storage), then: the same batches as the saved buffer,
+// and both go on identically with the same pushes; the plain buffer agrees throughout.
+void round_trip(Pair& p, Episodes& src, std::mt19937& g, bool tiered, bool priorities) {
+  const std::vector<uint8_t> bytes = encode_archive(*p.dedup, derived_meta());
+  const ArchiveView v = parse_archive(bytes.data(), bytes.size());
+  REQUIRE(v.derived >= 0);
+  CHECK(v.schema.size() == 6);
+  CHECK(v.stored.size() == 5);
+  static int files = 0;
+  std::unique_ptr<Storage> storage;
+  if (tiered)
+    storage = std::make_unique<TieredStorage>(v.stored, v.header.capacity, 5,
+                                              "/tmp/replaykit-derived-archive-" + std::to_string(::getpid()) + "-" + std::to_string(files++));
+  std::unique_ptr<ReplayBuffer> loaded = make_buffer_for(v, std::move(storage));
+  loaded->restore(v);
+  CHECK(loaded->derived()->save() == p.dedup->derived()->save());
+  CHECK(encode_archive(*loaded, derived_meta()) == bytes);
+  for (int round = 0; round < 60; ++round) {
+    same_batches(*p.plain, *p.dedup, p.F, 9, uint32_t(1000 + round), loaded.get());
+    const uint64_t n = 1 + g() % (round % 17 == 16 ? 40 : 4);
+    Source::Batch b = src.make(n, 0.06);
+    std::vector<double> pr(n);
+    for (auto& x : pr) x = 0.05 + double(g() % 1000) / 100;
+    push_both(p, b, n, priorities ? &pr : nullptr);
+    loaded->push(b.cols, n, priorities ? pr.data() : nullptr, b.env.data());
+    same_batches(*p.plain, *p.dedup, p.F, 7, uint32_t(round), loaded.get());  // every buffer draws as often
+  }
+  same_batches(*p.plain, *p.dedup, p.F, 9, 77, loaded.get());
+}
+
+}  // namespace
+
+TEST_CASE("derived archives: FIFO, wrapped, with kept frames and open episodes, round-trip exactly (memory and tiered)") {
+  for (uint32_t F : {1u, 4u}) {
+    for (bool tiered : {false, true}) {
+      Pair p = make_pair(F, 29, std::nullopt);
+      Episodes src(40 + F, F, 3);
+      std::mt19937 g{9u};
+      for (int round = 0; round < 90; ++round) {
+        const uint64_t n = 1 + g() % (round % 23 == 22 ? 45 : 5);  // oversize pushes too
+        Source::Batch b = src.make(n, 0.05);
+        push_both(p, b, n);
+      }
+      REQUIRE(p.dedup->length() == 29);
+      if (F > 1) REQUIRE(p.dedup->derived()->kept_count() > 0);  // the ring cut episodes other items read
+      REQUIRE(p.dedup->derived()->side_count() > 0);              // open episodes' pending next observations
+      round_trip(p, src, g, tiered, false);
+    }
+  }
+}
+
+TEST_CASE("derived archives: prioritized with lowest-priority eviction and n-step round-trip exactly") {
+  PrioritizedOptions per;
+  per.eviction = Eviction::LowestPriority;
+  Pair p = make_pair(4, 31, per, NStep{3, 0.9});
+  Episodes src(12, 4, 3);
+  std::mt19937 g{21u};
+  for (int round = 0; round < 150; ++round) {
+    const uint64_t n = 1 + g() % 5;
+    Source::Batch b = src.make(n, 0.07);
+    std::vector<double> pr(n);
+    for (auto& x : pr) x = 0.05 + double(g() % 1000) / 100;
+    push_both(p, b, n, &pr);
+  }
+  REQUIRE(p.dedup->derived()->kept_count() > 0);  // evictions from the middle of episodes
+  round_trip(p, src, g, false, true);
+}
+
+TEST_CASE("derived archives: lying sections are Error(Archive), the buffer left empty and still loadable") {
+  Pair p = make_pair(4, 23, std::nullopt);
+  Episodes src(3, 4, 2);
+  std::mt19937 g{4u};
+  for (int round = 0; round < 50; ++round) {
+    const uint64_t n = 1 + g() % 4;
+    Source::Batch b = src.make(n, 0.1);
+    push_both(p, b, n);
+  }
+  const std::vector<uint8_t> good = encode_archive(*p.dedup, derived_meta());
+  const ArchiveView gv = parse_archive(good.data(), good.size());
+  const uint64_t at = gv.sections[gv.derived].offset;  // the record, then Derived::save()
+  const uint64_t state = at + sizeof(DerivedRecord);
+  const uint64_t cap = 23, deps = state + 4 + 4 + 8 + 8 + 8 + 8, sides = deps + 2 * cap;
+  // Header fields the record holds, and the state's counts: each a lie restore must catch.
+  auto restore_refused = [&](std::vector<uint8_t> bad) {
+    const ArchiveView v = parse_archive(bad.data(), bad.size());  // the header's checksum does not cover sections
+    std::unique_ptr<ReplayBuffer> b = make_buffer_for(v);
+    CHECK_THROWS_WITH_AS(b->restore(v), doctest::Contains("derived-fields state"), Error);
+    CHECK(b->length() == 0);
+    b->restore(gv);  // left as made: the good archive still loads into it
+    same_batches(*p.dedup, *b, 4, 8, 5);
+  };
+  {  // a reader count one too high
+    std::vector<uint8_t> bad = good;
+    uint64_t slot = 0;
+    uint16_t d = 0;
+    for (; slot < cap; ++slot) {
+      std::memcpy(&d, bad.data() + deps + 2 * slot, 2);
+      if (d < 3) break;
+    }
+    REQUIRE(slot < cap);
+    ++d;
+    std::memcpy(bad.data() + deps + 2 * slot, &d, 2);
+    restore_refused(bad);
+  }
+  {  // the first side entry's final flag flipped
+    std::vector<uint8_t> bad = good;
+    uint64_t n_side;
+    std::memcpy(&n_side, bad.data() + state + 24, 8);
+    REQUIRE(n_side > 0);
+    bad[sides + 8] ^= 1;
+    restore_refused(bad);
+  }
+  {  // the first side entry moved to an empty slot... of a full buffer: another stored slot
+    std::vector<uint8_t> bad = good;
+    uint64_t slot;
+    std::memcpy(&slot, bad.data() + sides, 8);
+    slot = (slot + 1) % cap;
+    std::memcpy(bad.data() + sides, &slot, 8);
+    const ArchiveView v = parse_archive(bad.data(), bad.size());
+    std::unique_ptr<ReplayBuffer> b = make_buffer_for(v);
+    CHECK_THROWS_AS(b->restore(v), Error);
+    CHECK(b->length() == 0);
+  }
+  {  // a wrong magic
+    std::vector<uint8_t> bad = good;
+    bad[state] ^= 0xFF;
+    restore_refused(bad);
+  }
+  // Framing: parse_archive refuses these (the header checksum is fixed up after each lie).
+  auto fix = [](std::vector<uint8_t>& a) {
+    ArchiveHeader h;
+    std::memcpy(&h, a.data(), sizeof h);
+    const uint32_t crc = header_crc(a.data(), sizeof h + uint64_t(h.section_count) * sizeof(SectionEntry));
+    std::memcpy(a.data() + offsetof(ArchiveHeader, header_crc), &crc, 4);
+  };
+  auto parse_refused = [&](std::vector<uint8_t> bad, const char* what) {
+    fix(bad);
+    CHECK_THROWS_WITH_AS(parse_archive(bad.data(), bad.size()), doctest::Contains(what), Error);
+  };
+  {  // the record's state size lies: its section's size disagrees
+    std::vector<uint8_t> bad = good;
+    uint64_t n;
+    std::memcpy(&n, bad.data() + at + 16, 8);
+    ++n;
+    std::memcpy(bad.data() + at + 16, &n, 8);
+    parse_refused(bad, "derived fields section's size");
+  }
+  {  // frames 2 for a stack of 4: no stored schema
+    std::vector<uint8_t> bad = good;
+    const uint32_t two = 2;
+    std::memcpy(bad.data() + at + 8, &two, 4);
+    parse_refused(bad, "derived fields");
+  }
+  {  // obs and next the same field
+    std::vector<uint8_t> bad = good;
+    const uint32_t zero = 0;
+    std::memcpy(bad.data() + at + 4, &zero, 4);
+    parse_refused(bad, "derived fields");
+  }
+  {  // unknown flags
+    std::vector<uint8_t> bad = good;
+    bad[at + 12] = 0x80;
+    parse_refused(bad, "unknown derived fields flags");
+  }
+  // Kind mismatch: a plain buffer of the user schema refuses the archive, and a deduplicated
+  // buffer refuses a plain buffer's archive.
+  {
+    const ArchiveView v = parse_archive(good.data(), good.size());
+    ReplayBuffer plain(std::make_unique<MemoryStorage>(user_schema(4), cap), std::nullopt, episodes());
+    CHECK_THROWS_AS(plain.restore(v), Error);
+    const std::vector<uint8_t> pa = encode_archive(plain, derived_meta());
+    const ArchiveView pv = parse_archive(pa.data(), pa.size());
+    std::unique_ptr<ReplayBuffer> d = make_buffer_for(gv);
+    CHECK_THROWS_AS(d->restore(pv), Error);
+    CHECK(d->length() == 0);
   }
 }
