@@ -13,6 +13,7 @@ import type { StorageOptions } from '../schema/storage';
 import type { FieldSpec } from '../schema/types';
 import type { RateLimiterOptions } from '../schema/rate-limiter';
 import type { NStepOptions } from '../schema/episodes';
+import type { HerOptions } from '../schema/her';
 import type { ArchiveInfo, NativeArchiveMap } from '../native/contract';
 import { openArchiveMap } from '../native/open';
 import { checkPath, refuseStorageFile } from './files';
@@ -47,6 +48,7 @@ export interface ArchivedBufferOptions {
   rateLimiter?: RateLimiterOptions;
   episodes?: boolean;
   nStep?: NStepOptions;
+  her?: HerOptions;
 }
 
 /** What a load needs from the buffer it fills. @internal */
@@ -87,6 +89,13 @@ function archivedOptions(info: ArchiveInfo, load: LoadOptions): ArchivedBufferOp
     options.episodes = true;
     const ns = info.episodes.nStep;
     if (ns) options.nStep = { n: ns.n, gamma: ns.gamma };
+  }
+  // HER is not archived (its computeReward is a function, and it changes batches, not state):
+  // given to load, it applies to the loaded buffer, whose episode index the archive must hold.
+  const her = (load as { her?: HerOptions }).her;
+  if (her !== undefined) {
+    if (!info.episodes) throw new ArchiveError('option her needs the episode index, and the archive holds a buffer saved without one (make it with episodes: true)');
+    options.her = her;
   }
   return options;
 }
