@@ -92,7 +92,7 @@ export const DEFAULT_STEPS = 60_000;
 export type BufferKind = 'prioritized' | 'uniform';
 
 /** Default n of n-step returns (measured: README, "The demo"). */
-export const DEFAULT_N_STEP = 1;
+export const DEFAULT_N_STEP = 3;
 
 /** Command-line options. */
 export interface CliOptions {
