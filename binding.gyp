@@ -22,6 +22,7 @@
         "native/core/buffer.cpp",
         "native/core/buffer_threads.cpp",
         "native/core/buffer_sequences.cpp",
+        "native/core/her.cpp",
         "native/core/sequences.cpp",
         "native/core/episodes.cpp",
         "native/core/derived.cpp",

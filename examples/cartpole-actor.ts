@@ -4,7 +4,7 @@
  * JavaScript: a 4-64-64-2 MLP costs microseconds a step) and pushes its transitions into the
  * learner's replay buffer through a `ReplayWriter`.
  *
- * Protocol: workerData `{ handle, seed, control, maxSteps, epsilon }`; `control` is an
+ * Protocol: workerData `{ handle, seed, control, maxSteps, epsilon, env? }`; `control` is an
  * Int32Array over a SharedArrayBuffer: [0] environment steps taken by all actors, [1] the
  * steps the learner has trained on so far, [2] 1 to stop. An actor keeps at most `slack`
  * steps ahead of the learner (it waits on control[1]), so that training keeps its ratio of
@@ -29,6 +29,8 @@ interface ActorData {
   /** Steps an actor may be ahead of what the learner has trained on. */
   slack: number;
   epsilon: { start: number; end: number; decaySteps: number };
+  /** The actor's env stream (n-step buffers, which keep episodes per stream); absent otherwise. */
+  env?: number;
 }
 
 /** Greedy action of a ReLU MLP given as [kernel (in x out, row-major), bias, ...]. */
@@ -95,10 +97,13 @@ async function run(): Promise<void> {
     }
     if (n > 0) {
       const part = (a: Float32Array | Int32Array | Uint8Array, elems: number) => a.subarray(0, n * elems);
-      writer.pushBatch({
+      const columns = {
         obs: part(cols.obs, 4) as Float32Array, action: part(cols.action, 1) as Int32Array, reward: part(cols.reward, 1) as Float32Array,
         nextObs: part(cols.nextObs, 4) as Float32Array, terminated: part(cols.terminated, 1) as Uint8Array, truncated: part(cols.truncated, 1) as Uint8Array,
-      });
+      };
+      // n-step buffers keep an env stream per actor (data.env), so that episodes never mix.
+      if (data.env === undefined) writer.pushBatch(columns);
+      else writer.pushBatch(columns, { env: data.env });
     }
     if (n < CHUNK) break; // the step budget is spent
     await new Promise((resolve) => setImmediate(resolve)); // take new weights

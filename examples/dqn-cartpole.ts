@@ -9,7 +9,12 @@
  * Hyperparameters start from rl-baselines3-zoo's CartPole-v1 DQN settings,
  * adapted to TensorFlow.js's pure-JavaScript CPU backend.
  *
- * Usage: `node dist/examples/dqn-cartpole.js [--steps N] [--seed N] [--buffer prioritized|uniform] [--actors N]`
+ * Usage: `node dist/examples/dqn-cartpole.js [--steps N] [--seed N] [--buffer prioritized|uniform] [--actors N] [--n-step N]`
+ * and `--env bitflip [--her] [--bits N]`: the goal-conditioned bit-flipping task of the HER
+ * paper (examples/dqn-bitflip.ts), which only learns with hindsight relabelling.
+ *
+ * With `--n-step N` the buffer returns n-step items (replaykit's `nStep` option) and the TD
+ * target is `reward + discount * max_a Q'(nextObs, a)` with the batch's `discount`.
  *
  * With `--actors N` (N >= 1), N worker threads (examples/cartpole-actor.ts) step their own
  * environments and push through `ReplayWriter`s while the main thread only trains: the
@@ -34,6 +39,7 @@ import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 import { ReplayBuffer, PrioritizedReplayBuffer } from 'replaykit';
 import type { TransitionFields } from 'replaykit';
 import { CartPole, type CartPoleAction } from './cartpole';
+import { BITFLIP_DEFAULT_BITS, BITFLIP_DEFAULT_STEPS, trainBitFlip } from './dqn-bitflip';
 
 /** Hyperparameters of the demo. */
 export const HYPERPARAMS = {
@@ -85,6 +91,9 @@ export const DEFAULT_STEPS = 60_000;
 /** Which replay memory to use. */
 export type BufferKind = 'prioritized' | 'uniform';
 
+/** Default n of n-step returns (measured: README, "The demo"). */
+export const DEFAULT_N_STEP = 3;
+
 /** Command-line options. */
 export interface CliOptions {
   steps: number;
@@ -92,6 +101,16 @@ export interface CliOptions {
   buffer: BufferKind;
   /** Worker-thread actors (0: the main thread steps the environment itself). */
   actors: number;
+  /** n of n-step returns (1: one-step transitions). */
+  nStep: number;
+  /** The task: CartPole (default) or bit flipping (examples/dqn-bitflip.ts). */
+  env: 'cartpole' | 'bitflip';
+  /** Bit flipping: hindsight relabelling on. */
+  her: boolean;
+  /** Bit flipping: the number of bits. */
+  bits: number;
+  /** Whether --steps was given (bit flipping has its own default). */
+  stepsGiven: boolean;
 }
 
 /** The fields of a replaykit sample that a DQN update reads. */
@@ -103,6 +122,19 @@ export interface TransitionBatch {
   terminated: Uint8Array;
   /** Importance-sampling weights (prioritized replay only). */
   weights?: Float32Array;
+  /** n-step buffers: gamma^m, or 0 when the episode terminated within the m steps (replaces gamma * (1 - terminated)). */
+  discount?: Float32Array;
+}
+
+/** What shapes a {@link DqnAgent}: the network, the optimiser and the TD target's discount. */
+export interface AgentConfig {
+  hidden: readonly number[];
+  learningRate: number;
+  gamma: number;
+  targetUpdateInterval: number;
+  maxGradNorm: number;
+  /** Clip TD targets into [min, max] (the HER paper clips to [-1 / (1 - gamma), 0]); default none. */
+  targetClip?: readonly [number, number];
 }
 
 /** A snapshot of network parameters, one array per variable. */
@@ -166,11 +198,12 @@ export class DqnAgent {
     private readonly obsDim: number,
     private readonly numActions: number,
     seed: number,
+    private readonly config: AgentConfig = HYPERPARAMS,
   ) {
-    const sizes = [obsDim, ...HYPERPARAMS.hidden, numActions];
+    const sizes = [obsDim, ...config.hidden, numActions];
     this.online = createMlp(sizes, seed);
     this.target = this.online.map((v) => tf.variable(v, false));
-    this.optimizer = tf.train.adam(HYPERPARAMS.learningRate);
+    this.optimizer = tf.train.adam(config.learningRate);
   }
 
   /** Number of gradient updates performed so far. */
@@ -204,7 +237,7 @@ export class DqnAgent {
         td = tf.keep(tf.sub<tf.Tensor1D>(targets, qTaken));
         return tf.mean(tf.mul(huber(td), isWeights));
       }, this.online);
-      this.optimizer.applyGradients(clipByGlobalNorm(grads, HYPERPARAMS.maxGradNorm));
+      this.optimizer.applyGradients(clipByGlobalNorm(grads, this.config.maxGradNorm));
       return td!;
     });
     this.afterUpdate();
@@ -213,17 +246,25 @@ export class DqnAgent {
     return values;
   }
 
-  /** `r + gamma * (1 - terminated) * max_a Q_target(s', a)`; truncation does not stop bootstrapping. */
+  /**
+   * `r + gamma * (1 - terminated) * max_a Q_target(s', a)`, or with n-step items
+   * `r + discount * max_a Q_target(s', a)`; truncation does not stop bootstrapping.
+   */
   private tdTargets(batch: TransitionBatch, batchSize: number): tf.Tensor1D {
-    const discount = new Float32Array(batchSize);
-    for (let i = 0; i < batchSize; i++) discount[i] = batch.terminated[i] ? 0 : HYPERPARAMS.gamma;
+    let discount = batch.discount;
+    if (!discount) {
+      discount = new Float32Array(batchSize);
+      for (let i = 0; i < batchSize; i++) discount[i] = batch.terminated[i] ? 0 : this.config.gamma;
+    }
     const nextQ = mlpForward(this.target, tf.tensor2d(batch.nextObs, [batchSize, this.obsDim]));
-    return tf.add(tf.tensor1d(batch.reward), tf.mul(tf.tensor1d(discount), tf.max(nextQ, 1)));
+    const y = tf.add<tf.Tensor1D>(tf.tensor1d(batch.reward), tf.mul(tf.tensor1d(discount), tf.max(nextQ, 1)));
+    const clip = this.config.targetClip;
+    return clip ? tf.clipByValue(y, clip[0], clip[1]) : y;
   }
 
   private afterUpdate(): void {
     this.updates += 1;
-    if (this.updates % HYPERPARAMS.targetUpdateInterval === 0) this.syncTarget();
+    if (this.updates % this.config.targetUpdateInterval === 0) this.syncTarget();
   }
 
   /** Copies the online network's parameters into the target network. */
@@ -328,14 +369,15 @@ function deriveSeeds(seed: number, actors: number): RunSeeds {
   return { trainEnv, network, buffer, exploration, screenEnvs, confirmEnvs, finalEvalEnvs, actorEnvs };
 }
 
-/** Creates the replay memory selected on the command line. */
-function createBuffer(kind: BufferKind, seed: number, totalSteps: number): Replay {
+/** Creates the replay memory selected on the command line (n-step items for nStep > 1). */
+function createBuffer(kind: BufferKind, seed: number, totalSteps: number, nStep: number): Replay {
   const common = {
     capacity: HYPERPARAMS.bufferCapacity,
     obsShape: [4],
     actionShape: [],
     actionDtype: 'int32' as const,
     seed,
+    ...(nStep > 1 && { nStep: { n: nStep, gamma: HYPERPARAMS.gamma } }),
   };
   if (kind === 'uniform') return new ReplayBuffer(common);
   const expectedUpdates = Math.max(1, ((totalSteps - HYPERPARAMS.learningStarts) * HYPERPARAMS.gradientSteps) / HYPERPARAMS.trainFreq);
@@ -443,14 +485,15 @@ function trainLoop(ctx: TrainingContext, steps: number): number {
  * phase each `trainFreq` environment steps (counted over all actors) after `learningStarts`,
  * then model selection; new weights go to the actors after each phase.
  */
-async function trainWithActors(ctx: TrainingContext, steps: number, seeds: readonly number[]): Promise<number> {
+async function trainWithActors(ctx: TrainingContext, steps: number, seeds: readonly number[], nStep: number): Promise<number> {
   const { learningStarts, trainFreq, epsilonStart, epsilonEnd, epsilonDecaySteps } = HYPERPARAMS;
   const control = new Int32Array(new SharedArrayBuffer(12));
   let trainedAt = (Math.floor(learningStarts / trainFreq) + 1) * trainFreq - trainFreq; // the first phase comes at the next multiple
   Atomics.store(control, 1, trainedAt);
   const handle = ctx.buffer.writerHandle();
-  const workers = seeds.map((seed) => new Worker(path.join(__dirname, 'cartpole-actor.js'), {
-    workerData: { handle, seed, control: control.buffer, maxSteps: steps, slack: 2 * trainFreq, epsilon: { start: epsilonStart, end: epsilonEnd, decaySteps: epsilonDecaySteps } },
+  // With n-step returns each actor pushes its own env stream, so that episodes never mix.
+  const workers = seeds.map((seed, i) => new Worker(path.join(__dirname, 'cartpole-actor.js'), {
+    workerData: { handle, seed, control: control.buffer, maxSteps: steps, slack: 2 * trainFreq, epsilon: { start: epsilonStart, end: epsilonEnd, decaySteps: epsilonDecaySteps }, ...(nStep > 1 && { env: i }) },
   }));
   let running = workers.length;
   const ended = new Promise<void>((resolve, reject) => {
@@ -511,13 +554,18 @@ function newProgressBar(total: number): SingleBar {
 // Entry point
 // ---------------------------------------------------------------------------
 
-const USAGE = `Usage: dqn-cartpole [--steps N] [--seed N] [--buffer prioritized|uniform] [--actors N] [--help]
+const USAGE = `Usage: dqn-cartpole [--steps N] [--seed N] [--buffer prioritized|uniform] [--actors N] [--n-step N]
+                    [--env cartpole|bitflip] [--her] [--bits N] [--help]
 
-  --steps N     maximum environment steps (default ${DEFAULT_STEPS}; stops early once solved)
+  --steps N     maximum environment steps (default ${DEFAULT_STEPS}, bitflip ${BITFLIP_DEFAULT_STEPS}; stops early once solved)
   --seed N      seed of every random component (default 1)
   --buffer B    replay memory: prioritized (default) or uniform
   --actors N    N worker threads step environments and push through writers while the
                 main thread trains (default 0: the main thread does both)
+  --n-step N    n-step returns, N in [1, 20] (default ${DEFAULT_N_STEP}; CartPole)
+  --env E       cartpole (default) or bitflip: the bit-flipping task of the HER paper
+  --her         bitflip: hindsight experience replay (replaykit's her option, 'future', k = 4)
+  --bits N      bitflip: the number of bits, in [2, 64] (default ${BITFLIP_DEFAULT_BITS})
   --help        show this message`;
 
 /** Parses the command line; exits with the usage text on `--help` or bad input. */
@@ -529,18 +577,29 @@ export function parseCli(argv: string[]): CliOptions {
       seed: { type: 'string', default: '1' },
       buffer: { type: 'string', default: 'prioritized' },
       actors: { type: 'string', default: '0' },
+      'n-step': { type: 'string', default: String(DEFAULT_N_STEP) },
+      env: { type: 'string', default: 'cartpole' },
+      her: { type: 'boolean', default: false },
+      bits: { type: 'string', default: String(BITFLIP_DEFAULT_BITS) },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) exitWithUsage(0);
-  const steps = Number(values.steps);
+  const nStep = Number(values['n-step']);
+  const bits = Number(values.bits);
+  const envName = values.env;
+  if (!Number.isInteger(nStep) || nStep < 1 || nStep > 20 || !Number.isInteger(bits) || bits < 2 || bits > 64) exitWithUsage(2);
+  if (envName !== 'cartpole' && envName !== 'bitflip') exitWithUsage(2);
+  if (values.her && envName !== 'bitflip') exitWithUsage(2);
+  const stepsGiven = argv.some((a) => a === '--steps' || a.startsWith('--steps='));
+  const steps = Number(envName === 'bitflip' && !stepsGiven ? BITFLIP_DEFAULT_STEPS : values.steps);
   const seed = Number(values.seed);
   const buffer = values.buffer;
   const actors = Number(values.actors);
   if (!Number.isInteger(steps) || steps <= 0 || !Number.isInteger(seed)) exitWithUsage(2);
   if (!Number.isInteger(actors) || actors < 0 || actors > 64) exitWithUsage(2);
   if (buffer !== 'prioritized' && buffer !== 'uniform') exitWithUsage(2);
-  return { steps, seed, buffer, actors };
+  return { steps, seed, buffer, actors, nStep, env: envName, her: values.her ?? false, bits, stepsGiven };
 }
 
 function exitWithUsage(code: number): never {
@@ -559,11 +618,15 @@ async function main(): Promise<void> {
   const opts = parseCli(process.argv.slice(2));
   const started = performance.now();
   await initTf();
+  if (opts.env === 'bitflip') {
+    process.stdout.write(JSON.stringify(await trainBitFlip(opts)) + '\n');
+    return;
+  }
   const seeds = deriveSeeds(opts.seed, opts.actors);
   const env = new CartPole(seeds.trainEnv);
   const ctx: TrainingContext = {
     agent: new DqnAgent(env.obsDim, env.numActions, seeds.network),
-    buffer: createBuffer(opts.buffer, seeds.buffer, opts.steps),
+    buffer: createBuffer(opts.buffer, seeds.buffer, opts.steps, opts.nStep),
     rng: xoroshiro128plus(seeds.exploration),
     screenEnvs: seeds.screenEnvs.map((s) => new CartPole(s)),
     confirmEnvs: seeds.confirmEnvs.map((s) => new CartPole(s)),
@@ -571,7 +634,7 @@ async function main(): Promise<void> {
     state: { env, obs: env.reset(), episodeReturn: 0, episodes: 0, recentReturns: [], bestEval: -Infinity, bestWeights: undefined },
   };
   let envSteps = opts.steps;
-  if (opts.actors > 0) envSteps = await trainWithActors(ctx, opts.steps, seeds.actorEnvs);
+  if (opts.actors > 0) envSteps = await trainWithActors(ctx, opts.steps, seeds.actorEnvs, opts.nStep);
   else envSteps = trainLoop(ctx, opts.steps);
   ctx.bar.stop();
   if (ctx.state.bestWeights) ctx.agent.setWeights(ctx.state.bestWeights);
@@ -579,6 +642,8 @@ async function main(): Promise<void> {
   const summary = {
     env: 'CartPole-v1',
     buffer: opts.buffer,
+    nStep: opts.nStep,
+    envSteps,
     trainSteps: ctx.agent.trainSteps,
     episodes: ctx.state.episodes,
     evalEpisodes: HYPERPARAMS.evalEpisodes,

@@ -24,6 +24,7 @@ export { EpochIterator } from './epochs/iterator';
 export type { EpochOptions } from './epochs/iterator';
 export type { BatchesOptions } from './buffer/prefetch';
 export type { NStepOptions, SequenceOptions } from './schema/episodes';
+export type { ComputeReward, HerOptions } from './schema/her';
 export type { FrameStackOptions } from './schema/derived';
 export { Archive, openArchive } from './archive/archive';
 export type { SaveOptions, SaveProgress } from './archive/save';

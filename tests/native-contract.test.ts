@@ -227,7 +227,7 @@ describe('the prefetcher checks the batch layout and every submission against me
     const n = Object.keys(rb.schema).length;
     const wake = () => undefined;
     const layout = (over: Partial<Record<'rows' | 'bytes' | 'indices', number>>, fields?: number[]) =>
-      Float64Array.of(over.rows ?? 4, over.bytes ?? 64, over.indices ?? 0, -1, -1, ...(fields ?? new Array(n).fill(-1)));
+      Float64Array.of(over.rows ?? 4, over.bytes ?? 64, over.indices ?? 0, -1, -1, -1, ...(fields ?? new Array(n).fill(-1)));
     expect(() => new addon.NativePrefetcher(h.buffer, h.process, wake, layout({}, [0, 0]), statuses)).toThrow(ShapeError); // one field, two offsets
     expect(() => new addon.NativePrefetcher(h.buffer, h.process, wake, layout({ indices: 40 }), statuses)).toThrow(OutOfRangeError); // 32 bytes of indices past 64
     expect(() => new addon.NativePrefetcher(h.buffer, h.process, wake, layout({ indices: 4 }), statuses)).toThrow(OutOfRangeError); // misaligned

@@ -14,6 +14,7 @@ import type { FieldSpec } from '../schema/types';
 import type { RateLimiterOptions } from '../schema/rate-limiter';
 import type { NStepOptions } from '../schema/episodes';
 import type { FrameStackOptions } from '../schema/derived';
+import type { HerOptions } from '../schema/her';
 import type { ArchiveInfo, NativeArchiveMap } from '../native/contract';
 import { openArchiveMap } from '../native/open';
 import { checkPath, refuseStorageFile } from './files';
@@ -51,6 +52,7 @@ export interface ArchivedBufferOptions {
   /** Observations stored once: the field with `next` is in `fields`; these come with it. */
   frameStack?: FrameStackOptions;
   validateNext?: boolean;
+  her?: HerOptions;
 }
 
 /** What a load needs from the buffer it fills. @internal */
@@ -98,6 +100,13 @@ function archivedOptions(info: ArchiveInfo, load: LoadOptions): ArchivedBufferOp
   if (d) {
     if (d.frames > 1) options.frameStack = { field: d.obs, frames: d.frames };
     if (d.validateNext) options.validateNext = true;
+  }
+  // HER is not archived (its computeReward is a function, and it changes batches, not state):
+  // given to load, it applies to the loaded buffer, whose episode index the archive must hold.
+  const her = (load as { her?: HerOptions }).her;
+  if (her !== undefined) {
+    if (!info.episodes) throw new ArchiveError('option her needs the episode index, and the archive holds a buffer saved without one (make it with episodes: true)');
+    options.her = her;
   }
   return options;
 }

@@ -10,6 +10,7 @@
 import { inspect, InspectOptionsStylized } from 'node:util';
 import type { Batch, BufferOptions, Columns, FieldSpec, FieldsSpec, PushBatchOptions, PushOptions, SampleOptions, SequenceBatch, Transition } from '../schema/types';
 import type { SequenceOptions } from '../schema/episodes';
+import type { HerOptions } from '../schema/her';
 import { checkKeys } from '../schema/options';
 import type { StorageOptions } from '../schema/storage';
 import type { EpochIterator, EpochOptions } from '../epochs/iterator';
@@ -128,6 +129,8 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
    * Batches already gathered are delivered as they were gathered: after a `clear()`, up to
    * `prefetch` batches of the rows from before it may still come (start a new iterator after
    * a clear to be rid of them).
+   * With `her`, the prefetch thread chooses the relabelled goals and `computeReward` runs when
+   * a batch is delivered (its errors reject the pending `next()`).
    *
    * @param options `batchSize` (integer >= 1), `prefetch` (integer in [1, 64]), `count`
    *   (stop after this many), `signal` (an AbortSignal: the pending `next()` rejects with its
@@ -213,10 +216,15 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
    *   of 0/1), and `indices: Float64Array(batchSize)`, the items' keys. The arrays of a fresh
    *   batch are views of one ArrayBuffer that only this batch uses (one allocation per call).
    *   A prioritized buffer's batch adds `weights: Float32Array(batchSize)`,
-   *   w_i = (N * P(i))^-beta / max_j w_j, in (0, 1].
+   *   w_i = (N * P(i))^-beta / max_j w_j, in (0, 1]. A buffer made with `her` relabels
+   *   floor(batchSize * k / (k + 1)) rows (their `goal` and `reward`; see {@link HerOptions})
+   *   and adds `relabelled: Uint8Array(batchSize)`, 1 on those rows.
    * @throws {@link OutOfRangeError} when `batchSize` is not a positive integer or exceeds `length`,
    *   or for a negative or non-finite `beta`;
    *   {@link ShapeError} / {@link DtypeError} for an `out` array of the wrong length or type;
+   *   with `her`, {@link DtypeError} / {@link ShapeError} / {@link OutOfRangeError} when
+   *   `computeReward` returns anything but a Float32Array of one finite reward per relabelled
+   *   row (nothing stored changes);
    *   {@link StateError} after `close()`.
    */
   sample(batchSize: number, options?: O): B {

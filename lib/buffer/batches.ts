@@ -10,7 +10,7 @@ import type { ResolvedField } from '../schema/fields';
 import { DtypeError, ShapeError } from '../errors';
 
 /** A batch as the facade builds it: field arrays by name, `indices`, maybe `weights`. @internal */
-export type BatchObject = Record<string, AnyTypedArray> & { indices: Float64Array; weights?: Float32Array; discount?: Float32Array };
+export type BatchObject = Record<string, AnyTypedArray> & { indices: Float64Array; weights?: Float32Array; discount?: Float32Array; relabelled?: Uint8Array };
 
 /** Makes the batches of one schema. @internal */
 export class Batches {
@@ -29,9 +29,9 @@ export class Batches {
    * its arrays are checked and missing ones allocated and set on it; otherwise one
    * ArrayBuffer holds the whole batch, each array a view of it (one allocation, not one per field).
    */
-  prepare(rows: number, out: object | undefined, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount = false): BatchObject {
+  prepare(rows: number, out: object | undefined, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount = false, withRelabelled = false): BatchObject {
     if (out !== undefined && (typeof out !== 'object' || out === null)) throw new ShapeError(`out must be an object of typed arrays, got ${describe(out)}`);
-    if (out === undefined) return this.#fresh(rows, only, withWeights, withDiscount);
+    if (out === undefined) return this.#fresh(rows, only, withWeights, withDiscount, withRelabelled);
     const batch = out as Record<string, unknown>;
     for (let i = 0; i < this.#fields.length; i++) {
       const f = this.#fields[i];
@@ -40,6 +40,7 @@ export class Batches {
     outArray(batch, 'indices', 'float64', rows);
     if (withWeights) outArray(batch, 'weights', 'float32', rows);
     if (withDiscount) outArray(batch, 'discount', 'float32', rows);
+    if (withRelabelled) outArray(batch, 'relabelled', 'uint8', rows);
     return batch as BatchObject;
   }
 
@@ -54,11 +55,11 @@ export class Batches {
 
   /**
    * Where a fresh batch of `rows` rows puts each array, in bytes from the batch's start: each
-   * field's (-1: not read), `indices`, `weights` and `discount` (-1: absent), and the batch's
+   * field's (-1: not read), `indices`, `weights`, `discount` and `relabelled` (-1: absent), and the batch's
    * size. Fields come in schema order, each 8-aligned; the native prefetcher takes this
    * layout once and computes the arrays of every batch from it.
    */
-  layout(rows: number, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount: boolean): BatchLayout {
+  layout(rows: number, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount: boolean, withRelabelled = false): BatchLayout {
     const fields: number[] = [];
     let bytes = 0;
     for (const f of this.#fields) {
@@ -76,7 +77,9 @@ export class Batches {
     if (withWeights) bytes += 4 * rows;
     const discount = withDiscount ? bytes : -1;
     if (withDiscount) bytes += 4 * rows;
-    return { rows, fields, indices, weights, discount, bytes };
+    const relabelled = withRelabelled ? bytes : -1;
+    if (withRelabelled) bytes += rows;
+    return { rows, fields, indices, weights, discount, relabelled, bytes };
   }
 
   /** A fresh batch of `layout` (as {@link layout} made it), carved from `arena`. */
@@ -85,8 +88,8 @@ export class Batches {
     return this.#views(layout, buffer, offset);
   }
 
-  #fresh(rows: number, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount: boolean): BatchObject {
-    const layout = this.layout(rows, only, withWeights, withDiscount);
+  #fresh(rows: number, only: ReadonlySet<string> | null, withWeights: boolean, withDiscount: boolean, withRelabelled: boolean): BatchObject {
+    const layout = this.layout(rows, only, withWeights, withDiscount, withRelabelled);
     return this.#views(layout, uninitialisedArrayBuffer(layout.bytes), 0);
   }
 
@@ -114,6 +117,7 @@ export class Batches {
     batch.indices = new Float64Array(buffer, base + layout.indices, rows);
     if (layout.weights >= 0) batch.weights = new Float32Array(buffer, base + layout.weights, rows);
     if (layout.discount >= 0) batch.discount = new Float32Array(buffer, base + layout.discount, rows);
+    if (layout.relabelled >= 0) batch.relabelled = new Uint8Array(buffer, base + layout.relabelled, rows);
     return batch as BatchObject;
   }
 }
@@ -128,6 +132,8 @@ export interface BatchLayout {
   readonly weights: number;
   /** -1: no discount. */
   readonly discount: number;
+  /** -1: no relabelled (HER). */
+  readonly relabelled: number;
   /** The batch's size in bytes. */
   readonly bytes: number;
 }

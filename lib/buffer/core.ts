@@ -30,6 +30,7 @@ import { Stager } from './staging';
 import { PushHost, Pusher, settle } from './pushes';
 import { resolveEpisodes, ResolvedEpisodes, ResolvedNStep, resolveSequenceOptions } from '../schema/episodes';
 import { resolveDerived, ResolvedDerived } from '../schema/derived';
+import { relabelRewards, resolveHer, ResolvedHer } from '../schema/her';
 import type { AnyTypedArray } from '../schema/dtypes';
 import { RateGate, RateWait } from './rate-wait';
 import { RateLimiter } from './rate-limiter';
@@ -74,6 +75,8 @@ export class BufferCore implements Saveable, Restorable, PushHost {
   readonly episodes: ResolvedEpisodes | null;
   /** Observations stored once (the core rebuilds next observations and stacks); null without. */
   readonly derived: ResolvedDerived | null;
+  /** Hindsight relabelling (the core chooses the goals, `relabelRewards` the rewards); null without. */
+  readonly her: ResolvedHer | null;
   closed = false;
   saving = false;
   /**
@@ -102,7 +105,11 @@ export class BufferCore implements Saveable, Restorable, PushHost {
     this.derived = resolveDerived(options, this.fields, nextOf);
     // Observations stored once read the episode index (which item is next, which frames precede).
     if (this.derived !== null && options.episodes === false) throw new OutOfRangeError('a `next` field or frameStack needs the episode index: episodes cannot be false with them');
-    this.episodes = resolveEpisodes(this.derived !== null ? true : options.episodes, options.nStep, this.fields);
+    const d = this.derived;
+    this.her = resolveHer(options.her, this.fields, options.nStep, new Set(d === null ? [] : d.frames > 1 ? [this.fields[d.next].name, this.fields[d.obs].name] : [this.fields[d.next].name]));
+    // HER reads the episode index (which transitions follow a row in its episode).
+    if (this.her !== null && options.episodes === false) throw new OutOfRangeError('her needs the episode index: episodes cannot be false with it');
+    this.episodes = resolveEpisodes(this.derived !== null || this.her !== null ? true : options.episodes, options.nStep, this.fields);
     this.nStep = this.episodes?.nStep ?? null;
     this.capacity = checkInteger(options.capacity, 'capacity', 1, LIMITS.maxCapacity);
     this.seed = options.seed === undefined ? randomInt(2 ** 31) : checkInteger(options.seed, 'seed', Number.MIN_SAFE_INTEGER);
@@ -117,6 +124,7 @@ export class BufferCore implements Saveable, Restorable, PushHost {
       rateLimiter: limiter && { minSize: limiter.minSize, samplesPerInsert: limiter.samplesPerInsert, errorBuffer: limiter.errorBuffer },
       episodes: this.episodes,
       derived: this.derived,
+      her: this.her,
     });
     this.#gate = limiter && new RateGate(this.native);
     this.rateLimiter = limiter && new RateLimiter(limiter, this.native, () => !this.closed);
@@ -237,8 +245,10 @@ export class BufferCore implements Saveable, Restorable, PushHost {
     const length = this.native.length;
     if (batchSize > length)
       throw new OutOfRangeError(`cannot sample ${batchSize} transitions: only ${length} are stored (isReady(${batchSize}) tells when enough are)`);
-    const batch = this.#batches.prepare(batchSize, out, null, this.sampler.weighted, this.nStep !== null);
-    this.sampler.draw(batchSize, this.#rng.next(2 * batchSize), this.#batches.outs, batch, plan, admitted);
+    const her = this.her;
+    const batch = this.#batches.prepare(batchSize, out, null, this.sampler.weighted, this.nStep !== null, her !== null);
+    this.sampler.draw(batchSize, this.#rng.next(2 * batchSize + (her ? 2 : 0)), this.#batches.outs, batch, plan, admitted);
+    if (her) relabelRewards(her, batch, batch.relabelled!);
     return batch;
   }
 
@@ -263,7 +273,7 @@ export class BufferCore implements Saveable, Restorable, PushHost {
         checkInteger(batchSize, 'batchSize', 1);
         if (batchSize > this.capacity)
           throw new OutOfRangeError(`cannot sample ${batchSize} transitions from a buffer of capacity ${this.capacity}`);
-        if (o?.out !== undefined) this.#batches.prepare(batchSize, o.out, null, this.sampler.weighted, this.nStep !== null); // checks out now
+        if (o?.out !== undefined) this.#batches.prepare(batchSize, o.out, null, this.sampler.weighted, this.nStep !== null, this.her !== null); // checks out now
       } finally {
         this.busy = false;
       }
@@ -291,7 +301,24 @@ export class BufferCore implements Saveable, Restorable, PushHost {
    */
   /** Where the arrays of a prefetched batch of `batchSize` go (one layout for all the batches of a `batches()` iterator). */
   prefetchLayout(batchSize: number): BatchLayout {
-    return this.#batches.layout(batchSize, null, this.sampler.weighted, this.nStep !== null);
+    return this.#batches.layout(batchSize, null, this.sampler.weighted, this.nStep !== null, this.her !== null);
+  }
+
+  /**
+   * A prefetched batch as it is delivered: HER's rewards (the user's computeReward runs on the
+   * learner's thread, once per batch, the buffer marked busy meanwhile as in `sample`).
+   */
+  deliver(batch: BatchObject): BatchObject {
+    const her = this.her;
+    if (!her) return batch;
+    this.assertOpen();
+    this.busy = true;
+    try {
+      relabelRewards(her, batch, batch.relabelled!);
+    } finally {
+      this.busy = false;
+    }
+    return batch;
   }
 
   gatherAsync(prefetcher: NativePrefetcher, layout: BatchLayout, beta: number | undefined, statuses: Int32Array, slot: number, arena: BatchArena): Gathering {
@@ -302,7 +329,7 @@ export class BufferCore implements Saveable, Restorable, PushHost {
     const batch = this.#batches.carve(layout, arena);
     Atomics.store(statuses, slot, 0);
     // The words are copied by the binding before it returns.
-    const words = this.#rng.next(2 * layout.rows);
+    const words = this.#rng.next(2 * layout.rows + (layout.relabelled >= 0 ? 2 : 0));
     prefetcher.submit(words, batch.indices.buffer as ArrayBuffer, batch.indices.byteOffset - layout.indices, this.sampler.weighted ? beta : undefined, slot);
     return { batch, statuses, slot };
   }

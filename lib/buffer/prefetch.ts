@@ -97,7 +97,8 @@ export async function* prefetchBatches(core: BufferCore, options: ReturnType<typ
       refill();
       const head = queue.shift() as Gathering;
       refill(); // `prefetch` batches in the making while the learner trains on this one
-      yield Atomics.load(statuses, head.slot) === 1 ? head.batch : await finished(prefetcher, head, wakeUp, signal);
+      // HER: the goals were chosen on the prefetch thread; the rewards are computed now (core.deliver).
+      yield core.deliver(Atomics.load(statuses, head.slot) === 1 ? head.batch : await finished(prefetcher, head, wakeUp, signal));
     }
   } finally {
     // Batches still being gathered are dropped (their words were taken from the generator, as

@@ -24,7 +24,7 @@ export interface Sampler<P = unknown> {
   /** Checks the options of a `sample` call that are this sampler's own, before anything else is checked or drawn. */
   prepare(options: { beta?: unknown } | undefined): P;
   /**
-   * Draws `n` items (`words`: two random words per item) into `outs` and the batch's `indices`
+   * Draws `n` items (`words`: two random words per item, and two more with `batch.relabelled`: HER) into `outs` and the batch's `indices`
    * (and `weights`); `admitted`: the rate limiter counted them already (else the draw counts).
    */
   draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, plan: P, admitted: boolean): void;
@@ -72,7 +72,7 @@ class UniformSampler implements Sampler<null> {
   }
 
   draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, _plan: null, admitted: boolean): void {
-    this.#native.sample(n, words, outs, batch.indices, null, undefined, admitted, batch.discount);
+    this.#native.sample(n, words, outs, batch.indices, null, undefined, admitted, batch.discount, batch.relabelled);
   }
 
   decorate(): void {}
@@ -135,7 +135,7 @@ export class PrioritizedSampler implements Sampler<number | undefined>, Prioriti
 
   /** Draws in the core, which also advances the beta schedule by one. */
   draw(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], batch: BatchObject, beta: number | undefined, admitted: boolean): void {
-    this.#native.sample(n, words, outs, batch.indices, batch.weights as Float32Array, beta, admitted, batch.discount);
+    this.#native.sample(n, words, outs, batch.indices, batch.weights as Float32Array, beta, admitted, batch.discount, batch.relabelled);
   }
 
   decorate(batch: BatchObject, rows: number): void {

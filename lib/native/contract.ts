@@ -33,7 +33,7 @@ export interface NativeBuffer extends NativeRateWaits {
    * `beta` undefined: the schedule's. A prioritized draw advances the schedule by one. The rate
    * limiter counts the n items unless `admitted`.
    */
-  sample(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], keys: Float64Array, weights: Float32Array | null, beta?: number, admitted?: boolean, discount?: Float32Array): void;
+  sample(n: number, words: Uint32Array, outs: (AnyTypedArray | null)[], keys: Float64Array, weights: Float32Array | null, beta?: number, admitted?: boolean, discount?: Float32Array, relabelled?: Uint8Array): void;
   /** Sequence windows (native/core/sequences.h): words 2n + 2; outs n * length rows a field; burn-in n * burnIn rows. */
   sampleSequences(
     n: number,
@@ -244,7 +244,14 @@ export interface NativeSpec {
   /** The rate limiter's options (the core resolves them again); null for none. */
   rateLimiter: { minSize: number; samplesPerInsert?: number; errorBuffer?: number } | null;
   /** Episodes (the index the core keeps) with n-step returns: the fields' indexes; null for none. */
-  episodes: { terminated: number; truncated: number; reward?: number; nextObs?: number; nStep: { n: number; gamma: number } | null } | null;
+  episodes: {
+    terminated: number;
+    truncated: number;
+    reward?: number;
+    nextObs?: number;
+    nStep: { n: number; gamma: number } | null;
+    her?: { goal: number; achievedGoal: number; nextAchievedGoal: number; strategy: string; k: number };
+  } | null;
   /** Observations stored once (native/core/derived.h): field indexes of obs and its next, stack depth. */
   derived?: { obs: number; next: number; frames: number; validateNext: boolean } | null;
 }
@@ -267,7 +274,7 @@ export interface NativeLimits {
 export interface Addon {
   NativeBuffer: new (spec: NativeSpec) => NativeBuffer;
   /** On the buffer a handle's ids name; `wake` is called (on this thread) after arm() when a batch completes. */
-  /** layout: [rows, bytes, indices, weights, discount, ...fields] byte offsets (-1: absent), as Batches.layout gives them. */
+  /** layout: [rows, bytes, indices, weights, discount, relabelled, ...fields] byte offsets (-1: absent), as Batches.layout gives them. */
   NativePrefetcher: new (buffer: number, process: number, wake: () => void, layout: Float64Array, statuses: Int32Array) => NativePrefetcher;
   /** StateError for a handle of another process or of a closed buffer. */
   NativeWriter: new (buffer: number, process: number) => NativeWriter;

@@ -10,6 +10,7 @@ import type { ResolvedField } from '../schema/fields';
 import type { StorageOptions } from '../schema/storage';
 import type { ResolvedEpisodes } from '../schema/episodes';
 import type { ResolvedDerived } from '../schema/derived';
+import type { ResolvedHer } from '../schema/her';
 import type { BatchLayout } from '../buffer/batches';
 
 /** What a native buffer is made from, in the facade's terms. @internal */
@@ -25,6 +26,8 @@ export interface NativeBufferSpec {
   episodes: ResolvedEpisodes | null;
   /** Observations stored once, validated; null for none. They keep the episode index too. */
   derived: ResolvedDerived | null;
+  /** Hindsight relabelling (with episodes); null for none. */
+  her: ResolvedHer | null;
 }
 
 /** A native buffer (throws the errors the binding raises: StorageError for a file it cannot make, ...). @internal */
@@ -40,6 +43,7 @@ export function openNativeBuffer(spec: NativeBufferSpec): NativeBuffer {
       truncated: spec.episodes.truncated,
       ...(spec.episodes.nStep && { reward: spec.episodes.nStep.fields.reward, nextObs: spec.episodes.nStep.fields.nextObs }),
       nStep: spec.episodes.nStep && { n: spec.episodes.nStep.n, gamma: spec.episodes.nStep.gamma },
+      ...(spec.her && { her: { goal: spec.her.goal, achievedGoal: spec.her.achievedGoal, nextAchievedGoal: spec.her.nextAchievedGoal, strategy: spec.her.strategy, k: spec.her.k } }),
     },
     derived: spec.derived && { obs: spec.derived.obs, next: spec.derived.next, frames: spec.derived.frames, validateNext: spec.derived.validateNext },
   });
@@ -66,6 +70,6 @@ export function openNativeWriter(buffer: number, process: number): NativeWriter 
 /** A prefetch thread on `buffer`; `wake` runs on this thread when an armed wait ends. @internal */
 export function openNativePrefetcher(buffer: NativeBuffer, wake: () => void, layout: BatchLayout, statuses: Int32Array): NativePrefetcher {
   const ids = buffer.share();
-  const l = Float64Array.of(layout.rows, layout.bytes, layout.indices, layout.weights, layout.discount, ...layout.fields);
+  const l = Float64Array.of(layout.rows, layout.bytes, layout.indices, layout.weights, layout.discount, layout.relabelled, ...layout.fields);
   return new addon.NativePrefetcher(ids.buffer, ids.process, wake, l, statuses);
 }

@@ -7,7 +7,7 @@
 import { OutOfRangeError, ReplayError } from '../errors';
 
 /** Options of every buffer. @internal */
-export const COMMON_KEYS = ['capacity', 'seed', 'storage', 'rateLimiter', 'episodes', 'nStep', 'frameStack', 'validateNext'] as const;
+export const COMMON_KEYS = ['capacity', 'seed', 'storage', 'rateLimiter', 'episodes', 'nStep', 'her', 'frameStack', 'validateNext'] as const;
 /** The shorthand schema's options. @internal */
 export const SHORTHAND_KEYS = ['obsShape', 'obsDtype', 'actionShape', 'actionDtype', 'extraFields', 'nextObsFromNext'] as const;
 /** The explicit schema's option. @internal */

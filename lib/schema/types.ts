@@ -6,6 +6,7 @@
 import type { Dtype, DtypeArrayMap } from './dtypes';
 import type { StorageOptions } from './storage';
 import type { NStepOptions } from './episodes';
+import type { HerOptions } from './her';
 import type { RateLimiterOptions } from './rate-limiter';
 import type { FrameStackOptions } from './derived';
 
@@ -75,6 +76,13 @@ export interface CommonOptions {
    * Default: none (one-step transitions).
    */
   nStep?: NStepOptions;
+  /**
+   * Hindsight experience replay (stable-baselines3's `HerReplayBuffer` semantics): a share
+   * k / (k + 1) of each sampled batch gets goals achieved later in the same episode, rewards
+   * from `computeReward`, and `batch.relabelled` says which rows. Implies the episode index;
+   * not with `nStep`. See {@link HerOptions}. Default: none.
+   */
+  her?: HerOptions;
   /**
    * Keep the episode index without n-step returns: what `sampleSequences` reads (and pushes
    * take an `env`). Maintained as rows are pushed, O(1) a row (per stored item its episode,
@@ -151,6 +159,8 @@ export type Batch<F extends FieldsSpec> = { -readonly [K in keyof F]: DtypeArray
   indices: Float64Array;
   /** Buffers made with `nStep`: `Float32Array(batchSize)`, gamma^m of each item, 0 when it terminated. */
   discount?: Float32Array;
+  /** Buffers made with `her`: `Uint8Array(batchSize)`, 1 where the row's goal and reward were relabelled. */
+  relabelled?: Uint8Array;
 };
 
 /** What one field of a single transition may be given as in `push`. */

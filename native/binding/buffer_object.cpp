@@ -176,6 +176,24 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
         if (n > 1024) fail(ErrorKind::Range, "nStep.n must be at most 1024");
         o.nstep = replaykit::NStep{static_cast<uint32_t>(n), to_double(nv.As<Napi::Object>().Get("gamma"), "nStep.gamma")};
       }
+      // her: { goal, achievedGoal, nextAchievedGoal (field indexes), strategy: 'future' | 'final' | 'episode', k }
+      Napi::Value hv = eo.Get("her");
+      if (hv.IsObject()) {
+        Napi::Object ho = hv.As<Napi::Object>();
+        replaykit::HerOptions h;
+        h.goal = to_count(ho.Get("goal"), "her.goal");
+        h.achieved_goal = to_count(ho.Get("achievedGoal"), "her.achievedGoal");
+        h.next_achieved_goal = to_count(ho.Get("nextAchievedGoal"), "her.nextAchievedGoal");
+        const std::string strategy = to_string(ho.Get("strategy"), "her.strategy");
+        if (strategy == "future") h.strategy = replaykit::HerStrategy::Future;
+        else if (strategy == "final") h.strategy = replaykit::HerStrategy::Final;
+        else if (strategy == "episode") h.strategy = replaykit::HerStrategy::Episode;
+        else fail(ErrorKind::Range, "her.strategy must be 'future', 'final' or 'episode'");
+        const uint64_t k = to_count(ho.Get("k"), "her.k");
+        if (k > replaykit::kMaxHerK) fail(ErrorKind::Range, "her.k must be at most 65536");
+        h.k = static_cast<uint32_t>(k);
+        o.her = h;
+      }
       episodes = o;
     }
     buffer_ = std::make_shared<replaykit::ReplayBuffer>(std::move(storage), per, episodes, std::move(derived));
@@ -235,15 +253,20 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
   // push(columns, n, priorities?, admitted?): buffer_calls.h
   Napi::Value Push(const Napi::CallbackInfo& info) { return push_call(info, live(), limiter_.get()); }
 
-  // sample(n, words: Uint32Array(2n), outs, keys: Float64Array(n), weights: Float32Array(n) | null, beta?, admitted?,
-  //        discount?: Float32Array(n))
+  // sample(n, words: Uint32Array(2n, or 2n + 2 with relabelled), outs, keys: Float64Array(n),
+  //        weights: Float32Array(n) | null, beta?, admitted?, discount?: Float32Array(n),
+  //        relabelled?: Uint8Array(n) (HER buffers: relabel, her.h)
   // A prioritized draw uses `beta` when given, else the schedule's, and advances the schedule.
   // The rate limiter counts the n items, unless `admitted` (sampleAsync's grant counted them).
   Napi::Value Sample(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto& b = live();
     const uint64_t n = to_count(info[0], "batch size");
-    auto* words = static_cast<const uint32_t*>(typed_data(env, info[1], napi_uint32_array, 2 * n, "random words"));
+    uint8_t* relabelled = nullptr;
+    if (b.her() && !info[8].IsUndefined() && !info[8].IsNull())
+      relabelled = static_cast<uint8_t*>(typed_data(env, info[8], napi_uint8_array, n, "out.relabelled"));
+    auto* words = static_cast<const uint32_t*>(
+        typed_data(env, info[1], napi_uint32_array, 2 * n + (relabelled ? 2 : 0), "random words"));
     std::vector<void*> outs = columns(env, info[2], n, "out");
     auto* keys = static_cast<double*>(typed_data(env, info[3], napi_float64_array, n, "out.indices"));
     float* weights = nullptr;
@@ -256,7 +279,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     float* discount = nullptr;  // n-step buffers: gamma^m of each item (0 when terminated)
     if (!info[7].IsUndefined() && !info[7].IsNull())
       discount = static_cast<float*>(typed_data(env, info[7], napi_float32_array, n, "out.discount"));
-    b.sample(n, words, outs.data(), keys_.data(), weights, beta, discount);
+    b.sample(n, words, outs.data(), keys_.data(), weights, beta, discount, relabelled);
     if (limiter_ && !admitted) limiter_->on_sample(n);
     keys_to_js(keys_.data(), n, keys);
     return env.Undefined();

@@ -13,10 +13,10 @@
 // Contract (lib/native/contract.ts, NativePrefetcher):
 //   new NativePrefetcher(buffer: number, process: number, wake: () => void, layout: Float64Array,
 //          statuses: Int32Array): the buffer as its share() names it (shared.h); layout =
-//          [rows, bytes, indices, weights, discount, ...one offset a field] in bytes from a
+//          [rows, bytes, indices, weights, discount, relabelled, ...one offset a field] in bytes from a
 //          batch's start (-1: absent), as the facade's Batches.layout makes it, for every batch
 //          of this prefetcher; statuses: the iterator's status flags, one a slot
-//   submit(words: Uint32Array(2 rows), hold: ArrayBuffer, offset, beta: number | undefined,
+//   submit(words: Uint32Array(2 rows, + 2 with relabelled: HER), hold: ArrayBuffer, offset, beta: number | undefined,
 //          slot): the batch at byte `offset` of `hold` (kept alive meanwhile; consecutive
 //          batches may share one); statuses[slot] is its status. Only this call is on the
 //          learner's path between two training steps, so it takes five values, not an array a
@@ -58,6 +58,7 @@ struct Request {
   double* keys_js;
   float* weights;
   float* discount = nullptr;
+  uint8_t* relabelled = nullptr;  // HER: the goals are chosen here, the rewards by the facade on delivery
   std::optional<double> beta;
   int32_t* status;
   // The arrays' memory: alive until dropped on the JS thread. Shared by the requests whose
@@ -151,7 +152,7 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
       int32_t outcome = 1;
       try {
         std::vector<uint64_t> keys(r.n);
-        buffer_->sample(r.n, r.words.data(), r.outs.data(), keys.data(), r.weights, r.beta, r.discount);
+        buffer_->sample(r.n, r.words.data(), r.outs.data(), keys.data(), r.weights, r.beta, r.discount, r.relabelled);
         keys_to_js(keys.data(), r.n, r.keys_js);
         if (limiter_) limiter_->on_sample(r.n);  // counted as a synchronous sample is
       } catch (const replaykit::Error& e) {
@@ -178,7 +179,7 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
     size_t count = 0;
     const auto* l = static_cast<const double*>(typed_data_any(env, v, napi_float64_array, &count, "layout"));
     const replaykit::Schema& schema = buffer_->schema();
-    if (count != 5 + schema.size()) fail(ErrorKind::Shape, "layout: expected " + std::to_string(5 + schema.size()) + " numbers");
+    if (count != 6 + schema.size()) fail(ErrorKind::Shape, "layout: expected " + std::to_string(6 + schema.size()) + " numbers");
     auto whole = [](double d, const char* what) {
       if (!(d >= 0 && d <= 9007199254740992.0 && std::floor(d) == d)) fail(ErrorKind::Range, std::string("layout: bad ") + what);
       return static_cast<uint64_t>(d);
@@ -197,11 +198,13 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
     if (indices_at_ < 0) fail(ErrorKind::Range, "layout: no indices");
     weights_at_ = place(l[3], 4 * rows_, 4, "weights");
     discount_at_ = place(l[4], 4 * rows_, 4, "discount");
+    relabelled_at_ = place(l[5], rows_, 1, "relabelled");
+    if (relabelled_at_ >= 0 && !buffer_->her()) fail(ErrorKind::Range, "layout: relabelled on a buffer without her");
     fields_at_.resize(schema.size());
     for (size_t f = 0; f < schema.size(); ++f) {
       const replaykit::Field& fd = schema[f];
       const uint64_t elem = replaykit::dtype_size(fd.dtype);
-      fields_at_[f] = place(l[5 + f], rows_ * fd.elems * elem, elem, "a field");
+      fields_at_[f] = place(l[6 + f], rows_ * fd.elems * elem, elem, "a field");
     }
   }
 
@@ -218,8 +221,9 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
       spare_.pop_back();
     }
     r->n = rows_;
-    auto* words = static_cast<const uint32_t*>(typed_data(env, info[0], napi_uint32_array, 2 * rows_, "random words"));
-    r->words.assign(words, words + 2 * rows_);
+    const uint64_t word_n = 2 * rows_ + (relabelled_at_ >= 0 ? 2 : 0);
+    auto* words = static_cast<const uint32_t*>(typed_data(env, info[0], napi_uint32_array, word_n, "random words"));
+    r->words.assign(words, words + word_n);
     if (!info[1].IsArrayBuffer()) fail(ErrorKind::State, "submit needs the batch's ArrayBuffer");
     Napi::ArrayBuffer hold = info[1].As<Napi::ArrayBuffer>();
     auto* base = static_cast<uint8_t*>(hold.Data());
@@ -232,6 +236,7 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
     r->keys_js = reinterpret_cast<double*>(base + indices_at_);
     r->weights = weights_at_ < 0 ? nullptr : reinterpret_cast<float*>(base + weights_at_);
     r->discount = discount_at_ < 0 ? nullptr : reinterpret_cast<float*>(base + discount_at_);
+    r->relabelled = relabelled_at_ < 0 ? nullptr : base + relabelled_at_;
     r->beta.reset();
     if (!info[3].IsUndefined()) r->beta = to_double(info[3], "beta");
     const uint64_t slot = to_count(info[4], "status slot");
@@ -306,7 +311,7 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
   size_t statuses_count_ = 0;
   // The batch layout (TakeLayout): rows, size, and byte offsets from a batch's start (-1: absent).
   uint64_t rows_ = 0, bytes_ = 0;
-  int64_t indices_at_ = 0, weights_at_ = -1, discount_at_ = -1;
+  int64_t indices_at_ = 0, weights_at_ = -1, discount_at_ = -1, relabelled_at_ = -1;
   std::vector<int64_t> fields_at_;
   std::shared_ptr<Napi::Reference<Napi::Value>> last_hold_;  // the last submission's ArrayBuffer (JS thread only)
   size_t next_ = 0;  // the first request the thread has not taken

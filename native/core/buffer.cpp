@@ -75,6 +75,8 @@ ReplayBuffer::ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<Prior
     episode_options_ = episodes;
   }
   if (derived) derived_ = std::make_unique<Derived>(std::move(*derived), *episodes_, *storage_);
+  if (episodes && episodes->her) check_her(*episodes->her, episodes->nstep.has_value());
+  if (episode_options_ && episode_options_->her) her_ = &*episode_options_->her;
 }
 
 size_t ReplayBuffer::side_bytes() const {
@@ -308,7 +310,7 @@ void ReplayBuffer::gather_field(size_t f, const uint64_t* slots, uint64_t n, voi
 }
 
 void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, uint64_t* keys, float* weights,
-                          std::optional<double> beta, float* discount) {
+                          std::optional<double> beta, float* discount, uint8_t* relabelled) {
   if (n == 0) fail(ErrorKind::Range, "batch size must be at least 1");
   if (weights && beta && !(std::isfinite(*beta) && *beta >= 0)) fail(ErrorKind::Range, "beta must be a finite number >= 0");
   // Scratch of this thread's own (samples may run on several threads at once): no allocation a
@@ -347,8 +349,14 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
   thread_local std::vector<uint64_t> next_slots;
   const bool derived_obs = derived_ && derived_->options().frames > 1 && outs[derived_->options().obs];
   const bool derived_next = derived_ && outs[derived_->options().next];
+  // HER (her.h): the relabelled rows and their words, drawn once; their goal slots computed
+  // with the chains (n-step and HER exclude each other, so the goal slots pin as the chains do).
+  thread_local std::vector<uint64_t> her_rows, her_words, goal_slots;
+  const bool her = her_ && relabelled;
+  if (her) her_draw(n, her_->k, words + 2 * n, her_rows, her_words);
   for (;;) {
     if (steps > 1) nstep_chains(slots, n, chains, lengths);
+    if (her) her_goals(slots, her_rows, her_words, goal_slots);
     if (derived_obs || derived_next) {
       const uint64_t* nexts = slots;
       if (steps > 1 && derived_next) {
@@ -361,7 +369,8 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
       plan.slots.clear();
     }
     if (in_flight_.empty() ||
-        (!in_flight(slots, n) && !in_flight(chains, chain_n) && !in_flight(plan.slots.data(), plan.slots.size())))
+        (!in_flight(slots, n) && !in_flight(chains, chain_n) && !in_flight(plan.slots.data(), plan.slots.size()) &&
+         (!her || !in_flight(goal_slots.data(), goal_slots.size()))))
       break;
     cv_.wait(lock);
     check_open();
@@ -375,7 +384,8 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
   }
   for (uint64_t i = 0; i < n; ++i) keys[i] = writer_.key(slots[i]);
   if (per_) per_->advance();
-  const Pin pin{slots, n, chains, chain_n, plan.slots.data(), plan.slots.size()};
+  const Pin pin{slots, n, her ? goal_slots.data() : chains, her ? goal_slots.size() : chain_n, plan.slots.data(),
+                plan.slots.size()};
   pins_.push_back(&pin);
   lock.unlock();
   const Unpin unpin{this, &pin};
@@ -385,6 +395,7 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
     derived_->fill(plan, outs[derived_->options().obs], outs[derived_->options().next]);
     storage_->check_intact();
   }
+  if (her) her_fill(n, her_rows, goal_slots, outs, relabelled);
   if (episode_options_ && episode_options_->nstep) {
     if (steps > 1) {
       nstep_fill(n, chains, lengths, outs, discount, derived_ != nullptr);

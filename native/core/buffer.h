@@ -44,6 +44,7 @@
 
 #include "derived.h"
 #include "episodes.h"
+#include "her.h"
 #include "sampler.h"
 #include "sequences.h"
 #include "storage.h"
@@ -70,6 +71,7 @@ struct EpisodeOptions {
   size_t terminated = 0, truncated = 0;
   std::optional<NStep> nstep;
   size_t reward = 0, next_obs = 0;  // n-step only
+  std::optional<HerOptions> her;     // hindsight relabelling (her.h); not with n-step
 };
 
 // A key that names no item (what the binding gives a JS number that is not an integer key).
@@ -121,8 +123,12 @@ class ReplayBuffer {
   // else the schedule's. A prioritized draw then advances the beta schedule by one.
   // With n-step returns each item is its n-step item (see nstep_fill), and `discount`, when not
   // null, gets each item's gamma^m (0 when terminated).
+  // HER (her.h): with `relabelled` (n bytes) on a buffer with the option, words has 2n + 2
+  // entries (the last two seed the goal choice); the relabelled rows get their new goal in
+  // outs[goal] and a 1 in relabelled (0 elsewhere). Their reward is the caller's to compute.
+  // The goal slots are waited for and pinned as the drawn slots are.
   void sample(uint64_t n, const uint32_t* words, void* const* outs, uint64_t* keys, float* weights,
-              std::optional<double> beta = std::nullopt, float* discount = nullptr);
+              std::optional<double> beta = std::nullopt, float* discount = nullptr, uint8_t* relabelled = nullptr);
 
   // Sequences (sequences.h, in buffer_sequences.cpp): draws n start items as sample() does
   // (uniform, or by priority with importance-sampling weights for `beta` or the schedule's,
@@ -204,6 +210,8 @@ class ReplayBuffer {
   // The episode index (null without episodes); the same proviso as writer().
   const EpisodeIndex* episodes() const { return episodes_.get(); }
   const std::optional<EpisodeOptions>& episode_options() const { return episode_options_; }
+  // The HER option (null without).
+  const HerOptions* her() const { return her_; }
   // Observations stored once (null otherwise); the same proviso as writer().
   const Derived* derived() const { return derived_.get(); }
   // Bytes of RAM the buffer's side stores hold besides the storage (derived.h). Takes the lock.
@@ -281,6 +289,13 @@ class ReplayBuffer {
   // Reads (under Exclusive): slots[0 .. n) into outs, as n-step items with their discount
   // when the buffer has n-step returns (the items a sample would give for those slots).
   void read_items(const uint64_t* slots, uint64_t n, void* const* outs, float* discount) const;
+  // HER (her.cpp): the option checked against the schema (Error(Shape) / Error(Range) / Error(State));
+  void check_her(const HerOptions& her, bool nstep) const;
+  // the relabelled rows' goal slots (under the lock), then their goals (after the gather).
+  void her_goals(const uint64_t* slots, const std::vector<uint64_t>& rows, const std::vector<uint64_t>& words,
+                 std::vector<uint64_t>& goals) const;
+  void her_fill(uint64_t n, const std::vector<uint64_t>& rows, const std::vector<uint64_t>& goals, void* const* outs,
+                uint8_t* relabelled) const;
   void restore_state(const struct ArchiveView& archive);
   void sync_length() { length_.store(writer_.length(), std::memory_order_release); }
 
@@ -324,6 +339,7 @@ class ReplayBuffer {
   std::unique_ptr<EpisodeIndex> episodes_;
   std::optional<EpisodeOptions> episode_options_;
   std::unique_ptr<Derived> derived_;
+  const HerOptions* her_ = nullptr;  // points into episode_options_
   UniformSampler uniform_;
   Eviction eviction_ = Eviction::Fifo;
   mutable std::vector<uint64_t> scratch_;  // slots of the current read (under Exclusive)
