@@ -9,21 +9,12 @@ import * as path from 'node:path';
 import { DtypeError, OutOfRangeError, PrioritizedReplayBuffer, ReplayBuffer, ShapeError, StateError } from 'replaykit';
 import type { HerOptions } from 'replaykit';
 import { CHI2_CRIT_001, chiSquare } from './helpers';
+import { rng } from './helpers';
 
 type Strategy = 'future' | 'final' | 'episode';
 interface Pushed {
   env: number;
   ends: boolean;
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
 }
 
 const GOALS = { goal: { shape: [2], dtype: 'float32' }, achievedGoal: { shape: [2], dtype: 'float32' }, nextAchievedGoal: { shape: [2], dtype: 'float32' } } as const;
