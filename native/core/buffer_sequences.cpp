@@ -35,7 +35,7 @@ void ReplayBuffer::sample_sequences(uint64_t n, const SequenceSpec& spec, const 
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return closed_ || drain_readers_ == 0; });
   check_open();
-  if (!episodes_) fail(ErrorKind::State, "sequences need an episode index (a buffer made with nStep or sequences)");
+  if (!episodes_) fail(ErrorKind::State, "sequences need an episode index (a buffer made with episodes: true or nStep)");
   const uint64_t len = length();
   if (n > len)
     fail(ErrorKind::Range, "cannot sample " + std::to_string(n) + " sequences: only " + std::to_string(len) + " items are stored");
@@ -48,9 +48,9 @@ void ReplayBuffer::sample_sequences(uint64_t n, const SequenceSpec& spec, const 
   // A start that does not fit is drawn again: each fitting start keeps its probability
   // conditioned on fitting (uniform, or proportional to its priority), as a sampler that drew
   // only among fitting starts would (TorchRL's strict slices, Reverb's MinSize-like checks).
-  // The words of the redraws come from SplitMix64 (Steele et al. 2014) seeded by two words of
-  // the generator of record, so a batch stays a function of the buffer's seed.
-  uint64_t state = word64(words + 2 * n);
+  // The words of the redraws come from SplitMix64 (random.h) seeded by two words of the
+  // generator of record, so a batch stays a function of the buffer's seed.
+  SplitMix64 redraws{word64(words + 2 * n)};
   uint64_t budget = 64 * n;
   for (uint64_t i = 0; i < n; ++i) {
     while (!start_fits(*episodes_, starts[i], spec)) {
@@ -60,10 +60,7 @@ void ReplayBuffer::sample_sequences(uint64_t n, const SequenceSpec& spec, const 
                                    (spec.pad || spec.stride == 1 ? "" : ", ") +
                                    (spec.stride > 1 ? "starts at multiples of stride " + std::to_string(spec.stride) : "") +
                                    "): are the episodes that long? pad: 'zero' pads short windows");
-      uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-      z ^= z >> 31;
+      const uint64_t z = redraws.next();
       const uint32_t w[2] = {uint32_t(z >> 32), uint32_t(z)};
       draw(1, w, starts + i, weights ? weights + i : nullptr);
     }

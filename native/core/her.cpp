@@ -13,20 +13,6 @@ namespace replaykit {
 
 namespace {
 
-struct SplitMix64 {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-};
-
-uint64_t below(uint64_t u, uint64_t n) {
-  return static_cast<uint64_t>((static_cast<unsigned __int128>(u) * n) >> 64);
-}
-
 // Steps forward from slot by its episode's links.
 uint64_t walk(const EpisodeIndex& index, uint64_t slot, uint64_t steps) {
   for (uint64_t j = 0; j < steps; ++j) slot = index.next(slot);
