@@ -25,33 +25,6 @@ bool start_fits(const EpisodeIndex& index, uint64_t start, const SequenceSpec& s
   return true;
 }
 
-void window_slots(const EpisodeIndex& index, uint64_t start, const SequenceSpec& spec, uint64_t* slots, uint8_t* mask,
-                  uint64_t* burn_slots, uint8_t* burn_mask) {
-  uint64_t cur = start;
-  bool real = true;
-  for (uint64_t j = 0; j < spec.length; ++j) {
-    if (j > 0 && real) {
-      const uint64_t next = forward(index, cur, spec.cross_episodes);
-      if (next == kNoSlot) real = false;
-      else cur = next;
-    }
-    slots[j] = cur;
-    mask[j] = real;
-  }
-  // Burn-in, newest first from the start backwards, then the padding in front.
-  cur = start;
-  real = true;
-  for (uint64_t j = spec.burn_in; j-- > 0;) {
-    if (real) {
-      const uint64_t prev = backward(index, cur, spec.cross_episodes);
-      if (prev == kNoSlot) real = false;
-      else cur = prev;
-    }
-    burn_slots[j] = cur;  // a padded step repeats the oldest real slot (or the start)
-    burn_mask[j] = real;
-  }
-}
-
 void windows_slots(const EpisodeIndex& index, const uint64_t* starts, uint64_t n, const SequenceSpec& spec, uint64_t* slots,
                    uint8_t* mask, uint64_t* burn_slots, uint8_t* burn_mask) {
   const uint64_t L = spec.length, B = spec.burn_in;

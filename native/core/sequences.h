@@ -39,15 +39,12 @@ constexpr uint64_t kMaxSequenceSteps = uint64_t(1) << 20;
 // Whether a drawn start is kept (stride, and the whole window when not padding).
 bool start_fits(const EpisodeIndex& index, uint64_t start, const SequenceSpec& spec);
 
-// The window from `start`: slots[0 .. length) and mask[0 .. length) (1: a real step; a padded
-// step repeats the last real slot, whose row is then zeroed by the reader), and the burn-in:
-// burn_slots[0 .. burn_in), burn_mask (padded at the front, repeating the first real slot).
-void window_slots(const EpisodeIndex& index, uint64_t start, const SequenceSpec& spec, uint64_t* slots, uint8_t* mask,
-                  uint64_t* burn_slots, uint8_t* burn_mask);
-
-// window_slots for n starts at once (windows i * length.., burn-ins i * burn_in..): the same
-// result, walked a step of every window at a time with the next records prefetched, so that
-// the cache misses of the n walks overlap instead of following one another.
+// The windows from starts[0 .. n): window i's slots at slots[i * length ..] and its mask at
+// mask[i * length ..] (1: a real step; a padded step repeats the last real slot, whose row the
+// reader then zeroes), and its burn-in at burn_slots[i * burn_in ..] / burn_mask (padded at
+// the front, repeating the oldest real slot). Walked a step of every window at a time with the
+// next records prefetched, so that the cache misses of the n walks overlap instead of
+// following one another.
 void windows_slots(const EpisodeIndex& index, const uint64_t* starts, uint64_t n, const SequenceSpec& spec, uint64_t* slots,
                    uint8_t* mask, uint64_t* burn_slots, uint8_t* burn_mask);
 
