@@ -177,8 +177,10 @@ uint64_t ReplayBuffer::push(const void* const* columns, uint64_t n, const double
   if (priorities) require_prioritized("an explicit priority");
   check_envs(envs, n);
   // The storage's columns: without derived fields (and, stacked, the newest frame of each stack).
-  std::vector<const void*> stored_cols;
-  std::vector<uint8_t> frames;
+  // Scratch of this thread's own, as sample()'s: a push allocates nothing once it has grown (the
+  // push is over, its rows copied, before this thread pushes again).
+  thread_local std::vector<const void*> stored_cols;
+  thread_local std::vector<uint8_t> frames;
   const void* const* stored = columns;
   if (derived_) {
     derived_->stored_columns(columns, n, stored_cols, frames);
