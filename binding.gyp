@@ -25,6 +25,7 @@
         "native/core/her.cpp",
         "native/core/sequences.cpp",
         "native/core/episodes.cpp",
+        "native/core/nstep.cpp",
         "native/core/derived.cpp",
         "native/core/file.cpp",
         "native/core/fault_guard.cpp",

@@ -901,6 +901,21 @@ void ReplayBuffer::restore_state(const ArchiveView& v) {
       derived_ = std::move(derived);  // before the index the old one reads goes
       episodes_ = std::move(index);
     }
+    if (nstep_) {  // n-step records follow from the index and the rewards (nstep.h): rebuilt, not stored
+      std::vector<double> rewards(len);
+      const uint8_t* col = v.at(v.field_data[v.stored_of[o.reward]]);
+      const bool f32 = schema_[o.reward].dtype == Dtype::Float32;
+      for (uint64_t p = 0; p < len; ++p) {
+        if (f32) {
+          float x;
+          std::memcpy(&x, col + 4 * p, 4);
+          rewards[slots[p]] = x;
+        } else {
+          std::memcpy(&rewards[slots[p]], col + 8 * p, 8);
+        }
+      }
+      nstep_->rebuild(*episodes_, len, rewards.data());
+    }
   }
 
   // Apply. From here on nothing can fail for want of validity.

@@ -72,6 +72,7 @@ ReplayBuffer::ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<Prior
       if (episodes->next_obs >= schema_.size()) fail(ErrorKind::Shape, "n-step returns need a nextObs field");
     }
     episodes_ = std::make_unique<EpisodeIndex>(cap);
+    if (episodes->nstep && episodes->nstep->n > 1) nstep_ = std::make_unique<NStepReturns>(cap, *episodes->nstep);
     episode_options_ = episodes;
   }
   if (derived) derived_ = std::make_unique<Derived>(std::move(*derived), *episodes_, *storage_);
@@ -82,7 +83,8 @@ ReplayBuffer::ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<Prior
 size_t ReplayBuffer::side_bytes() const {
   std::lock_guard<std::mutex> lock(mu_);
   check_open();
-  return (derived_ ? derived_->bytes() : 0) + (episodes_ ? episodes_->capacity() * 37 : 0);
+  return (derived_ ? derived_->bytes() : 0) + (episodes_ ? episodes_->capacity() * 37 : 0) +
+         (nstep_ ? capacity() * sizeof(NStepReturns::Item) : 0);
 }
 
 void ReplayBuffer::check_derived_push(const void* const* columns, uint64_t n, const uint32_t* envs) const {
@@ -103,25 +105,26 @@ void ReplayBuffer::index_rows(const void* const* columns, uint64_t n, const uint
   const auto* term = static_cast<const uint8_t*>(columns[episode_options_->terminated]);
   const auto* trunc = static_cast<const uint8_t*>(columns[episode_options_->truncated]);
   const uint64_t cap = capacity();
-  if (!derived_) {
-    for (uint64_t r = 0; r < n; ++r) {
-      const uint64_t slot = slots ? slots[r] : r < skip ? kNoSlot : (first_slot + r) % cap;
-      episodes_->on_write(slot, envs ? envs[r] : 0, term[r] != 0, trunc[r] != 0);
-    }
-    return;
-  }
+  // n-step: each row's reward, as a double (the records' sums are kept as rows arrive: nstep.h).
+  auto reward = [&](uint64_t r) {
+    const void* col = columns[episode_options_->reward];
+    if (schema_[episode_options_->reward].dtype == Dtype::Float32) return double(static_cast<const float*>(col)[r]);
+    return static_cast<const double*>(col)[r];
+  };
   // Observations stored once: each row's slot gives up its item first (whose frame may be kept),
   // then the new item takes the frames it reads (derived.h). Before the rows are copied.
-  derived_->begin_push(columns);
+  if (derived_) derived_->begin_push(columns);
   for (uint64_t r = 0; r < n; ++r) {
     const uint64_t slot = slots ? slots[r] : r < skip ? kNoSlot : (first_slot + r) % cap;
     const uint32_t env = envs ? envs[r] : 0;
-    derived_->before_row(slot);
-    const EpisodeIndex::StreamView was = episodes_->stream(env);
+    if (derived_) derived_->before_row(slot);
+    if (nstep_) nstep_->before_row(*episodes_, slot);
+    const EpisodeIndex::StreamView was = derived_ ? episodes_->stream(env) : EpisodeIndex::StreamView{};
     episodes_->on_write(slot, env, term[r] != 0, trunc[r] != 0);
-    derived_->after_row(slot, r, env, was);
+    if (nstep_) nstep_->after_row(*episodes_, slot, reward(r));
+    if (derived_) derived_->after_row(slot, r, env, was);
   }
-  derived_->end_push();
+  if (derived_) derived_->end_push();
 }
 
 void ReplayBuffer::require_prioritized(const char* what) const {
@@ -279,15 +282,20 @@ void ReplayBuffer::apply_ring_priorities(uint64_t first_slot, uint64_t start, ui
   if (!ok) overflow();
 }
 
-void ReplayBuffer::gather_stored(const uint64_t* slots, uint64_t n, void* const* outs) const {
-  if (!derived_) return storage_->gather_all(slots, n, outs);
+void ReplayBuffer::gather_stored(const uint64_t* slots, uint64_t n, void* const* outs, const uint64_t* const* at) const {
+  if (!derived_) return storage_->gather_all(slots, n, outs, at);
   thread_local std::vector<void*> stored;
+  thread_local std::vector<const uint64_t*> stored_at;
   stored.assign(storage_->schema().size(), nullptr);
-  for (size_t f = 0; f < schema_.size(); ++f)
-    if (derived_->stored_field(f) != kNoField) stored[derived_->stored_field(f)] = outs[f];
+  stored_at.assign(storage_->schema().size(), nullptr);
+  for (size_t f = 0; f < schema_.size(); ++f) {
+    if (derived_->stored_field(f) == kNoField) continue;
+    stored[derived_->stored_field(f)] = outs[f];
+    if (at) stored_at[derived_->stored_field(f)] = at[f];
+  }
   stored[derived_->stored_field(derived_->options().obs)] = nullptr;  // its frames are read by the plan
   if (derived_->options().frames == 1) stored[derived_->stored_field(derived_->options().obs)] = outs[derived_->options().obs];
-  storage_->gather_all(slots, n, stored.data());
+  storage_->gather_all(slots, n, stored.data(), at ? stored_at.data() : nullptr);
 }
 
 void ReplayBuffer::gather(const uint64_t* slots, uint64_t n, void* const* outs) const {
@@ -333,45 +341,39 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
   else
     uniform_.sample(len, n, words, slots);
   // A slot being overwritten (or, prioritized, filled) right now is read once its new row is
-  // published: its priority is already the new one's. n-step: the following items of each
-  // episode are read as well, so they too are waited for, and pinned. Chains are computed
-  // again after each wait (a link may have been overwritten meanwhile), and every slot is
-  // checked again (a new reservation may have begun meanwhile). A close while this waits
-  // frees the storage and the trees once nothing is in flight and nothing pinned: so after
-  // every wait, check again that the buffer is open.
-  const uint32_t steps = nstep_steps();
-  const uint64_t chain_n = steps > 1 ? n * steps : 0;
-  chain_scratch.resize(chain_n);
-  length_scratch.resize(steps > 1 ? n : 0);
-  uint64_t* const chains = chain_scratch.data();
-  uint32_t* const lengths = length_scratch.data();
+  // published: its priority is already the new one's. n-step: each item's nextObs is read at
+  // its chain's last slot (nstep.h), so those too are waited for, and pinned. The records are
+  // read again after each wait (a chain may have changed meanwhile), and every slot is checked
+  // again (a new reservation may have begun meanwhile). A close while this waits frees the
+  // storage and the trees once nothing is in flight and nothing pinned: so after every wait,
+  // check again that the buffer is open.
+  thread_local std::vector<NStepReturns::Item> nstep_items;
+  thread_local std::vector<uint64_t> lasts;
+  if (nstep_) {
+    nstep_items.resize(n);
+    lasts.resize(n);
+    for (uint64_t i = 0; i < n; ++i) nstep_->prefetch(slots[i]);  // the misses overlap the key reads below
+  }
   // Observations stored once: the frames of every item's obs and nextObs (n-step: the chain's
   // last item's nextObs) are planned here, and their slots waited for and pinned as well.
   thread_local FramePlan plan;
-  thread_local std::vector<uint64_t> next_slots;
   const bool derived_obs = derived_ && derived_->options().frames > 1 && outs[derived_->options().obs];
   const bool derived_next = derived_ && outs[derived_->options().next];
   // HER (her.h): the relabelled rows and their words, drawn once; their goal slots computed
-  // with the chains (n-step and HER exclude each other, so the goal slots pin as the chains do).
+  // with the records (n-step and HER exclude each other, so the goal slots pin as the last slots do).
   thread_local std::vector<uint64_t> her_rows, her_words, goal_slots;
   const bool her = her_ && relabelled;
   if (her) her_draw(n, her_->k, words + 2 * n, her_rows, her_words);
+  const uint64_t last_n = nstep_ ? n : 0;
   for (;;) {
-    if (steps > 1) nstep_chains(slots, n, chains, lengths);
+    if (nstep_) nstep_records(slots, n, nstep_items.data(), lasts.data());
     if (her) her_goals(slots, her_rows, her_words, goal_slots);
-    if (derived_obs || derived_next) {
-      const uint64_t* nexts = slots;
-      if (steps > 1 && derived_next) {
-        next_slots.resize(n);
-        for (uint64_t i = 0; i < n; ++i) next_slots[i] = chains[i * steps + lengths[i] - 1];
-        nexts = next_slots.data();
-      }
-      derived_->plan(derived_obs ? slots : nullptr, derived_next ? nexts : nullptr, n, plan);
-    } else {
+    if (derived_obs || derived_next)
+      derived_->plan(derived_obs ? slots : nullptr, derived_next ? (nstep_ ? lasts.data() : slots) : nullptr, n, plan);
+    else
       plan.slots.clear();
-    }
     if (in_flight_.empty() ||
-        (!in_flight(slots, n) && !in_flight(chains, chain_n) && !in_flight(plan.slots.data(), plan.slots.size()) &&
+        (!in_flight(slots, n) && !in_flight(lasts.data(), last_n) && !in_flight(plan.slots.data(), plan.slots.size()) &&
          (!her || !in_flight(goal_slots.data(), goal_slots.size()))))
       break;
     cv_.wait(lock);
@@ -386,115 +388,65 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
   }
   for (uint64_t i = 0; i < n; ++i) keys[i] = writer_.key(slots[i]);
   if (per_) per_->advance();
-  const Pin pin{slots, n, her ? goal_slots.data() : chains, her ? goal_slots.size() : chain_n, plan.slots.data(),
+  const Pin pin{slots, n, her ? goal_slots.data() : lasts.data(), her ? goal_slots.size() : last_n, plan.slots.data(),
                 plan.slots.size()};
   pins_.push_back(&pin);
   lock.unlock();
   const Unpin unpin{this, &pin};
-  gather_stored(slots, n, outs);
+  // n-step: a stored nextObs is read at the last slots, in the same pass as the rows (a
+  // derived one was planned there above); reward, terminated and truncated come from the
+  // records, so the rows' own are not read (their lines need not be fetched).
+  thread_local std::vector<const uint64_t*> at;
+  thread_local std::vector<void*> row_outs;
+  if (nstep_) {
+    const EpisodeOptions& o = *episode_options_;
+    at.assign(schema_.size(), nullptr);
+    at[o.next_obs] = lasts.data();
+    row_outs.assign(outs, outs + schema_.size());
+    row_outs[o.reward] = row_outs[o.terminated] = row_outs[o.truncated] = nullptr;
+  }
+  gather_stored(slots, n, nstep_ ? row_outs.data() : outs, nstep_ ? at.data() : nullptr);
   if (derived_obs || derived_next) {
     storage_->check_intact();
     derived_->fill(plan, outs[derived_->options().obs], outs[derived_->options().next]);
     storage_->check_intact();
   }
   if (her) her_fill(n, her_rows, goal_slots, outs, relabelled);
-  if (episode_options_ && episode_options_->nstep) {
-    if (steps > 1) {
-      nstep_fill(n, chains, lengths, outs, discount, derived_ != nullptr);
-    } else if (discount) {  // n = 1: the one-step discount
-      const float g = static_cast<float>(episode_options_->nstep->gamma);
-      for (uint64_t i = 0; i < n; ++i) discount[i] = episodes_->terminated(slots[i]) ? 0.0f : g;
-    }
+  if (nstep_) {
+    nstep_fill(n, nstep_items.data(), outs, discount);
+  } else {
+    one_step_discount(slots, n, discount);
   }
 }
 
-void ReplayBuffer::nstep_chains(const uint64_t* slots, uint64_t n, uint64_t* chains, uint32_t* lengths) const {
-  // nstep_chain() for every item, a step of every chain at a time, with the record of each
-  // chain's next step prefetched: the cache misses of the n chains overlap instead of
-  // following one another (the same chains, in the same order).
-  const uint32_t steps = nstep_steps();
-  const EpisodeIndex& index = *episodes_;
-  // The reward's stored field (observations stored once store a schema of their own).
-  const size_t reward_field = derived_ ? derived_->stored_field(episode_options_->reward) : episode_options_->reward;
+void ReplayBuffer::nstep_records(const uint64_t* slots, uint64_t n, NStepReturns::Item* items, uint64_t* lasts) const {
   for (uint64_t i = 0; i < n; ++i) {
-    chains[i * steps] = slots[i];
-    lengths[i] = 1;
-    const uint64_t after = index.raw_next(slots[i]);
-    if (after != kNoSlot) index.prefetch(after);
-  }
-  for (uint32_t k = 1; k < steps; ++k) {
-    for (uint64_t i = 0; i < n; ++i) {
-      if (lengths[i] != k) continue;  // that chain has stopped
-      const uint64_t cur = chains[i * steps + k - 1];
-      if (index.ends(cur)) continue;
-      const uint64_t next = index.next(cur);
-      if (next == kNoSlot) continue;
-      chains[i * steps + k] = next;
-      lengths[i] = k + 1;
-      const uint64_t after = index.raw_next(next);
-      if (after != kNoSlot) index.prefetch(after);
-      __builtin_prefetch(storage_->field_at(reward_field, next));  // read by nstep_fill next
-    }
-  }
-  for (uint64_t i = 0; i < n; ++i) {
-    uint64_t* chain = chains + i * steps;
-    std::fill(chain + lengths[i], chain + steps, slots[i]);  // padding: a slot already read
+    items[i] = nstep_->item(slots[i]);
+    lasts[i] = items[i].last;
   }
 }
 
-// Item i (gathered whole into outs) at step t becomes: reward = sum over k < m of gamma^k
-// r(t+k); nextObs, terminated and truncated those of item t+m-1 (whose nextObs is the
-// observation after step t+m-1); discount = 0 if that item terminated, else gamma^m.
-void ReplayBuffer::nstep_fill(uint64_t n, const uint64_t* chains, const uint32_t* lengths, void* const* outs,
-                              float* discount, bool next_planned) const {
+void ReplayBuffer::one_step_discount(const uint64_t* slots, uint64_t n, float* discount) const {
+  if (!discount || !episode_options_ || !episode_options_->nstep) return;
+  const float g = static_cast<float>(episode_options_->nstep->gamma);
+  for (uint64_t i = 0; i < n; ++i) discount[i] = episodes_->terminated(slots[i]) ? 0.0f : g;
+}
+
+void ReplayBuffer::nstep_fill(uint64_t n, const NStepReturns::Item* items, void* const* outs, float* discount) const {
   const EpisodeOptions& o = *episode_options_;
-  const uint32_t steps = o.nstep->n;
-  // Scratch of this thread's own, as sample()'s: no allocation once grown.
-  thread_local std::vector<double> power;
-  thread_local std::vector<uint8_t> rewards, next;
-  thread_local std::vector<uint64_t> lasts, rows;
-  power.assign(steps + 1, 1.0);
-  for (uint32_t k = 1; k <= steps; ++k) power[k] = power[k - 1] * o.nstep->gamma;
-  // Every chain's rewards in one gather; the last items' next observations in another.
-  const Field& rf = schema_[o.reward];
-  rewards.resize(n * steps * rf.row_bytes);
-  gather_field(o.reward, chains, n * steps, rewards.data());
-  auto reward_at = [&](uint64_t j) {
-    if (rf.dtype == Dtype::Float32) {
-      float x;
-      std::memcpy(&x, rewards.data() + 4 * j, 4);
-      return double(x);
+  if (discount)
+    for (uint64_t i = 0; i < n; ++i) discount[i] = nstep_->discount(items[i]);
+  if (void* out = outs[o.reward]) {
+    if (schema_[o.reward].dtype == Dtype::Float32) {
+      for (uint64_t i = 0; i < n; ++i) static_cast<float*>(out)[i] = static_cast<float>(items[i].sum);
+    } else {
+      for (uint64_t i = 0; i < n; ++i) static_cast<double*>(out)[i] = items[i].sum;
     }
-    double x;
-    std::memcpy(&x, rewards.data() + 8 * j, 8);
-    return x;
-  };
-  lasts.clear();
-  rows.clear();
-  for (uint64_t i = 0; i < n; ++i) {
-    const uint32_t m = lengths[i];
-    const uint64_t last = chains[i * steps + m - 1];
-    if (discount) discount[i] = episodes_->terminated(last) ? 0.0f : static_cast<float>(power[m]);
-    if (m == 1) continue;
-    double sum = 0;
-    for (uint32_t k = 0; k < m; ++k) sum += power[k] * reward_at(i * steps + k);
-    if (void* out = outs[o.reward]) {
-      if (rf.dtype == Dtype::Float32) static_cast<float*>(out)[i] = static_cast<float>(sum);
-      else static_cast<double*>(out)[i] = sum;
-    }
-    if (outs[o.terminated]) static_cast<uint8_t*>(outs[o.terminated])[i] = episodes_->terminated(last);
-    if (outs[o.truncated]) static_cast<uint8_t*>(outs[o.truncated])[i] = episodes_->truncated(last);
-    lasts.push_back(last);
-    rows.push_back(i);
   }
-  // Observations stored once: a sample planned the last items' next observations already.
-  if (!lasts.empty() && outs[o.next_obs] && !next_planned) {
-    const size_t bytes = schema_[o.next_obs].row_bytes;
-    next.resize(lasts.size() * bytes);
-    gather_field(o.next_obs, lasts.data(), lasts.size(), next.data());
-    auto* dst = static_cast<uint8_t*>(outs[o.next_obs]);
-    for (size_t j = 0; j < rows.size(); ++j) std::memcpy(dst + rows[j] * bytes, next.data() + j * bytes, bytes);
-  }
+  if (auto* out = static_cast<uint8_t*>(outs[o.terminated]))
+    for (uint64_t i = 0; i < n; ++i) out[i] = (items[i].last_flags & NStepReturns::kTerminatedFlag) != 0;
+  if (auto* out = static_cast<uint8_t*>(outs[o.truncated]))
+    for (uint64_t i = 0; i < n; ++i) out[i] = (items[i].last_flags & NStepReturns::kTruncatedFlag) != 0;
 }
 
 template <typename T>
@@ -570,22 +522,25 @@ void ReplayBuffer::top(uint64_t k, uint64_t* keys, double* priorities) const {
 }
 
 void ReplayBuffer::read_items(const uint64_t* slots, uint64_t n, void* const* outs, float* discount) const {
-  gather(slots, n, outs);
-  if (!episode_options_ || !episode_options_->nstep) return;
-  const uint32_t steps = nstep_steps();
-  if (steps == 1) {  // n = 1: the one-step discount
-    const float g = static_cast<float>(episode_options_->nstep->gamma);
-    if (discount)
-      for (uint64_t i = 0; i < n; ++i) discount[i] = episodes_->terminated(slots[i]) ? 0.0f : g;
+  if (!nstep_) {
+    gather(slots, n, outs);
+    one_step_discount(slots, n, discount);
     return;
   }
-  // Under Exclusive nothing is written meanwhile: the chains are read as they stand.
-  thread_local std::vector<uint64_t> chains;
-  thread_local std::vector<uint32_t> lengths;
-  chains.resize(n * steps);
-  lengths.resize(n);
-  nstep_chains(slots, n, chains.data(), lengths.data());
-  nstep_fill(n, chains.data(), lengths.data(), outs, discount, false);
+  // Under Exclusive nothing is written meanwhile: the records are read as they stand. The
+  // rows whole, then nextObs (stored or derived) at the chains' last slots.
+  thread_local std::vector<NStepReturns::Item> items;
+  thread_local std::vector<uint64_t> lasts;
+  thread_local std::vector<void*> row_outs;
+  items.resize(n);
+  lasts.resize(n);
+  nstep_records(slots, n, items.data(), lasts.data());
+  const size_t next_field = episode_options_->next_obs;
+  row_outs.assign(outs, outs + schema_.size());
+  row_outs[next_field] = nullptr;
+  gather(slots, n, row_outs.data());
+  if (outs[next_field]) gather_field(next_field, lasts.data(), n, outs[next_field]);
+  nstep_fill(n, items.data(), outs, discount);
 }
 
 void ReplayBuffer::read(const uint64_t* keys, uint64_t n, void* const* outs, float* discount) const {

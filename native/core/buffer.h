@@ -45,6 +45,7 @@
 #include "derived.h"
 #include "episodes.h"
 #include "her.h"
+#include "nstep.h"
 #include "sampler.h"
 #include "sequences.h"
 #include "storage.h"
@@ -121,7 +122,7 @@ class ReplayBuffer {
   // their keys, each field's rows into outs[f], and (prioritized) the
   // importance-sampling weights when weights is not null, for exponent `beta` if given,
   // else the schedule's. A prioritized draw then advances the beta schedule by one.
-  // With n-step returns each item is its n-step item (see nstep_fill), and `discount`, when not
+  // With n-step returns each item is its n-step item (nstep.h), and `discount`, when not
   // null, gets each item's gamma^m (0 when terminated).
   // HER (her.h): with `relabelled` (n bytes) on a buffer with the option, words has 2n + 2
   // entries (the last two seed the goal choice); the relabelled rows get their new goal in
@@ -279,13 +280,16 @@ class ReplayBuffer {
   void index_rows(const void* const* columns, uint64_t n, const uint32_t* envs, const uint64_t* slots,
                   uint64_t first_slot, uint64_t skip);
   void check_envs(const uint32_t* envs, uint64_t n) const;
-  // n-step: the chains of slots[0 .. n) (chains[i * N ..], lengths[i]), from the index.
-  void nstep_chains(const uint64_t* slots, uint64_t n, uint64_t* chains, uint32_t* lengths) const;
-  // n-step: rewrites the gathered rows of outs into n-step items, from their chains.
-  // next_planned: the chains' last next observations are already in outs (a sample of a
-  // buffer that stores observations once plans them); else they are read here.
-  void nstep_fill(uint64_t n, const uint64_t* chains, const uint32_t* lengths, void* const* outs, float* discount,
-                  bool next_planned) const;
+  // n-step (n > 1), under the lock: copies of the records of slots[0 .. n) (nstep.h) into
+  // items, and their last slots into lasts (where each item's nextObs is read: the caller
+  // waits for and pins them as for the slots).
+  void nstep_records(const uint64_t* slots, uint64_t n, NStepReturns::Item* items, uint64_t* lasts) const;
+  // n-step (n > 1): the items' reward, terminated, truncated and discount into outs, over the
+  // rows gathered whole (nextObs is the caller's: read at the last slots).
+  void nstep_fill(uint64_t n, const NStepReturns::Item* items, void* const* outs, float* discount) const;
+  // nStep with n = 1 (no records): discount[i] = gamma, or 0 when slots[i] terminated. Nothing
+  // without n-step or without discount.
+  void one_step_discount(const uint64_t* slots, uint64_t n, float* discount) const;
   // Reads (under Exclusive): slots[0 .. n) into outs, as n-step items with their discount
   // when the buffer has n-step returns (the items a sample would give for those slots).
   void read_items(const uint64_t* slots, uint64_t n, void* const* outs, float* discount) const;
@@ -330,13 +334,15 @@ class ReplayBuffer {
   void gather(const uint64_t* slots, uint64_t n, void* const* outs) const;
   // Field f alone (e.g. n-step rewards along chains), the same contract.
   void gather_field(size_t f, const uint64_t* slots, uint64_t n, void* dst) const;
-  // The stored fields of outs (derived ones skipped), for slots pinned by the caller.
-  void gather_stored(const uint64_t* slots, uint64_t n, void* const* outs) const;
+  // The stored fields of outs (derived ones skipped), for slots pinned by the caller; user field
+  // f read at at[f] instead when `at` and at[f] are given (Storage::gather_all).
+  void gather_stored(const uint64_t* slots, uint64_t n, void* const* outs, const uint64_t* const* at = nullptr) const;
 
   std::unique_ptr<Storage> storage_;
   Writer writer_;
   std::unique_ptr<PrioritizedSampler> per_;
   std::unique_ptr<EpisodeIndex> episodes_;
+  std::unique_ptr<NStepReturns> nstep_;  // n-step returns with n > 1 (nstep.h)
   std::optional<EpisodeOptions> episode_options_;
   std::unique_ptr<Derived> derived_;
   const HerOptions* her_ = nullptr;  // points into episode_options_

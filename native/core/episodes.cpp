@@ -182,14 +182,4 @@ void EpisodeIndex::restore(const uint8_t* bytes, uint64_t size, uint64_t length,
   next_episode_ = r.next_episode;
 }
 
-uint32_t nstep_chain(const EpisodeIndex& index, uint64_t slot, uint32_t n, uint64_t* out) {
-  uint32_t m = 0;
-  for (uint64_t s = slot;;) {
-    out[m++] = s;
-    if (m == n || index.ends(s)) return m;
-    s = index.next(s);
-    if (s == kNoSlot) return m;
-  }
-}
-
 }  // namespace replaykit

@@ -1,4 +1,4 @@
-// replaykit core: the episode index, and n-step returns computed from it at sample time.
+// replaykit core: the episode index (n-step returns kept along it: nstep.h).
 //
 // For every stored slot the index keeps its environment stream, its episode, its step within
 // the episode, whether it ends the episode (terminated / truncated), and the slots of the
@@ -148,15 +148,10 @@ class EpisodeIndex {
   uint64_t next_episode_ = 1;    // 0: no episode (an empty slot)
 };
 
-// n-step returns (option nStep): what a sampled item at step t of its episode becomes.
+// n-step returns (option nStep; nstep.h says what a sampled item becomes).
 struct NStep {
   uint32_t n = 1;
   double gamma = 0.99;
 };
-
-// The chain of an n-step item: the m <= n slots from `slot` on, stopping after an item that
-// ends its episode, at the newest stored item of the episode, or at a gap. Writes them to
-// out[0 .. m) and returns m (>= 1).
-uint32_t nstep_chain(const EpisodeIndex& index, uint64_t slot, uint32_t n, uint64_t* out);
 
 }  // namespace replaykit

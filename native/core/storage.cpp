@@ -3,6 +3,7 @@
 // does not split well.
 #include "storage.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -24,7 +25,7 @@ void copy_elements(Dtype d, void* dst, const void* src, size_t n) {
 
 namespace {
 
-// Copies n bytes, inline for n <= 64 (two possibly overlapping loads and stores of the
+// Copies n bytes, inline for n <= 128 (two possibly overlapping loads and stores of the
 // largest power-of-two size not above n, as libc's memcpy does inside, without its call
 // and size dispatch: the fields of a row are small and copied by the thousand).
 template <size_t K>
@@ -40,6 +41,7 @@ inline void copy_field(uint8_t* dst, const uint8_t* src, size_t bytes) {
   if (bytes >= 16) {
     if (bytes <= 32) return copy_pair<16>(dst, src, bytes);
     if (bytes <= 64) return copy_pair<32>(dst, src, bytes);
+    // if (bytes <= 128) return copy_pair<64>(dst, src, bytes);
     std::memcpy(dst, src, bytes);
   } else if (bytes >= 4) {
     if (bytes >= 8) return copy_pair<8>(dst, src, bytes);
@@ -83,37 +85,55 @@ void write_rows(const Schema& schema, const RowBlock& rows, uint64_t at, uint64_
   }
 }
 
-// Gathers every requested field of the rows at row_of(slots[i]) in one pass over the
-// rows, prefetching a few rows ahead so that their cache misses overlap.
+// Gathers every requested field of the rows at row_of(slots[i]) (field f at row_of(at[f][i])
+// when given) in one pass, prefetching a few items ahead so that their cache misses overlap.
+// Only the lines of a row the fields read from it span are fetched: one field of a wide row
+// costs its own lines, not the row's.
 template <typename RowOf>
 void gather_all_rows(const Schema& schema, const RowLayout& layout, const uint64_t* slots, size_t n,
-                     void* const* outs, RowOf row_of) {
+                     void* const* outs, const uint64_t* const* at, RowOf row_of) {
   constexpr size_t kAhead = 8;
   constexpr size_t kPlanned = 16;
-  const size_t stride = layout.stride;
-  // The requested fields as (row offset, bytes, destination) in plain local arrays, up to
-  // 16 at a time (a wider schema takes one pass over the rows per 16 fields).
+  // The requested fields as (source, row offset, bytes, destination) in plain local arrays, up
+  // to 16 at a time (a wider schema takes one pass per 16 fields); each distinct slot list a
+  // source, with the span of its fields in a row.
   for (size_t next = 0; next < schema.size();) {
-    size_t count = 0, off[kPlanned], bytes[kPlanned];
+    size_t count = 0, off[kPlanned], bytes[kPlanned], src[kPlanned];
     uint8_t* dst[kPlanned];
+    size_t sources = 0, lo[kPlanned], hi[kPlanned];
+    const uint64_t* from[kPlanned];
     for (; next < schema.size() && count < kPlanned; ++next) {
       if (!outs[next]) continue;
+      const uint64_t* list = at && at[next] ? at[next] : slots;
+      size_t j = 0;
+      while (j < sources && from[j] != list) ++j;
+      if (j == sources) {
+        from[sources] = list;
+        lo[sources] = layout.stride;
+        hi[sources++] = 0;
+      }
       off[count] = layout.offset[next];
       bytes[count] = schema[next].row_bytes;
+      lo[j] = std::min(lo[j], off[count]);
+      hi[j] = std::max(hi[j], off[count] + bytes[count]);
+      src[count] = j;
       dst[count++] = static_cast<uint8_t*>(outs[next]);
     }
     if (count == 0) break;
-    for (size_t i = 0; i < n && i < kAhead; ++i) {
-      const uint8_t* r = row_of(slots[i]);
-      for (size_t b = 0; b < stride; b += 64) __builtin_prefetch(r + b);
-    }
-    for (size_t i = 0; i < n; ++i) {
-      if (i + kAhead < n) {
-        const uint8_t* ahead = row_of(slots[i + kAhead]);
-        for (size_t b = 0; b < stride && b < 512; b += 64) __builtin_prefetch(ahead + b);
+    for (size_t j = 0; j < sources; ++j) hi[j] = std::min(hi[j], lo[j] + 512);
+    const uint8_t* row[kPlanned];
+    for (size_t i = 0; i < n + kAhead; ++i) {
+      if (i < n) {  // item i's lines start coming while item i - kAhead is copied
+        for (size_t j = 0; j < sources; ++j) {
+          const uint8_t* r = row_of(from[j][i]);
+          for (size_t b = lo[j]; b < hi[j]; b += 64) __builtin_prefetch(r + b);
+          __builtin_prefetch(r + hi[j] - 1);  // the last byte's line, when the span is not line-aligned
+        }
       }
-      const uint8_t* row = row_of(slots[i]);
-      for (size_t k = 0; k < count; ++k) copy_field(dst[k] + i * bytes[k], row + off[k], bytes[k]);
+      if (i < kAhead) continue;
+      const size_t at_i = i - kAhead;
+      for (size_t j = 0; j < sources; ++j) row[j] = row_of(from[j][at_i]);
+      for (size_t k = 0; k < count; ++k) copy_field(dst[k] + at_i * bytes[k], row[src[k]] + off[k], bytes[k]);
     }
   }
 }
@@ -197,9 +217,9 @@ void RowStorage::gather(size_t f, const uint64_t* slots, size_t n, void* dst) co
   check_intact();
 }
 
-void RowStorage::gather_all(const uint64_t* slots, size_t n, void* const* outs) const {
+void RowStorage::gather_all(const uint64_t* slots, size_t n, void* const* outs, const uint64_t* const* at) const {
   check_intact();
-  gather_all_rows(schema_, layout_, slots, n, outs, [this](uint64_t s) { return rows_.row(s); });
+  gather_all_rows(schema_, layout_, slots, n, outs, at, [this](uint64_t s) { return rows_.row(s); });
   check_intact();
 }
 
@@ -320,9 +340,9 @@ void TieredStorage::gather(size_t f, const uint64_t* slots, size_t n, void* dst)
   check_intact();
 }
 
-void TieredStorage::gather_all(const uint64_t* slots, size_t n, void* const* outs) const {
+void TieredStorage::gather_all(const uint64_t* slots, size_t n, void* const* outs, const uint64_t* const* at) const {
   check_intact();
-  gather_all_rows(schema_, layout_, slots, n, outs, [this](uint64_t s) { return row_of(loc_[s]); });
+  gather_all_rows(schema_, layout_, slots, n, outs, at, [this](uint64_t s) { return row_of(loc_[s]); });
   check_intact();
 }
 

@@ -44,11 +44,13 @@ class Storage {
   // Copies the rows of field `f` at slots[0..n) into `dst`, one after another.
   // Precondition: every slot < capacity and holds an item.
   virtual void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const = 0;
-  // Copies the rows at slots[0..n) of every field f with outs[f] != nullptr into outs[f].
-  // Row storages read each row once for all its fields.
-  virtual void gather_all(const uint64_t* slots, size_t n, void* const* outs) const {
+  // Copies the rows at slots[0..n) of every field f with outs[f] != nullptr into outs[f];
+  // field f from at[f][0..n) instead when `at` and at[f] are not null (n-step items read
+  // nextObs at another item's row). Row storages read each row once for all its fields, and
+  // overlap the misses of every row read.
+  virtual void gather_all(const uint64_t* slots, size_t n, void* const* outs, const uint64_t* const* at) const {
     for (size_t f = 0; f < schema_.size(); ++f)
-      if (outs[f]) gather(f, slots, n, outs[f]);
+      if (outs[f]) gather(f, at && at[f] ? at[f] : slots, n, outs[f]);
   }
   // Where field f of the item at `slot` lives, for reads that pick parts of rows (derived.h).
   // Valid until the slot is written or (tiered) any write moves items; the caller keeps writers off.
@@ -128,7 +130,7 @@ class RowStorage : public Storage {
  public:
   void write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) override;
   void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const override;
-  void gather_all(const uint64_t* slots, size_t n, void* const* outs) const override;
+  void gather_all(const uint64_t* slots, size_t n, void* const* outs, const uint64_t* const* at) const override;
   const uint8_t* field_at(size_t f, uint64_t slot) const override { return rows_.at(f, slot); }
   void clear() override { check_intact(); }
   bool concurrent_writes() const override { return true; }
@@ -189,7 +191,7 @@ class TieredStorage final : public Storage {
   TieredStorage(Schema schema, uint64_t capacity, uint64_t hot_capacity, const std::string& path);
   void write(uint64_t slot, uint64_t n, const void* const* columns, uint64_t first_row) override;
   void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const override;
-  void gather_all(const uint64_t* slots, size_t n, void* const* outs) const override;
+  void gather_all(const uint64_t* slots, size_t n, void* const* outs, const uint64_t* const* at) const override;
   const uint8_t* field_at(size_t f, uint64_t slot) const override { return row_of(loc_[slot]) + layout_.offset[f]; }
   void clear() override;
   size_t bytes() const override { return hot_block_.size() + loc_.size() * 8 * 3; }

@@ -13,6 +13,7 @@
 #include "buffer.h"
 #include "episodes.h"
 #include "error.h"
+#include "nstep.h"
 #include "storage.h"
 
 using namespace replaykit;
@@ -155,9 +156,60 @@ TEST_CASE("the index links each episode's items per environment stream and stops
   x.on_write(1, 0, false, false);
   CHECK(x.step(1) == 3);
   CHECK(x.prev(1) == kNoSlot);  // its predecessor was never stored
-  uint64_t chain[4];
-  CHECK(nstep_chain(x, 2, 4, chain) == 1);  // the next item of its episode is gone
+  CHECK(x.next(2) == kNoSlot);  // the next item of its episode is gone
   CHECK_THROWS_AS(x.on_write(2, 1u << 20, false, false), Error);
+}
+
+TEST_CASE("n-step records kept at write time equal a walk of the index, bit for bit, under random overwrites") {
+  // Rows written to random slots (as lowest-priority eviction does: items taken from the middle
+  // of episodes), FIFO laps, and a rebuild: every stored slot's record is what walking its
+  // chain gives, summed in the same order.
+  for (uint32_t n : {1u, 2u, 3u, 7u}) {
+    CAPTURE(n);
+    const uint64_t cap = 50;
+    EpisodeIndex index(cap);
+    NStepReturns records(cap, NStep{n, 0.93});
+    std::vector<double> rewards(cap);
+    std::mt19937 g(n);
+    auto walk_check = [&](const NStepReturns& r) {
+      for (uint64_t s = 0; s < cap; ++s) {
+        if (!index.stored(s)) continue;
+        double sum = 0, power = 1;
+        uint32_t m = 0;
+        uint64_t cur = s;
+        for (;;) {
+          sum += power * rewards[cur];
+          power *= 0.93;
+          ++m;
+          if (m == n || index.ends(cur) || index.next(cur) == kNoSlot) break;
+          cur = index.next(cur);
+        }
+        const NStepReturns::Item& it = r.item(s);
+        CHECK(it.sum == sum);
+        CHECK(it.m == m);
+        CHECK(it.last == cur);
+        CHECK(bool(it.last_flags & NStepReturns::kTerminatedFlag) == index.terminated(cur));
+        CHECK(bool(it.last_flags & NStepReturns::kTruncatedFlag) == index.truncated(cur));
+        CHECK(r.discount(it) == (index.terminated(cur) ? 0.0f : static_cast<float>(r.power(m))));
+      }
+    };
+    uint64_t cursor = 0;
+    for (int i = 0; i < 3000; ++i) {
+      const bool evict = g() % 3 == 0;
+      const uint64_t slot = evict ? g() % cap : cursor++ % cap;
+      const uint32_t env = g() % 3;
+      const bool term = g() % 13 == 0, trunc = !term && g() % 17 == 0;
+      const double reward = double(g() % 1000) / 7.0;
+      records.before_row(index, slot);
+      index.on_write(slot, env, term, trunc);
+      rewards[slot] = reward;
+      records.after_row(index, slot, reward);
+      if (i % 500 == 499) walk_check(records);
+    }
+    NStepReturns rebuilt(cap, NStep{n, 0.93});
+    rebuilt.rebuild(index, cap, rewards.data());
+    walk_check(rebuilt);
+  }
 }
 
 TEST_CASE("n-step items match the reference: interleaved envs, wrap-around, every n and gamma") {
