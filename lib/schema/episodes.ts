@@ -1,6 +1,7 @@
 /**
  * Episodes: the `nStep` option and the `env` of pushed rows, checked. The core keeps the
- * episode index and computes n-step items (native/core/episodes.h).
+ * episode index (native/core/episodes.h) and each item's n-step return as rows arrive
+ * (native/core/nstep.h).
  * @module
  */
 import { OutOfRangeError, ShapeError } from '../errors';
@@ -18,8 +19,9 @@ import { LIMITS } from '../native/addon';
  * episode terminated within those m steps. m = n, or fewer where the episode ends (terminated
  * or truncated), at the newest stored item of the episode, or where an item of it has been
  * evicted. Truncation bootstraps: it ends the sum, not the value (`discount` stays gamma^m).
- * Semantics of stable-baselines3's `NStepReplayBuffer` (computed at sample time, so the
- * stored transitions stay one-step and prioritized replay keeps one priority per item).
+ * Semantics of stable-baselines3's `NStepReplayBuffer` (the stored transitions stay one-step
+ * and prioritized replay keeps one priority per item). The sums are kept as rows arrive, O(n)
+ * a row (as cpprb's `Nstep`), so a sample reads one record an item: see the README.
  * Needs the fields `reward` (float32 or float64 scalar), `nextObs`, `terminated` and
  * `truncated` (bool scalars): the shorthand schema has them.
  */

@@ -349,10 +349,16 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
   // check again that the buffer is open.
   thread_local std::vector<NStepReturns::Item> nstep_items;
   thread_local std::vector<uint64_t> lasts;
+  // The per-slot lines this sample reads under the lock (n-step records, the write counts keys
+  // need) are fetched together first: their misses overlap one another.
+  if (writer_.reads_write_table()) {
+    const uint64_t* writes = writer_.writes().data();
+    for (uint64_t i = 0; i < n; ++i) __builtin_prefetch(writes + slots[i]);
+  }
   if (nstep_) {
     nstep_items.resize(n);
     lasts.resize(n);
-    for (uint64_t i = 0; i < n; ++i) nstep_->prefetch(slots[i]);  // the misses overlap the key reads below
+    for (uint64_t i = 0; i < n; ++i) nstep_->prefetch(slots[i]);
   }
   // Observations stored once: the frames of every item's obs and nextObs (n-step: the chain's
   // last item's nextObs) are planned here, and their slots waited for and pinned as well.
@@ -380,13 +386,7 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
     check_open();
   }
   if (derived_obs || derived_next) derived_->settle(plan);  // side frames copied while the lock holds
-  // A key needs the slot's write count: a second random access per item. Prefetch those
-  // lines so that their misses overlap the computation of the others.
-  if (writer_.reads_write_table()) {
-    const uint64_t* writes = writer_.writes().data();
-    for (uint64_t i = 0; i < n; ++i) __builtin_prefetch(writes + slots[i]);
-  }
-  for (uint64_t i = 0; i < n; ++i) keys[i] = writer_.key(slots[i]);
+  for (uint64_t i = 0; i < n; ++i) keys[i] = writer_.key(slots[i]);  // a write count each (prefetched above)
   if (per_) per_->advance();
   const Pin pin{slots, n, her ? goal_slots.data() : lasts.data(), her ? goal_slots.size() : last_n, plan.slots.data(),
                 plan.slots.size()};
