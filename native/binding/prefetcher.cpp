@@ -132,6 +132,7 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
   }
 
   void Run() {
+    std::vector<uint64_t> keys;
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       // Idle: poll every kPoll for a while before sleeping until notified, so that a learner
@@ -151,7 +152,7 @@ class NativePrefetcher : public Napi::ObjectWrap<NativePrefetcher>, public Guard
       lock.unlock();                    // the JS thread drops finished ones, under the lock
       int32_t outcome = 1;
       try {
-        std::vector<uint64_t> keys(r.n);
+        keys.resize(r.n);  // the thread's own scratch: no allocation a batch once grown
         buffer_->sample(r.n, r.words.data(), r.outs.data(), keys.data(), r.weights, r.beta, r.discount, r.relabelled);
         keys_to_js(keys.data(), r.n, r.keys_js);
         if (limiter_) limiter_->on_sample(r.n);  // counted as a synchronous sample is

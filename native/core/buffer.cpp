@@ -83,8 +83,7 @@ ReplayBuffer::ReplayBuffer(std::unique_ptr<Storage> storage, std::optional<Prior
 size_t ReplayBuffer::side_bytes() const {
   std::lock_guard<std::mutex> lock(mu_);
   check_open();
-  return (derived_ ? derived_->bytes() : 0) + (episodes_ ? episodes_->capacity() * 37 : 0) +
-         (nstep_ ? capacity() * sizeof(NStepReturns::Item) : 0);
+  return (derived_ ? derived_->bytes() : 0) + (episodes_ ? episodes_->bytes() : 0) + (nstep_ ? nstep_->bytes() : 0);
 }
 
 void ReplayBuffer::check_derived_push(const void* const* columns, uint64_t n, const uint32_t* envs) const {

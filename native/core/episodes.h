@@ -23,6 +23,7 @@
 // first row's prev), and the pair holds only while both slots still hold those rows: a slot
 // written again gets fresh links, so a stale one never points back.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -93,6 +94,7 @@ class EpisodeIndex {
   bool truncated(uint64_t slot) const { return items_[slot].flags & kTruncated; }
   bool ends(uint64_t slot) const { return items_[slot].flags != 0; }
   uint64_t capacity() const { return items_.size(); }
+  size_t bytes() const { return items_.size() * sizeof(Item) + streams_.size() * sizeof(Stream); }  // of RAM held
 
   // Archives (the Episodes section, archive.h). The occupied slots of a buffer that is
   // archived or restored are exactly [0, length) (the writer's invariant), so the index is

@@ -59,6 +59,7 @@ class NStepReturns {
   float discount(const Item& it) const { return it.last_flags & kTerminatedFlag ? 0.0f : static_cast<float>(power_[it.m]); }
   static constexpr uint8_t kTerminatedFlag = 1, kTruncatedFlag = 2;  // as EpisodeIndex's flags
   uint32_t n() const { return n_; }
+  size_t bytes() const { return items_.size() * sizeof(Item); }  // of RAM held
 
  private:
   static_assert(sizeof(Item) == 32, "an n-step record is 32 bytes: two a cache line");
