@@ -324,8 +324,7 @@ void ReplayBuffer::sample(uint64_t n, const uint32_t* words, void* const* outs, 
   if (weights && beta && !(std::isfinite(*beta) && *beta >= 0)) fail(ErrorKind::Range, "beta must be a finite number >= 0");
   // Scratch of this thread's own (samples may run on several threads at once): no allocation a
   // sample once grown.
-  thread_local std::vector<uint64_t> slot_scratch, chain_scratch;
-  thread_local std::vector<uint32_t> length_scratch;
+  thread_local std::vector<uint64_t> slot_scratch;
   slot_scratch.resize(n);
   uint64_t* const slots = slot_scratch.data();
   std::unique_lock<std::mutex> lock(mu_);

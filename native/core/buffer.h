@@ -270,8 +270,6 @@ class ReplayBuffer {
   uint64_t push_in_place(const void* const* columns, const void* const* stored, uint64_t n,
                          const double* priorities, const uint32_t* envs);
   void check_derived_push(const void* const* columns, uint64_t n, const uint32_t* envs) const;
-  // n of n-step returns (1 without them).
-  uint32_t nstep_steps() const { return episode_options_ && episode_options_->nstep ? episode_options_->nstep->n : 1; }
   void apply_ring_priorities(uint64_t first_slot, uint64_t start, uint64_t n, uint64_t kept, const double* priorities);
   void clear_state();
   // Records rows [0, n) of a push in the episode index: row r at slots[r] when slots is not
