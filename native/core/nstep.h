@@ -14,7 +14,9 @@
 // episode (in cache): a new row extends the chains of the up to n - 1 items before it, and a
 // row that overwrites an item still linked from earlier ones (lowest-priority eviction takes
 // items from the middle of episodes) first cuts their chains back to end before it (the
-// sums recomputed from the kept rewards, in the same order, so bit for bit what a walk gives).
+// sums recomputed from the kept rewards, in the same order, so bit for bit what a walk gives:
+// O(n^2) for such a row, as a walk-free Horner form would round differently from a load's
+// rebuild, and an archive must resume exactly).
 // cpprb's Nstep keeps the same sums at write time, in a staging buffer before the rows enter
 // its buffer; here they are kept per stored item, so they stay correct across wrap-around,
 // eviction, clear and archives.
