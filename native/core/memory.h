@@ -17,8 +17,8 @@ namespace replaykit {
 void* allocate_block(size_t bytes);
 void free_block(void* p);
 
-// n values of T in one such block (huge pages from 2 MiB up), each set to T{}: the per-slot
-// tables read at random by samples (the episode index, n-step records), where a std::vector's
+// n values of T in one such block (huge pages from 2 MiB up), each set to `fill`: the per-slot
+// tables read at random by samples (n-step records, tiered storage's locations), where a std::vector's
 // 4 KiB pages would add a TLB miss to nearly every read. Error(Range) when it cannot be allocated.
 template <typename T>
 class BlockArray {
@@ -26,9 +26,9 @@ class BlockArray {
 
  public:
   BlockArray() = default;
-  explicit BlockArray(size_t n) : p_(static_cast<T*>(allocate_block(n * sizeof(T)))), n_(n) {
+  explicit BlockArray(size_t n, const T& fill = T{}) : p_(static_cast<T*>(allocate_block(n * sizeof(T)))), n_(n) {
     if (!p_) fail(ErrorKind::Range, "cannot allocate " + std::to_string(n * sizeof(T)) + " bytes of memory");
-    std::uninitialized_fill_n(p_, n, T{});
+    std::uninitialized_fill_n(p_, n, fill);
   }
   BlockArray(BlockArray&& o) noexcept : p_(o.p_), n_(o.n_) {
     o.p_ = nullptr;

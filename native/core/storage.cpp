@@ -260,7 +260,7 @@ TieredStorage::TieredStorage(Schema schema, uint64_t capacity, uint64_t hot_capa
   header_ = write_header(*file_, schema_, cold_rows_);
   file_->advise_random(sizeof(StorageFileHeader));
   cold_ = RowBlock(layout_, file_->data() + sizeof(StorageFileHeader));
-  loc_.assign(capacity, kNone);
+  loc_ = BlockArray<uint64_t>(capacity, kNone);
   hot_slot_.assign(hot_rows_, kNone);
   cold_slot_.assign(cold_rows_, kNone);
 }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "file.h"
+#include "memory.h"
 #include "schema.h"
 
 namespace replaykit {
@@ -217,7 +218,7 @@ class TieredStorage final : public Storage {
   std::unique_ptr<MappedFile> file_;
   StorageFileHeader* header_ = nullptr;
   RowBlock cold_;
-  std::vector<uint64_t> loc_;       // per slot: kNone, a hot row, or kCold | a cold row
+  BlockArray<uint64_t> loc_;       // per slot: kNone, a hot row, or kCold | a cold row (read by every gather)
   std::vector<uint64_t> hot_slot_;  // per hot row: its slot
   std::vector<uint64_t> cold_slot_; // per cold row: its slot
   uint64_t hot_head_ = 0, hot_count_ = 0, cold_head_ = 0, cold_count_ = 0;
