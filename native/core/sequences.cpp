@@ -21,7 +21,8 @@ void windows_slots(const EpisodeIndex& index, const uint64_t* starts, uint64_t n
   for (uint64_t i = 0; i < n; ++i) {
     slots[i * L] = starts[i];
     mask[i * L] = 1;
-    index.prefetch(index.raw_next(starts[i]));
+    const uint64_t after = index.raw_next(starts[i]);
+    if (after != kNoSlot) index.prefetch(after);
   }
   // Step j of every window: its slot (the last real one's successor, or a repeat), while the
   // record of the following step is fetched.
