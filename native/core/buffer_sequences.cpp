@@ -56,11 +56,32 @@ void ReplayBuffer::sample_sequences(uint64_t n, const SequenceSpec& spec, const 
   // once, together (windows_slots: the misses overlap), and the walked windows are the batch's
   // (with their burn-ins walked after). Redraws are drawn and walked likewise, a batch of them
   // at a time; those past the last one needed are dropped (the stream is this call's own).
+  // The rows the gather will read are fetched as the walk finds their slots (StepHook): the
+  // extent of the fields read, from a row's first field, the same for every slot.
+  struct RowLines {
+    const Storage* storage;
+    ptrdiff_t lo, hi;
+  } lines{storage_.get(), PTRDIFF_MAX, PTRDIFF_MIN};
+  for (size_t f = 0; f < schema_.size(); ++f) {
+    if (!outs[f]) continue;
+    const ptrdiff_t at = storage_->field_at(f, 0) - storage_->field_at(0, 0);
+    lines.lo = std::min(lines.lo, at);
+    lines.hi = std::max(lines.hi, at + ptrdiff_t(schema_[f].row_bytes));
+  }
+  StepHook hook;
+  if (lines.lo < lines.hi && !derived_)
+    hook = {[](const void* c, uint64_t slot) {
+              const auto& r = *static_cast<const RowLines*>(c);
+              const uint8_t* row = r.storage->field_at(0, slot);
+              for (ptrdiff_t b = r.lo; b < r.hi; b += 64) __builtin_prefetch(row + b);
+              __builtin_prefetch(row + r.hi - 1);
+            },
+            &lines};
   SequenceSpec forward = spec;
   forward.burn_in = 0;
   uint64_t* const burn_slots = windows + n * L;
   for (uint64_t i = 0; i < n; ++i) episodes_->prefetch(starts[i]);
-  if (!spec.pad) windows_slots(*episodes_, starts, n, forward, windows, mask, nullptr, nullptr);
+  if (!spec.pad) windows_slots(*episodes_, starts, n, forward, windows, mask, nullptr, nullptr, hook);
   thread_local std::vector<uint64_t> unfit;
   unfit.clear();
   for (uint64_t i = 0; i < n; ++i)
@@ -94,7 +115,7 @@ void ReplayBuffer::sample_sequences(uint64_t n, const SequenceSpec& spec, const 
       if (!spec.pad) {
         redrawn_windows.resize(k * L);
         redrawn_mask.resize(k * L);
-        windows_slots(*episodes_, redrawn.data(), k, forward, redrawn_windows.data(), redrawn_mask.data(), nullptr, nullptr);
+        windows_slots(*episodes_, redrawn.data(), k, forward, redrawn_windows.data(), redrawn_mask.data(), nullptr, nullptr, hook);
       }
       for (uint64_t c = 0; c < k && filled < unfit.size(); ++c) {
         ++used;
@@ -109,8 +130,8 @@ void ReplayBuffer::sample_sequences(uint64_t n, const SequenceSpec& spec, const 
       }
     }
   }
-  if (spec.pad) windows_slots(*episodes_, starts, n, spec, windows, mask, burn_slots, burn_mask);
-  else burn_in_slots(*episodes_, starts, n, spec, burn_slots, burn_mask);
+  if (spec.pad) windows_slots(*episodes_, starts, n, spec, windows, mask, burn_slots, burn_mask, hook);
+  else burn_in_slots(*episodes_, starts, n, spec, burn_slots, burn_mask, burn_outs ? hook : StepHook{});
   // The windows' slots (walked above), walked again after every wait for slots being written
   // (a link may have changed meanwhile), and after every wait the buffer checked open again
   // (as sample()). A start overwritten meanwhile is read as its new row (as sample() reads a
