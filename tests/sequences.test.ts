@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { OutOfRangeError, PrioritizedReplayBuffer, ReplayBuffer, StateError } from 'replaykit';
+import { DtypeError, OutOfRangeError, PrioritizedReplayBuffer, ReplayBuffer, ShapeError, StateError } from 'replaykit';
 import { rng } from './helpers';
 
 interface Pushed {
@@ -151,6 +151,69 @@ test('errors are named and change nothing', () => {
   expect(rb.sampleAll()).toEqual(before);
   rb.close();
   plain.close();
+});
+
+for (const kind of ['uniform', 'prioritized'] as const) {
+  test(`${kind}: out reuses a batch's arrays: the values of a fresh call under the same seed, every array overwritten`, () => {
+    const make = () => (kind === 'uniform' ? new ReplayBuffer({ ...shorthand, capacity: 120, episodes: true }) : new PrioritizedReplayBuffer({ ...shorthand, capacity: 120, episodes: true, alpha: 0.8 }));
+    const fresh = make(), reused = make();
+    fill(fresh, [], 3, 60);
+    fill(reused, [], 3, 60);
+    for (const burnIn of [0, 3]) {
+      for (const pad of ['zero', 'none'] as const) {
+        const options = { length: 4, burnIn, pad, crossEpisodes: pad === 'none' };
+        // A first call into an empty object allocates every array and sets it on the object.
+        const out = reused.sampleSequences(10, { ...options, out: {} });
+        expect(out).toEqual(fresh.sampleSequences(10, options));
+        const arrays = [out.obs, out.reward, out.mask, out.indices, out.weights, out.burnIn?.obs, out.burnIn?.mask];
+        for (let call = 0; call < 4; call++) {
+          // Stale values everywhere (padding included) must not survive the call.
+          for (const a of arrays) a?.fill(7);
+          const again = reused.sampleSequences(10, { ...options, out });
+          expect(again).toBe(out);
+          expect([again.obs, again.reward, again.mask, again.indices, again.weights, again.burnIn?.obs, again.burnIn?.mask]).toEqual(arrays);
+          expect(again.obs).toBe(arrays[0]);
+          expect(again).toEqual(fresh.sampleSequences(10, options));
+        }
+      }
+    }
+    fresh.close();
+    reused.close();
+  });
+}
+
+test('a wrong out is refused with a named error before anything is written, set or drawn', () => {
+  const a = new PrioritizedReplayBuffer({ ...shorthand, capacity: 120, episodes: true, alpha: 0.8 });
+  const b = new PrioritizedReplayBuffer({ ...shorthand, capacity: 120, episodes: true, alpha: 0.8 });
+  fill(a, [], 3, 60);
+  fill(b, [], 3, 60);
+  const options = { length: 4, burnIn: 2 };
+  const good = a.sampleSequences(5, options);
+  expect(b.sampleSequences(5, options)).toEqual(good);
+  const copy = (o: typeof good) => ({ obs: o.obs.slice(), reward: o.reward.slice(), mask: o.mask.slice(), indices: o.indices.slice(), weights: o.weights!.slice(), burnIn: { obs: o.burnIn!.obs.slice(), mask: o.burnIn!.mask.slice() } });
+  const cases: [unknown, new (...args: never[]) => Error][] = [
+    [{ ...copy(good), obs: new Float64Array(good.obs.length) }, DtypeError],
+    [{ ...copy(good), reward: new Float32Array(good.reward.length + 1) }, ShapeError],
+    [{ ...copy(good), mask: new Int8Array(good.mask.length) }, DtypeError],
+    [{ ...copy(good), indices: new Float64Array(4) }, ShapeError],
+    [{ ...copy(good), weights: new Float64Array(5) }, DtypeError],
+    [{ ...copy(good), burnIn: 3 }, ShapeError],
+    [{ ...copy(good), burnIn: { ...copy(good).burnIn, mask: new Uint8Array(11) } }, ShapeError],
+    [{ ...copy(good), burnIn: { ...copy(good).burnIn, obs: [0, 1] } }, DtypeError],
+    [5, ShapeError],
+  ];
+  for (const [out, error] of cases) {
+    const before = typeof out === 'object' ? JSON.stringify(out, (_, v) => (ArrayBuffer.isView(v) ? Array.from(v as Float32Array) : v)) : out;
+    // Arrays missing from the wrong out (action, nextObs, ...) stay missing: none is set on it.
+    expect(() => a.sampleSequences(5, { ...options, out: out as never })).toThrow(error);
+    const after = typeof out === 'object' ? JSON.stringify(out, (_, v) => (ArrayBuffer.isView(v) ? Array.from(v as Float32Array) : v)) : out;
+    expect(after).toBe(before);
+    if (typeof out === 'object') expect('action' in (out as object)).toBe(false);
+  }
+  // Nothing drawn either: both buffers go on with the same batches.
+  expect(a.sampleSequences(5, options)).toEqual(b.sampleSequences(5, options));
+  a.close();
+  b.close();
 });
 
 test('an episodes: true buffer saves and loads its index: the same sequences after load', async () => {

@@ -250,8 +250,9 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
    *
    * @param batchSize sequences, an integer in [1, length].
    * @param options see {@link SequenceOptions}: `length` (required), `stride`, `burnIn`,
-   *   `crossEpisodes`, `pad`, and `beta` on a prioritized buffer.
-   * @returns each field as a fresh typed array of `batchSize * length * elements` values,
+   *   `crossEpisodes`, `pad`, `out` (arrays to sample into, e.g. the previous batch: no
+   *   allocation a call), and `beta` on a prioritized buffer.
+   * @returns `options.out` filled, or each field as a fresh typed array of `batchSize * length * elements` values,
    *   row-major `[batchSize, length, ...shape]` (e.g. `obs: Float32Array(batchSize * length *
    *   obsDim)`); `mask: Uint8Array(batchSize * length)`, 1 where a step is real;
    *   `indices: Float64Array(batchSize)`, the start items' keys; `weights:
@@ -260,9 +261,11 @@ export abstract class ReplayBufferBase<F extends FieldsSpec, B extends Batch<F>,
    *   (padded at the front where the episode has no earlier stored step).
    * @throws {@link OutOfRangeError} for a bad `batchSize` or option, or more sequences than items
    *   stored, or (`pad: 'none'`, `stride`) no fitting start found in 64 draws a sequence on
-   *   average; {@link StateError} for a buffer without the episode index, or after `close()`.
+   *   average; {@link ShapeError} / {@link DtypeError} for an `out` array of the wrong length /
+   *   dtype (or an `out` that is not an object), before anything is written or set on it;
+   *   {@link StateError} for a buffer without the episode index, or after `close()`.
    */
-  sampleSequences(batchSize: number, options: SequenceOptions): SequenceBatch<F> {
+  sampleSequences(batchSize: number, options: SequenceOptions<F>): SequenceBatch<F> {
     return this.#core.sampleSequences(batchSize, options) as unknown as SequenceBatch<F>;
   }
 

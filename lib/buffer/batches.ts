@@ -35,7 +35,7 @@ export class Batches {
     const batch = out as Record<string, unknown>;
     for (let i = 0; i < this.#fields.length; i++) {
       const f = this.#fields[i];
-      this.outs[i] = only && !only.has(f.name) ? null : outArray(batch, f.name, f.dtype, rows * f.elems);
+      this.outs[i] = only && !only.has(f.name) ? null : outArray(batch, f.name, f.dtype, rows * f.elems)!;
     }
     outArray(batch, 'indices', 'float64', rows);
     if (withWeights) outArray(batch, 'weights', 'float32', rows);
@@ -185,16 +185,21 @@ function uninitialisedArrayBuffer(bytes: number): ArrayBuffer {
   return b.byteOffset === 0 && b.buffer.byteLength === bytes ? (b.buffer as ArrayBuffer) : new ArrayBuffer(bytes);
 }
 
-/** `batch[name]` if it is a typed array of `dtype` and `length`; a fresh one set on `batch` if absent. */
-function outArray(batch: Record<string, unknown>, name: string, dtype: Dtype, length: number): AnyTypedArray {
+/**
+ * `batch[name]` if it is a typed array of `dtype` and `length`; a fresh one set on `batch` if
+ * absent (with `create`; null without: a pass that only checks). A wrong one is a DtypeError
+ * or ShapeError naming `${where}.${name}`. @internal
+ */
+export function outArray(batch: Record<string, unknown>, name: string, dtype: Dtype, length: number, where = 'out', create = true): AnyTypedArray | null {
   const a = batch[name];
   if (a === undefined) {
+    if (!create) return null;
     const fresh = new DTYPES[dtype].ctor(length);
     batch[name] = fresh;
     return fresh;
   }
   const tag = typedArrayTag(a);
-  if (tag !== DTYPES[dtype].tag) throw new DtypeError(`out.${name}: expected ${DTYPES[dtype].tag}, got ${describe(a)}`);
-  if ((a as AnyTypedArray).length !== length) throw new ShapeError(`out.${name}: expected length ${length}, got ${(a as AnyTypedArray).length}`);
+  if (tag !== DTYPES[dtype].tag) throw new DtypeError(`${where}.${name}: expected ${DTYPES[dtype].tag}, got ${describe(a)}`);
+  if ((a as AnyTypedArray).length !== length) throw new ShapeError(`${where}.${name}: expected length ${length}, got ${(a as AnyTypedArray).length}`);
   return a as AnyTypedArray;
 }

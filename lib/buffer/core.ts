@@ -24,6 +24,7 @@ import type { Saveable } from '../archive/writes';
 import type { Restorable } from '../archive/load';
 import { BatchArena, BatchLayout, BatchObject, Batches } from './batches';
 import { float64 } from './convert';
+import { SequenceBatches } from './sequence-batches';
 import { WordStream } from './random';
 import type { Sampler, SamplerKind } from './samplers';
 import { Stager } from './staging';
@@ -63,6 +64,7 @@ export class BufferCore implements Saveable, Restorable, PushHost {
   readonly #rng: WordStream;
   readonly #stager: Stager;
   readonly #batches: Batches;
+  readonly #sequences: SequenceBatches;
   /** The rate limiter's options as the core resolved them; null without one. */
   readonly rateLimiterConfig: ResolvedRateLimiter | null;
   /** `rb.rateLimiter`. */
@@ -132,6 +134,7 @@ export class BufferCore implements Saveable, Restorable, PushHost {
     this.#stager = new Stager(this.fields);
     this.#pusher = new Pusher(this.native, this.#stager, this.sampler.weighted, this.#gate, this, this.episodes !== null);
     this.#batches = new Batches(this.fields);
+    this.#sequences = new SequenceBatches(this.fields, this.#batches);
     this.steps = new StepState<BatchObject>(this);
   }
 
@@ -210,30 +213,11 @@ export class BufferCore implements Saveable, Restorable, PushHost {
       if (this.episodes === null) throw new StateError('sampleSequences needs the episode index: make the buffer with episodes: true (or nStep)');
       const length = this.native.length;
       if (batchSize > length) throw new OutOfRangeError(`cannot sample ${batchSize} sequences: only ${length} items are stored`);
-      const steps = batchSize * o.length;
-      const batch = this.#batches.prepare(steps, undefined, null, false) as BatchObject & { mask: Uint8Array; burnIn?: Record<string, AnyTypedArray> };
-      const outs = [...this.#batches.outs];
-      const mask = new Uint8Array(steps);
-      let burnOuts: (AnyTypedArray | null)[] | null = null;
-      let burnMask: Uint8Array | null = null;
-      let burn: (BatchObject & { mask?: Uint8Array }) | undefined;
-      if (o.burnIn > 0) {
-        burn = this.#batches.prepare(batchSize * o.burnIn, undefined, null, false);
-        delete (burn as Partial<BatchObject>).indices;
-        burnOuts = [...this.#batches.outs];
-        burnMask = new Uint8Array(batchSize * o.burnIn);
-      }
-      const indices = new Float64Array(batchSize);
-      const weights = this.sampler.weighted ? new Float32Array(batchSize) : null;
+      const batch = this.#sequences.prepare(batchSize, o.length, o.burnIn, this.sampler.weighted, o.out);
+      const burn = o.burnIn > 0 ? batch.burnIn! : null;
       const spec = { length: o.length, stride: o.stride, burnIn: o.burnIn, crossEpisodes: o.crossEpisodes, pad: o.pad };
-      this.native.sampleSequences(batchSize, spec, this.#rng.next(2 * batchSize + 2), outs, mask, burnOuts, burnMask, indices, weights, o.beta);
-      batch.mask = mask;
-      batch.indices = indices;
-      if (weights) batch.weights = weights;
-      if (burn) {
-        burn.mask = burnMask!;
-        batch.burnIn = burn as unknown as Record<string, AnyTypedArray>;
-      }
+      this.native.sampleSequences(batchSize, spec, this.#rng.next(2 * batchSize + 2), this.#sequences.outs, batch.mask, burn && this.#sequences.burnOuts, burn && burn.mask,
+        batch.indices, this.sampler.weighted ? batch.weights! : null, o.beta);
       return batch;
     } finally {
       this.busy = false;

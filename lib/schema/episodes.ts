@@ -9,6 +9,7 @@ import { describe } from './dtypes';
 import { checkInteger, checkNumber } from './checks';
 import { checkKeys } from './options';
 import type { ResolvedField } from './fields';
+import type { FieldsSpec, SequenceBatch } from './types';
 import { LIMITS } from '../native/addon';
 
 /**
@@ -109,7 +110,7 @@ export function resolveEnv(env: unknown, rows: number, episodes: boolean): Uint3
  * Options of `sampleSequences` (TorchRL's SliceSampler / PrioritizedSliceSampler, Reverb's
  * trajectories, R2D2's burn-in).
  */
-export interface SequenceOptions {
+export interface SequenceOptions<F extends FieldsSpec = FieldsSpec> {
   /** Steps a sequence: an integer in [1, 2^20]. */
   length: number;
   /** Starts only at steps (within their episode) that are multiples of this: an integer in [1, 2^20]; default 1. With `stride: length` and `pad: 'none'`, an episode's sequences do not overlap. */
@@ -122,6 +123,18 @@ export interface SequenceOptions {
   pad?: 'zero' | 'none';
   /** Prioritized buffers: the importance-sampling exponent (default: the schedule's). */
   beta?: number;
+  /**
+   * Arrays to sample into (a learner's loop): typically the batch an earlier call with the same
+   * `batchSize`, `length` and `burnIn` returned, so that `b = rb.sampleSequences(n, { length, out: b })`
+   * allocates nothing after the first call. Each array present must be of exactly the dtype and
+   * length a fresh batch's has (`[batchSize, length, ...shape]` per field, `mask` of
+   * `batchSize * length`, `indices` and on a prioritized buffer `weights` of `batchSize`, and
+   * with a burn-in `burnIn`'s fields and `mask` of `batchSize * burnIn` steps): a DtypeError or
+   * ShapeError names the first that is not, and nothing is written or set. Missing ones are
+   * allocated and set on this object, which is returned. Every array the call writes is
+   * overwritten whole (padding steps zeroed), so nothing of the earlier batch remains.
+   */
+  out?: Partial<SequenceBatch<F>>;
 }
 
 /** The options checked, with defaults, as the native call takes them. @internal */
@@ -132,12 +145,14 @@ export interface ResolvedSequenceOptions {
   readonly crossEpisodes: boolean;
   readonly pad: boolean;
   readonly beta: number | undefined;
+  /** Checked by the batch's preparation (lib/buffer/sequence-batches.ts), with the arrays. */
+  readonly out: unknown;
 }
 
 /** Checks `sampleSequences`' options. @internal */
 export function resolveSequenceOptions(options: unknown, weighted: boolean): ResolvedSequenceOptions {
   if (typeof options !== 'object' || options === null) throw new OutOfRangeError(`sampleSequences options must be an object like { length: 64 }, got ${describe(options)}`);
-  checkKeys(options, weighted ? ['length', 'stride', 'burnIn', 'crossEpisodes', 'pad', 'beta'] : ['length', 'stride', 'burnIn', 'crossEpisodes', 'pad'], 'sampleSequences option');
+  checkKeys(options, weighted ? ['length', 'stride', 'burnIn', 'crossEpisodes', 'pad', 'beta', 'out'] : ['length', 'stride', 'burnIn', 'crossEpisodes', 'pad', 'out'], 'sampleSequences option');
   const o = options as SequenceOptions;
   const max = 2 ** 20;
   if (o.crossEpisodes !== undefined && typeof o.crossEpisodes !== 'boolean') throw new OutOfRangeError(`crossEpisodes must be true or false, got ${describe(o.crossEpisodes)}`);
@@ -149,5 +164,6 @@ export function resolveSequenceOptions(options: unknown, weighted: boolean): Res
     crossEpisodes: o.crossEpisodes ?? false,
     pad: (o.pad ?? 'zero') === 'zero',
     beta: o.beta === undefined ? undefined : checkNumber(o.beta, 'beta', 0),
+    out: o.out,
   };
 }

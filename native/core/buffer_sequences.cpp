@@ -49,27 +49,94 @@ void ReplayBuffer::sample_sequences(uint64_t n, const SequenceSpec& spec, const 
   // conditioned on fitting (uniform, or proportional to its priority), as a sampler that drew
   // only among fitting starts would (TorchRL's strict slices, Reverb's MinSize-like checks).
   // The words of the redraws come from SplitMix64 (random.h) seeded by two words of the
-  // generator of record, so a batch stays a function of the buffer's seed.
-  SplitMix64 redraws{word64(words + 2 * n)};
-  uint64_t budget = 64 * n;
-  for (uint64_t i = 0; i < n; ++i) {
-    while (!start_fits(*episodes_, starts[i], spec)) {
-      if (budget-- == 0)
+  // generator of record, so a batch stays a function of the buffer's seed: the unfit starts,
+  // in index order, take the fitting redraws in the stream's order (start i's redraws until
+  // one fits, then the next unfit start's).
+  // Whether a start fits needs its whole window walked (pad false): every window is walked
+  // once, together (windows_slots: the misses overlap), and the walked windows are the batch's
+  // (with their burn-ins walked after). Redraws are drawn and walked likewise, a batch of them
+  // at a time; those past the last one needed are dropped (the stream is this call's own).
+  // The rows the gather will read are fetched as the walk finds their slots (StepHook): the
+  // extent of the fields read, from a row's first field, the same for every slot.
+  struct RowLines {
+    const Storage* storage;
+    ptrdiff_t lo, hi;
+  } lines{storage_.get(), PTRDIFF_MAX, PTRDIFF_MIN};
+  for (size_t f = 0; f < schema_.size(); ++f) {
+    if (!outs[f]) continue;
+    const ptrdiff_t at = storage_->field_at(f, 0) - storage_->field_at(0, 0);
+    lines.lo = std::min(lines.lo, at);
+    lines.hi = std::max(lines.hi, at + ptrdiff_t(schema_[f].row_bytes));
+  }
+  StepHook hook;
+  if (lines.lo < lines.hi && !derived_)
+    hook = {[](const void* c, uint64_t slot) {
+              const auto& r = *static_cast<const RowLines*>(c);
+              const uint8_t* row = r.storage->field_at(0, slot);
+              for (ptrdiff_t b = r.lo; b < r.hi; b += 64) __builtin_prefetch(row + b);
+              __builtin_prefetch(row + r.hi - 1);
+            },
+            &lines};
+  SequenceSpec forward = spec;
+  forward.burn_in = 0;
+  uint64_t* const burn_slots = windows + n * L;
+  for (uint64_t i = 0; i < n; ++i) episodes_->prefetch(starts[i]);
+  if (!spec.pad) windows_slots(*episodes_, starts, n, forward, windows, mask, nullptr, nullptr, hook);
+  thread_local std::vector<uint64_t> unfit;
+  unfit.clear();
+  for (uint64_t i = 0; i < n; ++i)
+    if (!start_fits(*episodes_, starts[i], mask + i * L, spec)) unfit.push_back(i);
+  if (!unfit.empty()) {
+    thread_local std::vector<uint64_t> redrawn, redrawn_windows;
+    thread_local std::vector<float> redrawn_weights;
+    thread_local std::vector<uint8_t> redrawn_mask;
+    SplitMix64 redraws{word64(words + 2 * n)};
+    const uint64_t budget = 64 * n;
+    uint64_t used = 0;  // redraws taken from the stream, fitting or not
+    size_t filled = 0;  // unfit starts replaced
+    while (filled < unfit.size()) {
+      if (used == budget)
         fail(ErrorKind::Range, "no fitting start found in 64 draws a sequence (" +
                                    std::string(spec.pad ? "" : "whole windows of " + std::to_string(L) + " steps") +
                                    (spec.pad || spec.stride == 1 ? "" : ", ") +
                                    (spec.stride > 1 ? "starts at multiples of stride " + std::to_string(spec.stride) : "") +
                                    "): are the episodes that long? pad: 'zero' pads short windows");
-      const uint64_t z = redraws.next();
-      const uint32_t w[2] = {uint32_t(z >> 32), uint32_t(z)};
-      draw(1, w, starts + i, weights ? weights + i : nullptr);
+      // Enough redraws that most unfit starts are replaced in one walk; a walk of a few more
+      // windows costs little more than a walk of one (the misses overlap).
+      const uint64_t k = std::min<uint64_t>(budget - used, std::max<uint64_t>(16, 4 * (unfit.size() - filled)));
+      redrawn.resize(k);
+      redrawn_weights.resize(k);
+      for (uint64_t c = 0; c < k; ++c) {
+        const uint64_t z = redraws.next();
+        const uint32_t w[2] = {uint32_t(z >> 32), uint32_t(z)};
+        draw(1, w, redrawn.data() + c, weights ? redrawn_weights.data() + c : nullptr);
+        episodes_->prefetch(redrawn[c]);
+      }
+      if (!spec.pad) {
+        redrawn_windows.resize(k * L);
+        redrawn_mask.resize(k * L);
+        windows_slots(*episodes_, redrawn.data(), k, forward, redrawn_windows.data(), redrawn_mask.data(), nullptr, nullptr, hook);
+      }
+      for (uint64_t c = 0; c < k && filled < unfit.size(); ++c) {
+        ++used;
+        if (!start_fits(*episodes_, redrawn[c], spec.pad ? nullptr : redrawn_mask.data() + c * L, spec)) continue;
+        const uint64_t i = unfit[filled++];
+        starts[i] = redrawn[c];
+        if (weights) weights[i] = redrawn_weights[c];
+        if (!spec.pad) {
+          std::copy_n(redrawn_windows.data() + c * L, L, windows + i * L);
+          std::copy_n(redrawn_mask.data() + c * L, L, mask + i * L);
+        }
+      }
     }
   }
-  // The windows' slots, computed again after every wait for slots being written (a link may
-  // have changed meanwhile), and after every wait the buffer checked open again (as sample()).
-  // A start overwritten meanwhile is read as its new row (as sample() reads a drawn slot).
-  // Observations stored once (derived.h): the frames of every step's obs and nextObs are
-  // planned here, and their slots waited for and pinned too (as sample() does).
+  if (spec.pad) windows_slots(*episodes_, starts, n, spec, windows, mask, burn_slots, burn_mask, hook);
+  else burn_in_slots(*episodes_, starts, n, spec, burn_slots, burn_mask, burn_outs ? hook : StepHook{});
+  // The windows' slots (walked above), walked again after every wait for slots being written
+  // (a link may have changed meanwhile), and after every wait the buffer checked open again
+  // (as sample()). A start overwritten meanwhile is read as its new row (as sample() reads a
+  // drawn slot). Observations stored once (derived.h): the frames of every step's obs and
+  // nextObs are planned here, and their slots waited for and pinned too (as sample() does).
   thread_local FramePlan plan, burn_plan;
   thread_local std::vector<uint64_t> frame_slots;
   const size_t obs_f = derived_ ? derived_->options().obs : 0, next_f = derived_ ? derived_->options().next : 0;
@@ -78,8 +145,8 @@ void ReplayBuffer::sample_sequences(uint64_t n, const SequenceSpec& spec, const 
   const bool burn_read = burn_outs && B > 0;
   const bool burn_obs = burn_read && derived_ && derived_->options().frames > 1 && burn_outs[obs_f];
   const bool burn_next = burn_read && derived_ && burn_outs[next_f];
-  for (;;) {
-    windows_slots(*episodes_, starts, n, spec, windows, mask, windows + n * L, burn_mask);
+  for (bool walked = true;; walked = false) {
+    if (!walked) windows_slots(*episodes_, starts, n, spec, windows, mask, burn_slots, burn_mask);
     frame_slots.clear();
     if (derived_obs || derived_next) {
       derived_->plan(derived_obs ? windows : nullptr, derived_next ? windows : nullptr, n * L, plan);

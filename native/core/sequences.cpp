@@ -14,25 +14,16 @@ uint64_t backward(const EpisodeIndex& index, uint64_t slot, bool cross) {
 
 }  // namespace
 
-bool start_fits(const EpisodeIndex& index, uint64_t start, const SequenceSpec& spec) {
-  if (index.step(start) % spec.stride != 0) return false;
-  if (spec.pad) return true;
-  uint64_t cur = start;
-  for (uint64_t k = 1; k < spec.length; ++k) {
-    cur = forward(index, cur, spec.cross_episodes);
-    if (cur == kNoSlot) return false;
-  }
-  return true;
-}
-
 void windows_slots(const EpisodeIndex& index, const uint64_t* starts, uint64_t n, const SequenceSpec& spec, uint64_t* slots,
-                   uint8_t* mask, uint64_t* burn_slots, uint8_t* burn_mask) {
-  const uint64_t L = spec.length, B = spec.burn_in;
+                   uint8_t* mask, uint64_t* burn_slots, uint8_t* burn_mask, StepHook hook) {
+  const uint64_t L = spec.length;
   const bool cross = spec.cross_episodes;
   for (uint64_t i = 0; i < n; ++i) {
     slots[i * L] = starts[i];
     mask[i * L] = 1;
-    index.prefetch(index.raw_next(starts[i]));
+    hook(starts[i]);
+    const uint64_t after = index.raw_next(starts[i]);
+    if (after != kNoSlot) index.prefetch(after);
   }
   // Step j of every window: its slot (the last real one's successor, or a repeat), while the
   // record of the following step is fetched.
@@ -47,11 +38,19 @@ void windows_slots(const EpisodeIndex& index, const uint64_t* starts, uint64_t n
       } else {
         slots[i * L + j] = next;
         mask[i * L + j] = 1;
+        hook(next);
         const uint64_t after = index.raw_next(next);
         if (after != kNoSlot) index.prefetch(after);
       }
     }
   }
+  burn_in_slots(index, starts, n, spec, burn_slots, burn_mask, hook);
+}
+
+void burn_in_slots(const EpisodeIndex& index, const uint64_t* starts, uint64_t n, const SequenceSpec& spec, uint64_t* burn_slots,
+                   uint8_t* burn_mask, StepHook hook) {
+  const uint64_t B = spec.burn_in;
+  const bool cross = spec.cross_episodes;
   if (B == 0) return;
   for (uint64_t i = 0; i < n; ++i) {
     const uint64_t before = index.raw_prev(starts[i]);
@@ -69,6 +68,7 @@ void windows_slots(const EpisodeIndex& index, const uint64_t* starts, uint64_t n
       } else {
         burn_slots[i * B + j] = prev;
         burn_mask[i * B + j] = 1;
+        hook(prev);
         const uint64_t earlier = index.raw_prev(prev);
         if (earlier != kNoSlot) index.prefetch(earlier);
       }

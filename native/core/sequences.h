@@ -36,16 +36,35 @@ struct SequenceSpec {
 // the options).
 constexpr uint64_t kMaxSequenceSteps = uint64_t(1) << 20;
 
-// Whether a drawn start is kept (stride, and the whole window when not padding).
-bool start_fits(const EpisodeIndex& index, uint64_t start, const SequenceSpec& spec);
+// Whether a drawn start is kept: its step is a multiple of the stride and, without padding,
+// its whole window is real, which the window's mask as windows_slots() wrote it says
+// (window_mask: its `length` entries; read only when spec.pad is false).
+inline bool start_fits(const EpisodeIndex& index, uint64_t start, const uint8_t* window_mask, const SequenceSpec& spec) {
+  return index.step(start) % spec.stride == 0 && (spec.pad || window_mask[spec.length - 1] != 0);
+}
+
+// What a walk does besides following links: called with each step's slot as the walk finds
+// it (a real step, not padding), to start fetching that step's storage row while the walk
+// goes on, so that the gather after the walk reads from the cache.
+struct StepHook {
+  void (*fn)(const void* context, uint64_t slot) = nullptr;
+  const void* context = nullptr;
+  void operator()(uint64_t slot) const {
+    if (fn) fn(context, slot);
+  }
+};
 
 // The windows from starts[0 .. n): window i's slots at slots[i * length ..] and its mask at
 // mask[i * length ..] (1: a real step; a padded step repeats the last real slot, whose row the
 // reader then zeroes), and its burn-in at burn_slots[i * burn_in ..] / burn_mask (padded at
-// the front, repeating the oldest real slot). Walked a step of every window at a time with the
-// next records prefetched, so that the cache misses of the n walks overlap instead of
-// following one another.
+// the front, repeating the oldest real slot; burn_in_slots() alone). Walked a step of every
+// window at a time with the next records prefetched, so that the cache misses of the n walks
+// overlap instead of following one another.
 void windows_slots(const EpisodeIndex& index, const uint64_t* starts, uint64_t n, const SequenceSpec& spec, uint64_t* slots,
-                   uint8_t* mask, uint64_t* burn_slots, uint8_t* burn_mask);
+                   uint8_t* mask, uint64_t* burn_slots, uint8_t* burn_mask, StepHook hook = {});
+// The burn-ins only (what windows_slots() writes to burn_slots / burn_mask), for starts whose
+// windows are already walked.
+void burn_in_slots(const EpisodeIndex& index, const uint64_t* starts, uint64_t n, const SequenceSpec& spec, uint64_t* burn_slots,
+                   uint8_t* burn_mask, StepHook hook = {});
 
 }  // namespace replaykit
