@@ -27,6 +27,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "memory.h"
+
 namespace replaykit {
 
 constexpr uint64_t kNoSlot = ~uint64_t(0);
@@ -145,7 +147,7 @@ class EpisodeIndex {
     uint32_t env = 0;
     uint8_t flags = 0;
   };
-  std::vector<Item> items_;
+  BlockArray<Item> items_;  // huge pages: read at random by every walk
   std::vector<Stream> streams_;  // by env id (grown on demand)
   uint64_t next_episode_ = 1;    // 0: no episode (an empty slot)
 };

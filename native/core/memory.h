@@ -17,9 +17,10 @@ namespace replaykit {
 void* allocate_block(size_t bytes);
 void free_block(void* p);
 
-// n values of T in one such block (huge pages from 2 MiB up), each set to `fill`: the per-slot
-// tables read at random by samples (n-step records, tiered storage's locations), where a std::vector's
-// 4 KiB pages would add a TLB miss to nearly every read. Error(Range) when it cannot be allocated.
+// n values of T in one such block (huge pages from 2 MiB up), each set to `fill`: the
+// per-slot tables read at random by samples (the episode index, n-step records, tiered
+// storage's locations), where a std::vector's 4 KiB pages would add a TLB miss to nearly every
+// read. Error(Range) when it cannot be allocated.
 template <typename T>
 class BlockArray {
   static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>, "a block holds plain records");
