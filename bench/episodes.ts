@@ -48,7 +48,7 @@ const timer = (fn: () => void) => (iters: number): number => {
 
 export const episodes: Group = {
   name: 'episodes',
-  cases: ['episodes sample(256) nStep 3', 'episodes sampleSequences(32, 64) 1M', 'episodes sampleSequences(32, 64) 1M fresh arrays', 'episodes sampleSequences(32, 64) 10M vs 1M'],
+  cases: ['episodes sample(256) nStep 3', 'episodes sampleSequences(32, 64) 1M', 'episodes sampleSequences(32, 64) 1M fresh arrays', 'episodes sampleSequences(32, 64) 10M vs 1M', 'episodes random gather 10M vs 1M (the memory alone)'],
   async run(roof, wanted, opts, log) {
     const out: Result[] = [];
     const chunks = episodeChunks();
@@ -122,6 +122,18 @@ export const episodes: Group = {
             target: { text: 'within 1.2x of 1M', minVsRoofline: 1 / 1.2 },
           }, opts, log)));
           big.close();
+          // What the memory alone charges for the larger buffer: the native program's random
+          // gather of 2,048 rows among 10M records against among the first 1M of the same block
+          // (no replaykit; the 1M buffer fits this machine's last-level cache, the 10M does not).
+          await roof.command(`setup-gather ${10 * MUJOCO_CAPACITY} ${MUJOCO_ROW_BYTES}`);
+          out.push(...(await measureAll({
+            name: 'episodes random gather 10M vs 1M (the memory alone)', unit: 'us/batch', bytesPerOp: 2048 * MUJOCO_ROW_BYTES,
+            contenders: [
+              { role: 'roofline', label: 'native random gather among 1M rows', time: (n) => roof.time(`gather-in 2048 ${n} ${MUJOCO_CAPACITY}`) },
+              { role: 'replaykit', label: 'native random gather among 10M rows (no replaykit)', time: (n) => roof.time(`gather-in 2048 ${n} ${10 * MUJOCO_CAPACITY}`) },
+            ],
+            note: 'information for the 10M case: the hardware ratio, no replaykit code runs',
+          }, opts, log)));
         } finally {
           fs.rmSync(dir, { recursive: true, force: true });
         }

@@ -10,6 +10,8 @@
 //   memcpy-row ITERS            ITERS single rows: one memcpy per column
 //   setup-gather CAP ROWBYTES   CAP records of ROWBYTES bytes each, row-major, touched
 //   gather N ITERS              ITERS batches: N random records (Lemire on xoshiro256+) copied out
+//   gather-in N ITERS WITHIN    the same among the first WITHIN records only (how the memory
+//                               hierarchy alone prices a larger buffer: 10M against 1M)
 //   setup-gather-col CAP        the MuJoCo columns of CAP rows (replaykit's own layout)
 //   gather-col N ITERS          ITERS batches: N random rows gathered column by column
 //   setup-tree LEAVES CAP       a plain binary sum-tree: one float64 array, 1-based heap,
@@ -165,12 +167,12 @@ void setup_gather_col(uint64_t cap) {
   for (size_t b : kMujoco) gcol.cols.emplace_back(cap * b);
 }
 
-void gather(uint64_t n) {
+void gather(uint64_t n, uint64_t within) {
   if (gat.out.bytes < n * gat.row_bytes) gat.out = Block(n * gat.row_bytes);
   uint8_t* o = gat.out.p;
   const uint8_t* base = gat.records.p;
   const size_t rb = gat.row_bytes;
-  for (uint64_t i = 0; i < n; ++i) std::memcpy(o + i * rb, base + rng.below(gat.cap) * rb, rb);
+  for (uint64_t i = 0; i < n; ++i) std::memcpy(o + i * rb, base + rng.below(within) * rb, rb);
 }
 
 void gather_col(uint64_t n) {
@@ -345,8 +347,8 @@ int main() {
   while (std::getline(std::cin, line)) {
     std::istringstream in(line);
     std::string cmd;
-    uint64_t a = 0, b = 0;
-    in >> cmd >> a >> b;
+    uint64_t a = 0, b = 0, c = 0;
+    in >> cmd >> a >> b >> c;
     double ns = -1;
     try {
       if (cmd == "quit") break;
@@ -354,7 +356,8 @@ int main() {
       else if (cmd == "memcpy-batch") ns = timed(a, memcpy_batch);
       else if (cmd == "memcpy-row") ns = timed(a, memcpy_row);
       else if (cmd == "setup-gather") setup_gather(a, b);
-      else if (cmd == "gather") ns = timed(b, [&] { gather(a); });
+      else if (cmd == "gather") ns = timed(b, [&] { gather(a, gat.cap); });
+      else if (cmd == "gather-in") ns = timed(b, [&] { gather(a, std::min(c, gat.cap)); });
       else if (cmd == "setup-gather-col") setup_gather_col(a);
       else if (cmd == "gather-col") ns = timed(b, [&] { gather_col(a); });
       else if (cmd == "setup-seq") setup_seq(a, b);

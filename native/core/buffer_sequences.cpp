@@ -72,9 +72,7 @@ void ReplayBuffer::sample_sequences(uint64_t n, const SequenceSpec& spec, const 
   if (lines.lo < lines.hi && !derived_)
     hook = {[](const void* c, uint64_t slot) {
               const auto& r = *static_cast<const RowLines*>(c);
-              const uint8_t* row = r.storage->field_at(0, slot);
-              for (ptrdiff_t b = r.lo; b < r.hi; b += 64) __builtin_prefetch(row + b);
-              __builtin_prefetch(row + r.hi - 1);
+              r.storage->prefetch(slot, r.lo, r.hi);
             },
             &lines};
   SequenceSpec forward = spec;

@@ -56,6 +56,10 @@ class Storage {
   // Where field f of the item at `slot` lives, for reads that pick parts of rows (derived.h).
   // Valid until the slot is written or (tiered) any write moves items; the caller keeps writers off.
   virtual const uint8_t* field_at(size_t f, uint64_t slot) const = 0;
+  // A hint: the bytes [lo, hi) of slot's row (offsets from field 0's place) are read soon. A
+  // row storage fetches their lines; one that must look the row up first (tiered) fetches only
+  // what the lookup reads, as waiting for it here would stall the caller's walk.
+  virtual void prefetch(uint64_t slot, ptrdiff_t lo, ptrdiff_t hi) const = 0;
   // Forgets every item (the buffer was cleared).
   virtual void clear() {}
   // Whether write and gather may run on several threads at once for distinct slots (each
@@ -133,6 +137,11 @@ class RowStorage : public Storage {
   void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const override;
   void gather_all(const uint64_t* slots, size_t n, void* const* outs, const uint64_t* const* at) const override;
   const uint8_t* field_at(size_t f, uint64_t slot) const override { return rows_.at(f, slot); }
+  void prefetch(uint64_t slot, ptrdiff_t lo, ptrdiff_t hi) const override {
+    const uint8_t* row = rows_.at(0, slot);
+    for (ptrdiff_t b = lo; b < hi; b += 64) __builtin_prefetch(row + b);
+    __builtin_prefetch(row + hi - 1);  // the last byte's line, when the span is not line-aligned
+  }
   void clear() override { check_intact(); }
   bool concurrent_writes() const override { return true; }
 
@@ -194,6 +203,7 @@ class TieredStorage final : public Storage {
   void gather(size_t f, const uint64_t* slots, size_t n, void* dst) const override;
   void gather_all(const uint64_t* slots, size_t n, void* const* outs, const uint64_t* const* at) const override;
   const uint8_t* field_at(size_t f, uint64_t slot) const override { return row_of(loc_[slot]) + layout_.offset[f]; }
+  void prefetch(uint64_t slot, ptrdiff_t, ptrdiff_t) const override { __builtin_prefetch(&loc_[slot]); }
   void clear() override;
   size_t bytes() const override { return hot_block_.size() + loc_.size() * 8 * 3; }
   size_t file_bytes() const override { return file_->size(); }
