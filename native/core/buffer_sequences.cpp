@@ -64,7 +64,9 @@ void ReplayBuffer::sample_sequences(uint64_t n, const SequenceSpec& spec, const 
   } lines{storage_.get(), PTRDIFF_MAX, PTRDIFF_MIN};
   for (size_t f = 0; f < schema_.size(); ++f) {
     if (!outs[f]) continue;
-    const ptrdiff_t at = storage_->field_at(f, 0) - storage_->field_at(0, 0);
+    // Offsets within a row are the same for every slot: measured at a drawn one (it holds an
+    // item, so a tiered storage knows where its row is).
+    const ptrdiff_t at = storage_->field_at(f, starts[0]) - storage_->field_at(0, starts[0]);
     lines.lo = std::min(lines.lo, at);
     lines.hi = std::max(lines.hi, at + ptrdiff_t(schema_[f].row_bytes));
   }
