@@ -216,6 +216,26 @@ test('a wrong out is refused with a named error before anything is written, set 
   b.close();
 });
 
+test('a tiered buffer (rows found through their locations) gives the sequences of a memory buffer', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'replaykit-seq-tier-'));
+  try {
+    const memory = new ReplayBuffer({ ...shorthand, capacity: 300, episodes: true });
+    const tiered = new ReplayBuffer({ ...shorthand, capacity: 300, episodes: true, storage: { type: 'tiered', hotCapacity: 40, path: path.join(dir, 't.tier') } });
+    fill(memory, [], 6, 80); // wraps the ring: cold rows recycled, items in both tiers
+    fill(tiered, [], 6, 80);
+    for (const options of [{ length: 7 }, { length: 5, burnIn: 3, pad: 'none' as const }, { length: 9, crossEpisodes: true, stride: 2 }]) {
+      let out = tiered.sampleSequences(16, options);
+      expect(out).toEqual(memory.sampleSequences(16, options));
+      out = tiered.sampleSequences(16, { ...options, out });
+      expect(out).toEqual(memory.sampleSequences(16, options));
+    }
+    memory.close();
+    tiered.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('an episodes: true buffer saves and loads its index: the same sequences after load', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'replaykit-seq-'));
   try {
