@@ -11,26 +11,27 @@ namespace replaykit_node {
 using replaykit::ErrorKind;
 using replaykit::fail;
 
-std::vector<void*> columns_of(Napi::Env env, Napi::Value v, const replaykit::Schema& schema, uint64_t n,
-                              const char* what, bool allow_null) {
+void* const* columns_of(Napi::Env env, Napi::Value v, const replaykit::Schema& schema, uint64_t n, const char* what,
+                        std::vector<void*>& out, bool allow_null) {
   if (!v.IsArray()) fail(ErrorKind::Shape, std::string(what) + " must be an array of typed arrays");
   Napi::Array a = v.As<Napi::Array>();
   if (a.Length() != schema.size())
     fail(ErrorKind::Shape, std::string(what) + ": expected " + std::to_string(schema.size()) + " fields");
-  std::vector<void*> out(schema.size());
+  out.assign(schema.size(), nullptr);
   for (size_t f = 0; f < schema.size(); ++f) {
     const replaykit::Field& fd = schema[f];
     Napi::Value col = a.Get(static_cast<uint32_t>(f));
     if (allow_null && col.IsNull()) continue;
     out[f] = typed_data(env, col, array_type_of(fd.dtype), n * fd.elems, What("field", fd.name));
   }
-  return out;
+  return out.data();
 }
 
 Napi::Value push_call(const Napi::CallbackInfo& info, replaykit::ReplayBuffer& b, replaykit::RateLimiter* limiter) {
   Napi::Env env = info.Env();
   const uint64_t n = to_count(info[1], "row count");
-  std::vector<void*> cols = columns_of(env, info[0], b.schema(), n, "columns");
+  thread_local std::vector<void*> scratch;  // the push's thread (a writer's worker, or the buffer's)
+  void* const* cols = columns_of(env, info[0], b.schema(), n, "columns", scratch);
   const double* pr = nullptr;
   if (!info[2].IsUndefined() && !info[2].IsNull())
     pr = static_cast<const double*>(typed_data(env, info[2], napi_float64_array, n, "priorities"));
@@ -38,7 +39,7 @@ Napi::Value push_call(const Napi::CallbackInfo& info, replaykit::ReplayBuffer& b
   const uint32_t* envs = nullptr;  // buffers with episodes: the env stream of each row
   if (!info[4].IsUndefined() && !info[4].IsNull())
     envs = static_cast<const uint32_t*>(typed_data(env, info[4], napi_uint32_array, n, "env"));
-  const uint64_t key = b.push(cols.data(), n, pr, envs);
+  const uint64_t key = b.push(cols, n, pr, envs);
   if (limiter && !admitted) limiter->on_insert(n);
   return Napi::Number::New(env, key_to_js(key));
 }

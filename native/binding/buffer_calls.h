@@ -12,10 +12,11 @@
 
 namespace replaykit_node {
 
-// Validated pointers to one typed array per field of `schema`, each of n rows; with
-// allow_null, a null entry skips its field (nullptr).
-std::vector<void*> columns_of(Napi::Env env, Napi::Value v, const replaykit::Schema& schema, uint64_t n,
-                              const char* what, bool allow_null = false);
+// Validated pointers to one typed array per field of `schema`, each of n rows, into `out`
+// (the caller's scratch: no allocation a call once grown); with allow_null, a null entry skips
+// its field (nullptr). Returns out.data().
+void* const* columns_of(Napi::Env env, Napi::Value v, const replaykit::Schema& schema, uint64_t n, const char* what,
+                        std::vector<void*>& out, bool allow_null = false);
 
 // push(columns, n, priorities?: Float64Array(n), admitted?: boolean, envs?: Uint32Array(n)) -> the
 // key of the last row.

@@ -246,8 +246,9 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     accounted_ = 0;
   }
 
-  std::vector<void*> columns(Napi::Env env, Napi::Value v, uint64_t n, const char* what, bool allow_null = false) {
-    return columns_of(env, v, live().schema(), n, what, allow_null);
+  // The fields' arrays of a call, into outs_ (reused: no allocation a call once grown).
+  void* const* columns(Napi::Env env, Napi::Value v, uint64_t n, const char* what, bool allow_null = false) {
+    return columns_of(env, v, live().schema(), n, what, outs_, allow_null);
   }
 
   // push(columns, n, priorities?, admitted?): buffer_calls.h
@@ -267,7 +268,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
       relabelled = static_cast<uint8_t*>(typed_data(env, info[8], napi_uint8_array, n, "out.relabelled"));
     auto* words = static_cast<const uint32_t*>(
         typed_data(env, info[1], napi_uint32_array, 2 * n + (relabelled ? 2 : 0), "random words"));
-    std::vector<void*> outs = columns(env, info[2], n, "out");
+    void* const* outs = columns(env, info[2], n, "out");
     auto* keys = static_cast<double*>(typed_data(env, info[3], napi_float64_array, n, "out.indices"));
     float* weights = nullptr;
     if (!info[4].IsUndefined() && !info[4].IsNull())
@@ -279,7 +280,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     float* discount = nullptr;  // n-step buffers: gamma^m of each item (0 when terminated)
     if (!info[7].IsUndefined() && !info[7].IsNull())
       discount = static_cast<float*>(typed_data(env, info[7], napi_float32_array, n, "out.discount"));
-    b.sample(n, words, outs.data(), keys_.data(), weights, beta, discount, relabelled);
+    b.sample(n, words, outs, keys_.data(), weights, beta, discount, relabelled);
     if (limiter_ && !admitted) limiter_->on_sample(n);
     keys_to_js(keys_.data(), n, keys);
     return env.Undefined();
@@ -306,12 +307,12 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
         n > (uint64_t(1) << 32))
       fail(ErrorKind::Range, "a sequence batch out of range");
     auto* words = static_cast<const uint32_t*>(typed_data(env, info[2], napi_uint32_array, 2 * n + 2, "random words"));
-    std::vector<void*> outs = columns(env, info[3], n * spec.length, "out");
+    void* const* outs = columns(env, info[3], n * spec.length, "out");
     auto* mask = static_cast<uint8_t*>(typed_data(env, info[4], napi_uint8_array, n * spec.length, "out.mask"));
-    std::vector<void*> burn_outs;
+    void* const* burn_outs = nullptr;
     uint8_t* burn_mask = nullptr;
     if (spec.burn_in > 0 && !info[5].IsNull() && !info[5].IsUndefined()) {
-      burn_outs = columns(env, info[5], n * spec.burn_in, "out.burnIn");
+      burn_outs = columns_of(env, info[5], b.schema(), n * spec.burn_in, "out.burnIn", burn_outs_);
       burn_mask = static_cast<uint8_t*>(typed_data(env, info[6], napi_uint8_array, n * spec.burn_in, "out.burnIn.mask"));
     }
     auto* keys = static_cast<double*>(typed_data(env, info[7], napi_float64_array, n, "out.indices"));
@@ -321,7 +322,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     std::optional<double> beta;
     if (!info[9].IsUndefined()) beta = to_double(info[9], "beta");
     keys_.resize(n);
-    b.sample_sequences(n, spec, words, outs.data(), mask, burn_outs.empty() ? nullptr : burn_outs.data(), burn_mask,
+    b.sample_sequences(n, spec, words, outs, mask, burn_outs, burn_mask,
                        keys_.data(), weights, beta);
     if (limiter_) limiter_->on_sample(n);  // a sequence counts as one sampled item (Reverb's trajectories)
     keys_to_js(keys_.data(), n, keys);
@@ -370,8 +371,8 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     Napi::Env env = info.Env();
     auto& b = live();
     keys_from_js(env, info[0], &keys_, "indices");
-    std::vector<void*> outs = columns(env, info[1], keys_.size(), "out");
-    b.read(keys_.data(), keys_.size(), outs.data(), discount_of(env, info[2], keys_.size()));
+    void* const* outs = columns(env, info[1], keys_.size(), "out");
+    b.read(keys_.data(), keys_.size(), outs, discount_of(env, info[2], keys_.size()));
     return env.Undefined();
   }
 
@@ -406,10 +407,10 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     auto& b = live();
     keys_from_js(env, info[0], &keys_, "positions");  // a non-integer becomes a position out of range
     const uint64_t n = keys_.size();
-    std::vector<void*> outs = columns(env, info[1], n, "out", true);
+    void* const* outs = columns(env, info[1], n, "out", true);
     auto* keys = static_cast<double*>(typed_data(env, info[2], napi_float64_array, n, "out.indices"));
     std::vector<uint64_t> found(n);
-    b.read_positions(keys_.data(), n, outs.data(), found.data(), discount_of(env, info[3], n));
+    b.read_positions(keys_.data(), n, outs, found.data(), discount_of(env, info[3], n));
     keys_to_js(found.data(), n, keys);
     return env.Undefined();
   }
@@ -426,13 +427,13 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
     const uint64_t start = to_count(info[1], "start");
     const uint64_t want = to_count(info[2], "want");
     if (start > n_keys) fail(ErrorKind::Range, "start is past the end of the keys");
-    std::vector<void*> outs = columns(env, info[3], want, "out", true);
+    void* const* outs = columns(env, info[3], want, "out", true);
     auto* keys_out = static_cast<double*>(typed_data(env, info[4], napi_float64_array, want, "out.indices"));
     std::vector<uint64_t> found(want);
     uint64_t got = 0;
     const double* from = keys + start;
     const uint64_t consumed = b.read_live_with([from](uint64_t i) { return key_from_js(from[i]); }, n_keys - start, want,
-                                               outs.data(), found.data(), &got, discount_of(env, info[5], want));
+                                               outs, found.data(), &got, discount_of(env, info[5], want));
     keys_to_js(found.data(), got, keys_out);
     Napi::Array r = Napi::Array::New(env, 2);
     r.Set(0u, Napi::Number::New(env, static_cast<double>(consumed)));
@@ -644,6 +645,7 @@ class NativeBuffer : public Napi::ObjectWrap<NativeBuffer>, public Guarded<Nativ
   std::shared_ptr<replaykit::RateLimiter> limiter_;
   std::unique_ptr<RateWaits> waits_;
   std::vector<uint64_t> keys_;  // scratch for key conversions
+  std::vector<void*> outs_, burn_outs_;  // scratch: a call's output arrays (columns())
   int64_t accounted_ = 0;
   bool hooked_ = false;
 };

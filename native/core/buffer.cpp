@@ -442,9 +442,9 @@ void ReplayBuffer::nstep_fill(uint64_t n, const NStepReturns::Item* items, void*
     }
   }
   if (auto* out = static_cast<uint8_t*>(outs[o.terminated]))
-    for (uint64_t i = 0; i < n; ++i) out[i] = (items[i].last_flags & NStepReturns::kTerminatedFlag) != 0;
+    for (uint64_t i = 0; i < n; ++i) out[i] = (items[i].last_flags & EpisodeIndex::kTerminated) != 0;
   if (auto* out = static_cast<uint8_t*>(outs[o.truncated]))
-    for (uint64_t i = 0; i < n; ++i) out[i] = (items[i].last_flags & NStepReturns::kTruncatedFlag) != 0;
+    for (uint64_t i = 0; i < n; ++i) out[i] = (items[i].last_flags & EpisodeIndex::kTruncated) != 0;
 }
 
 template <typename T>

@@ -92,6 +92,9 @@ class EpisodeIndex {
   uint64_t episode(uint64_t slot) const { return items_[slot].episode; }
   uint64_t step(uint64_t slot) const { return items_[slot].step; }
   uint32_t env(uint64_t slot) const { return items_[slot].env; }
+  // A slot's end flags: kTerminated | kTruncated bits (what n-step records keep of their last item).
+  static constexpr uint8_t kTerminated = 1, kTruncated = 2;
+  uint8_t flags(uint64_t slot) const { return items_[slot].flags; }
   bool terminated(uint64_t slot) const { return items_[slot].flags & kTerminated; }
   bool truncated(uint64_t slot) const { return items_[slot].flags & kTruncated; }
   bool ends(uint64_t slot) const { return items_[slot].flags != 0; }
@@ -125,7 +128,6 @@ class EpisodeIndex {
   }
 
  private:
-  static constexpr uint8_t kTerminated = 1, kTruncated = 2;
   struct Stream {
     uint64_t episode = 0, next_step = 0, last_slot = kNoSlot;
     bool open = false;

@@ -16,7 +16,7 @@ void NStepReturns::before_row(const EpisodeIndex& index, uint64_t slot) {
   for (uint64_t p = index.prev(slot); p != kNoSlot && back_.size() + 1 < n_; p = index.prev(p)) back_.push_back(p);
   if (back_.empty()) return;  // FIFO: the item overwritten is its episode's oldest stored one
   const uint64_t last = back_[0];
-  const uint8_t flags = flags_of(index, last);
+  const uint8_t flags = index.flags(last);
   for (size_t k = 1; k <= back_.size(); ++k) {  // back_[k - 1]'s chain: back_[k - 1], ..., back_[0]
     Item& it = items_[back_[k - 1]];
     double sum = 0;
@@ -30,7 +30,7 @@ void NStepReturns::before_row(const EpisodeIndex& index, uint64_t slot) {
 
 void NStepReturns::after_row(const EpisodeIndex& index, uint64_t slot, double reward) {
   if (slot == kNoSlot) return;  // overwritten at once: it ends no chain (the next row's prev is gone)
-  const uint8_t flags = flags_of(index, slot);
+  const uint8_t flags = index.flags(slot);
   items_[slot] = Item{power_[0] * reward, reward, slot, 1, flags};
   // The items before it in its episode whose chains are not yet n long end at its predecessor
   // (each chain is contiguous, and only the newest row of an episode can extend them).
@@ -61,7 +61,7 @@ void NStepReturns::rebuild(const EpisodeIndex& index, uint64_t length, const dou
       if (next == kNoSlot) break;
       cur = next;
     }
-    it.last_flags = flags_of(index, it.last);
+    it.last_flags = index.flags(it.last);
   }
 }
 

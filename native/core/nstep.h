@@ -51,23 +51,21 @@ class NStepReturns {
     double reward = 0;    // the item's own reward (kept to recompute sums cut by a gap)
     uint64_t last = 0;    // the slot of item t+m-1
     uint32_t m = 1;       // 1 <= m <= n
-    uint8_t last_flags = 0;  // EpisodeIndex's end flags of the last item
+    uint8_t last_flags = 0;  // the last item's end flags (EpisodeIndex::flags)
   };
   const Item& item(uint64_t slot) const { return items_[slot]; }
   void prefetch(uint64_t slot) const { __builtin_prefetch(&items_[slot]); }
   // gamma^k for k in [0, n], as a product of k gammas (the discount of an m-step item is power(m)).
   double power(uint32_t k) const { return power_[k]; }
   // A sample's output for m-step items: the discount (0 after termination).
-  float discount(const Item& it) const { return it.last_flags & kTerminatedFlag ? 0.0f : static_cast<float>(power_[it.m]); }
-  static constexpr uint8_t kTerminatedFlag = 1, kTruncatedFlag = 2;  // as EpisodeIndex's flags
+  float discount(const Item& it) const {
+    return it.last_flags & EpisodeIndex::kTerminated ? 0.0f : static_cast<float>(power_[it.m]);
+  }
   uint32_t n() const { return n_; }
   size_t bytes() const { return items_.size() * sizeof(Item); }  // of RAM held
 
  private:
   static_assert(sizeof(Item) == 32, "an n-step record is 32 bytes: two a cache line");
-  uint8_t flags_of(const EpisodeIndex& index, uint64_t slot) const {
-    return (index.terminated(slot) ? kTerminatedFlag : 0) | (index.truncated(slot) ? kTruncatedFlag : 0);
-  }
   uint32_t n_;
   std::vector<double> power_;
   BlockArray<Item> items_;

@@ -18,6 +18,14 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   int made = 0;
+  // The next seed file of the corpus (seed-0.rkb, seed-1.rkb, ...); false when it cannot be written.
+  auto write_seed = [&](const std::vector<uint8_t>& bytes) {
+    const std::string path = dir + "/seed-" + std::to_string(made++) + ".rkb";
+    FILE* f = std::fopen(path.c_str(), "wb");
+    if (!f) return false;
+    const bool whole = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    return std::fclose(f) == 0 && whole;
+  };
   for (int kind = 0; kind < 3; ++kind) {
     for (uint64_t n : {0ull, 3ull, 11ull}) {
       Schema schema({make_field("obs", Dtype::Float32, {3}), make_field("a", Dtype::Int64, {}),
@@ -57,12 +65,7 @@ int main(int argc, char** argv) {
         meta.has_rate_limiter = true;
         meta.rate_limiter = rate_limiter_record(rl);
       }
-      const auto bytes = encode_archive(b, meta);
-      const std::string path = dir + "/seed-" + std::to_string(made++) + ".rkb";
-      FILE* f = std::fopen(path.c_str(), "wb");
-      if (!f) return 1;
-      std::fwrite(bytes.data(), 1, bytes.size(), f);
-      std::fclose(f);
+      if (!write_seed(encode_archive(b, meta))) return 1;
     }
   }
   // Observations stored once (a Derived section), stacked 2 frames and not, uniform and with
@@ -104,12 +107,7 @@ int main(int argc, char** argv) {
       ArchiveMeta meta;
       meta.rng_state[0] = 12345;
       meta.seed = 7;
-      const auto bytes = encode_archive(b, meta);
-      const std::string path = dir + "/seed-" + std::to_string(made++) + ".rkb";
-      FILE* f = std::fopen(path.c_str(), "wb");
-      if (!f) return 1;
-      std::fwrite(bytes.data(), 1, bytes.size(), f);
-      std::fclose(f);
+      if (!write_seed(encode_archive(b, meta))) return 1;
     }
   }
   std::printf("wrote %d seed archives to %s\n", made, dir.c_str());

@@ -188,8 +188,8 @@ TEST_CASE("n-step records kept at write time equal a walk of the index, bit for 
         CHECK(it.sum == sum);
         CHECK(it.m == m);
         CHECK(it.last == cur);
-        CHECK(bool(it.last_flags & NStepReturns::kTerminatedFlag) == index.terminated(cur));
-        CHECK(bool(it.last_flags & NStepReturns::kTruncatedFlag) == index.truncated(cur));
+        CHECK(bool(it.last_flags & EpisodeIndex::kTerminated) == index.terminated(cur));
+        CHECK(bool(it.last_flags & EpisodeIndex::kTruncated) == index.truncated(cur));
         CHECK(r.discount(it) == (index.terminated(cur) ? 0.0f : static_cast<float>(r.power(m))));
       }
     };
