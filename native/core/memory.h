@@ -17,8 +17,8 @@ namespace replaykit {
 void* allocate_block(size_t bytes);
 void free_block(void* p);
 
-// n values of T in one such block (huge pages from 2 MiB up), each set to `fill`: the
-// per-slot tables read at random by samples (the episode index, n-step records, tiered
+// n values of T in one such block (huge pages from 2 MiB up), each set to `fill`: the tables
+// read at random by samples (sum/min tree nodes, the episode index, n-step records, tiered
 // storage's locations), where a std::vector's 4 KiB pages would add a TLB miss to nearly every
 // read. Error(Range) when it cannot be allocated.
 template <typename T>
@@ -46,6 +46,8 @@ class BlockArray {
   T& operator[](size_t i) { return p_[i]; }
   const T& operator[](size_t i) const { return p_[i]; }
   size_t size() const { return n_; }
+  T* data() { return p_; }
+  const T* data() const { return p_; }
   T* begin() { return p_; }
   T* end() { return p_ + n_; }
 

@@ -182,31 +182,6 @@ unsigned choose_child_for_test(const double* children, double* mass, bool vector
   return choose_child_scalar(children, mass);
 }
 
-AlignedDoubles::AlignedDoubles(size_t n, double fill)
-    : p_(static_cast<double*>(allocate_block(n * sizeof(double)))), n_(n) {
-  if (!p_) throw std::bad_alloc();
-  std::fill(p_, p_ + n_, fill);
-}
-
-AlignedDoubles::AlignedDoubles(const AlignedDoubles& o) : AlignedDoubles(o.n_, 0.0) {
-  if (n_) std::memcpy(p_, o.p_, n_ * sizeof(double));
-}
-
-AlignedDoubles& AlignedDoubles::operator=(const AlignedDoubles& o) {
-  if (this != &o) *this = AlignedDoubles(o);
-  return *this;
-}
-
-AlignedDoubles& AlignedDoubles::operator=(AlignedDoubles&& o) noexcept {
-  std::swap(p_, o.p_);
-  std::swap(n_, o.n_);
-  return *this;
-}
-
-AlignedDoubles::~AlignedDoubles() {
-  if (p_) free_block(p_);
-}
-
 LineTreeShape::LineTreeShape(uint64_t cap) : capacity(cap == 0 ? 1 : cap) {
   // Level 0: the leaves, padded to whole lines; each level above has a node per line
   // below, until a level of one node: the root (alone on its own line).

@@ -15,31 +15,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "memory.h"
+
 namespace replaykit {
 
 namespace detail {
-
-// A 64-byte-aligned array of doubles.
-class AlignedDoubles {
- public:
-  AlignedDoubles() = default;
-  explicit AlignedDoubles(size_t n, double fill);
-  AlignedDoubles(const AlignedDoubles& o);
-  AlignedDoubles& operator=(const AlignedDoubles& o);
-  AlignedDoubles(AlignedDoubles&& o) noexcept : p_(o.p_), n_(o.n_) {
-    o.p_ = nullptr;
-    o.n_ = 0;
-  }
-  AlignedDoubles& operator=(AlignedDoubles&& o) noexcept;
-  ~AlignedDoubles();
-  double* data() { return p_; }
-  const double* data() const { return p_; }
-  size_t size() const { return n_; }
-
- private:
-  double* p_ = nullptr;
-  size_t n_ = 0;
-};
 
 // The shape shared by both trees: where each level starts. Level 0 holds the leaves;
 // the last level holds the root alone.
@@ -76,7 +56,7 @@ class LineTree {
   void set_leaves(const uint64_t* i, const double* values, uint64_t n);
 
   LineTreeShape shape_;
-  AlignedDoubles nodes_;
+  BlockArray<double> nodes_;  // huge pages from 2 MiB up, as every per-slot table
   double identity_;
   std::vector<uint64_t> scratch_;
 };
