@@ -12,6 +12,24 @@ uint64_t backward(const EpisodeIndex& index, uint64_t slot, bool cross) {
   return cross ? index.stream_prev(slot) : index.prev(slot);
 }
 
+// One step of a walk (forward for windows, backward for burn-ins) from `cur`, a real step or
+// not: the linked slot, real (hooked, and the record after it fetched for the next step), or
+// a repeat of cur marked as padding.
+template <bool Forward>
+void walk_step(const EpisodeIndex& index, uint64_t cur, bool real, bool cross, StepHook hook, uint64_t& slot, uint8_t& mask) {
+  const uint64_t to = !real ? kNoSlot : Forward ? forward(index, cur, cross) : backward(index, cur, cross);
+  if (to == kNoSlot) {
+    slot = cur;
+    mask = 0;
+    return;
+  }
+  slot = to;
+  mask = 1;
+  hook(to);
+  const uint64_t following = Forward ? index.raw_next(to) : index.raw_prev(to);
+  if (following != kNoSlot) index.prefetch(following);
+}
+
 }  // namespace
 
 void windows_slots(const EpisodeIndex& index, const uint64_t* starts, uint64_t n, const SequenceSpec& spec, uint64_t* slots,
@@ -28,21 +46,8 @@ void windows_slots(const EpisodeIndex& index, const uint64_t* starts, uint64_t n
   // Step j of every window: its slot (the last real one's successor, or a repeat), while the
   // record of the following step is fetched.
   for (uint64_t j = 1; j < L; ++j) {
-    for (uint64_t i = 0; i < n; ++i) {
-      const uint64_t cur = slots[i * L + j - 1];
-      uint64_t next = kNoSlot;
-      if (mask[i * L + j - 1]) next = forward(index, cur, cross);
-      if (next == kNoSlot) {
-        slots[i * L + j] = cur;
-        mask[i * L + j] = 0;
-      } else {
-        slots[i * L + j] = next;
-        mask[i * L + j] = 1;
-        hook(next);
-        const uint64_t after = index.raw_next(next);
-        if (after != kNoSlot) index.prefetch(after);
-      }
-    }
+    for (uint64_t i = 0; i < n; ++i)
+      walk_step<true>(index, slots[i * L + j - 1], mask[i * L + j - 1] != 0, cross, hook, slots[i * L + j], mask[i * L + j]);
   }
   burn_in_slots(index, starts, n, spec, burn_slots, burn_mask, hook);
 }
@@ -61,17 +66,7 @@ void burn_in_slots(const EpisodeIndex& index, const uint64_t* starts, uint64_t n
     for (uint64_t i = 0; i < n; ++i) {
       const uint64_t cur = j + 1 < B ? burn_slots[i * B + j + 1] : starts[i];
       const bool real = j + 1 < B ? burn_mask[i * B + j + 1] != 0 : true;
-      uint64_t prev = real ? backward(index, cur, cross) : kNoSlot;
-      if (prev == kNoSlot) {
-        burn_slots[i * B + j] = cur;
-        burn_mask[i * B + j] = 0;
-      } else {
-        burn_slots[i * B + j] = prev;
-        burn_mask[i * B + j] = 1;
-        hook(prev);
-        const uint64_t earlier = index.raw_prev(prev);
-        if (earlier != kNoSlot) index.prefetch(earlier);
-      }
+      walk_step<false>(index, cur, real, cross, hook, burn_slots[i * B + j], burn_mask[i * B + j]);
     }
   }
 }
